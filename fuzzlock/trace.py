@@ -45,7 +45,9 @@ def digest(events: Iterable[Event]) -> str:
     return hashlib.sha256(canonical(events).encode()).hexdigest()
 
 
-def preempted_steps(events: Sequence[Event], enabled_current: Sequence[bool] | None = None) -> set[int]:
+def preempted_steps(
+    events: Sequence[Event], enabled_current: Sequence[bool] | None = None
+) -> set[int]:
     """Steps at which the running thread changed (a context switch).
 
     Whether a switch was a preemption (the previous thread could have gone on) is

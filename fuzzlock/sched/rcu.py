@@ -62,11 +62,8 @@ class TypesafePool:
 
     def alloc(self, build: Callable[[int, int, Any], Any]) -> Any:
         """Allocate: ``build(slot, gen, slot_lock)`` makes the new object."""
-        for i, s in enumerate(self.slots):
-            if not s.live:
-                break
-        else:
-            i = len(self.slots)
+        i = next((i for i, s in enumerate(self.slots) if not s.live), len(self.slots))
+        if i == len(self.slots):
             self.slots.append(_Slot(self.make_lock(i)))
         s = self.slots[i]
         s.gen += 1
@@ -78,7 +75,9 @@ class TypesafePool:
         s = self.slots[obj.slot]
         if not s.live or s.gen != obj.gen:
             raise ViolationError(
-                "uaf", fn, f"double free of {self.kind}:{obj.slot} gen {obj.gen}",
+                "uaf",
+                fn,
+                f"double free of {self.kind}:{obj.slot} gen {obj.gen}",
                 (f"{self.kind}:{obj.slot}",),
             )
         s.live = False
@@ -96,7 +95,9 @@ class TypesafePool:
             return True
         freed = s.free_clock.get(obj.gen)
         t = self.sched.current
-        return freed is not None and t is not None and t.rcu_since is not None and t.rcu_since < freed
+        return (
+            freed is not None and t is not None and t.rcu_since is not None and t.rcu_since < freed
+        )
 
     def deref(self, obj: PoolObject, fn: str, field: str = "") -> Any:
         """Follow a pointer to ``obj``: the object the memory holds now, or ``uaf``."""

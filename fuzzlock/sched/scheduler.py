@@ -38,6 +38,9 @@ _WAIT = ops.WAIT
 _READ = ops.READ
 _WRITE = ops.WRITE
 
+_BLOCKING = (ops.LOCK, ops.WAIT)
+_MAY_SLEEP = (ops.LOCK, ops.WAIT, ops.MIGHT_SLEEP)
+
 DEFAULT_MAX_STEPS = 20_000
 
 
@@ -46,7 +49,9 @@ class Held:
 
     __slots__ = ("fn", "lock", "mode", "step", "subclass", "trylock")
 
-    def __init__(self, lock: Lock | RWSem, mode: int, subclass: int, trylock: bool, fn: str, step: int):
+    def __init__(
+        self, lock: Lock | RWSem, mode: int, subclass: int, trylock: bool, fn: str, step: int
+    ):
         self.lock = lock
         self.mode = mode
         self.subclass = subclass
@@ -89,7 +94,9 @@ class SimThread:
     def atomic_context(self) -> str:
         """Why sleeping is illegal now, or '' if it is allowed."""
         if self.spins:
-            names = [h.lock.name for h in self.held if isinstance(h.lock, Lock) and not h.lock.sleeps]
+            names = [
+                h.lock.name for h in self.held if isinstance(h.lock, Lock) and not h.lock.sleeps
+            ]
             return "holding spinlock " + ", ".join(names)
         if self.pte_maps:
             return "between pte_offset_map and pte_unmap"
@@ -168,9 +175,8 @@ class Scheduler:
                     if t.done:
                         continue
                     op = t.pending
-                    if op.kind == _LOCK or op.kind == _WAIT:  # type: ignore[union-attr]
-                        if not enabled(op, t.tid):  # type: ignore[arg-type]
-                            continue
+                    if op.kind in _BLOCKING and not enabled(op, t.tid):  # type: ignore[union-attr,arg-type]
+                        continue
                     order.append(t.tid)
                     if i == 0:
                         cur_enabled = True
@@ -207,8 +213,8 @@ class Scheduler:
                 self.current = None
                 self.check_end(self)
         except ViolationError as e:
-            t = self.current
-            violation = e.at(self.step, t.tid if t is not None else -1)
+            who = self.current
+            violation = e.at(self.step, who.tid if who is not None else -1)
         finally:
             self.current = None
         if violation is not None:
@@ -238,7 +244,7 @@ class Scheduler:
             return
         t.pending = op
         k = op.kind
-        if k == _LOCK or k == _WAIT or k == ops.MIGHT_SLEEP:
+        if k in _MAY_SLEEP:
             if k == _LOCK and op.mode == _WRITE:
                 sem = op.lock
                 sem.pending_writers.add(t.tid)  # type: ignore[union-attr]
@@ -352,9 +358,9 @@ class Scheduler:
             if not lk.sleeps:
                 t.spins -= 1
         elif op.mode == _WRITE:
-            lk.writer = None  # type: ignore[union-attr]
+            lk.writer = None
         else:
-            r = lk.readers  # type: ignore[union-attr]
+            r = lk.readers
             c = r[tid] - 1
             if c:
                 r[tid] = c
@@ -417,7 +423,8 @@ class Scheduler:
         cycle = _find_cycle(waits)
         if cycle:
             desc = "; ".join(
-                f"T{a} waits for {waits[a][0]} held by T{b}" for a, b in zip(cycle, cycle[1:] + cycle[:1])
+                f"T{a} waits for {waits[a][0]} held by T{b}"
+                for a, b in zip(cycle, cycle[1:] + cycle[:1])
             )
         else:
             desc = "; ".join(f"T{a} waits for {w[0]}" for a, w in sorted(waits.items()))

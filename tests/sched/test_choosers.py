@@ -7,8 +7,15 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from fuzzlock.sched import HypothesisChooser, PCTChooser, RandomChooser, Replay, RunResult, Scheduler
-from fuzzlock.sched import ops
+from fuzzlock.sched import (
+    HypothesisChooser,
+    PCTChooser,
+    RandomChooser,
+    Replay,
+    RunResult,
+    Scheduler,
+    ops,
+)
 from fuzzlock.sched.result import ViolationError
 
 PAD = 6
@@ -72,7 +79,9 @@ def test_pct_bound_formula() -> None:
 
 
 def test_random_chooser_finds_the_ordering_bug() -> None:
-    assert any(depth2_program().run(RandomChooser(seed)).outcome == "toy.order" for seed in range(300))
+    assert any(
+        depth2_program().run(RandomChooser(seed)).outcome == "toy.order" for seed in range(300)
+    )
 
 
 def test_hypothesis_chooser_finds_it_and_shrinks_to_at_most_two_preemptions() -> None:

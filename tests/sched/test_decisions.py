@@ -71,8 +71,10 @@ def test_decision_zero_runs_lock_free_threads_one_after_another() -> None:
     rng = random.Random(12)
     for _ in range(300):
         prog = [
-            [("write", rng.randrange(3), rng.randrange(9)) if rng.random() < 0.5 else ("read", 0)
-             for _ in range(rng.randint(1, 8))]
+            [
+                ("write", rng.randrange(3), rng.randrange(9)) if rng.random() < 0.5 else ("read", 0)
+                for _ in range(rng.randint(1, 8))
+            ]
             for _ in range(rng.randint(2, 5))
         ]
         s, _ = build(prog)

@@ -215,7 +215,9 @@ def test_sleeping_lock_inside_rcu_or_pte_map_is_sleep_in_atomic() -> None:
 
 
 def test_spinlock_under_a_spinlock_and_trylock_in_atomic_context_are_fine() -> None:
-    s, _ = build([[("spin", 0), ("spin", 1), ("trylock", 2), ("spin_unlock", 1), ("spin_unlock", 0)], []])
+    s, _ = build(
+        [[("spin", 0), ("spin", 1), ("trylock", 2), ("spin_unlock", 1), ("spin_unlock", 0)], []]
+    )
     assert s.run(Replay([])).outcome == "finished"
 
 
