@@ -151,6 +151,14 @@ KNOBS: tuple[Knob, ...] = (
         "batched move requires folio_anon_vma(next) == src_anon_vma (v6.18 only)",
     ),
     Knob(
+        "move.reset_err_on_retry",
+        (False, True),
+        False,
+        False,
+        "move_pages clears err when a retried move_pages_ptes succeeds (the later upstream fix; "
+        "v6.18/v6.19 keep a sticky -EAGAIN: docs/kernel-notes/move.md)",
+    ),
+    Knob(
         "fork.clear_exclusive",
         (True, False),
         True,

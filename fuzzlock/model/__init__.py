@@ -1,0 +1,225 @@
+"""The Python reference model of the anon rmap locking protocol.
+
+PYTEST_DONT_REWRITE
+
+One module per kernel file it models: ``rmap`` (mm/rmap.c), ``userfaultfd``
+(mm/userfaultfd.c, fs/userfaultfd.c), ``memory`` (mm/memory.c), ``fork``
+(kernel/fork.c), ``vmscan`` (mm/vmscan.c, mm/madvise.c), ``walkers`` (page_idle,
+DAMON, memory-failure), over the state in ``world``.  ``run`` executes one scenario
+under one protocol and one schedule::
+
+    from fuzzlock import model, protocol, scenario
+    r = model.run(scenario.loads(text), protocol.get("v6.19"), decisions=[0, 1])
+    r.outcome, r.digest, r.results
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import attrs
+
+from fuzzlock import invariants
+from fuzzlock.model import fork, memory, rmap, userfaultfd, vmscan, walkers
+from fuzzlock.model.prim import Gen
+from fuzzlock.model.world import World
+from fuzzlock.protocol import Protocol
+from fuzzlock.scenario import MOVE_MODES, Scenario
+from fuzzlock.sched import Chooser, Replay, RunResult, Scheduler, ViolationError, ops
+
+
+@attrs.define
+class ModelRun:
+    """A run's result plus what each thread's operations returned."""
+
+    result: RunResult
+    results: list[list[str]]
+    world: World
+
+    @property
+    def outcome(self) -> str:
+        return self.result.outcome
+
+    @property
+    def digest(self) -> str:
+        return self.result.digest
+
+    @property
+    def violation(self):  # type: ignore[no-untyped-def]
+        return self.result.violation
+
+
+def run(
+    sc: Scenario,
+    proto: Protocol,
+    decisions: Sequence[int] | None = None,
+    chooser: Chooser | None = None,
+    max_steps: int | None = None,
+    check: bool = True,
+) -> ModelRun:
+    """Run ``sc`` under ``proto`` with a decision list (or any chooser)."""
+    sched = Scheduler(max_steps=max_steps or sc.max_steps)
+    w = World(sched, proto)
+    for i, o in enumerate(sc.setup):
+        try:
+            sched.run_solo(f"setup[{i}]", setup_op(w, o))
+        except ViolationError as e:
+            raise SetupError(f"scenario.setup[{i}] ({o['op']}): {e}") from None
+    results: list[list[str]] = []
+    for name, prog in sc.threads:
+        out: list[str] = []
+        results.append(out)
+        sched.spawn(name, thread_body(w, prog, out))
+    if check:
+        sched.check_step = invariants.step_hook(w)
+        sched.check_end = invariants.end_hook(w)
+    r = sched.run(chooser if chooser is not None else Replay(decisions or []))
+    return ModelRun(r, results, w)
+
+
+class SetupError(ValueError):
+    """The setup itself broke an invariant or could not run: a malformed scenario."""
+
+
+def setup_op(w: World, o: dict[str, Any]) -> Gen:
+    """One setup op, run alone."""
+    op = o["op"]
+    if op == "mmap":
+        mm = w.mms.get(o["mm"]) or w.new_mm(o["mm"])
+        v = w.new_vma(mm, o["start"], o["start"] + o["pages"], o["vma"])
+        v.uffd, v.write, v.locked = o["uffd"], o["write"], o["locked"]
+        v.dontfork, v.wipeonfork = o["dontfork"], o["wipeonfork"]
+        mm.vmas.append(v)
+        mm.vmas.sort(key=lambda x: x.start)
+        return
+    if op == "bind":
+        _bind(w, o)
+        return
+    if op in ("write", "read"):
+        # a setup write may land in a uffd-registered range: fill it like UFFDIO_COPY would
+        mm = w.mms[o["mm"]]
+        v = mm.find_vma(o["addr"])
+        saved = v.uffd if v is not None else False
+        if v is not None:
+            v.uffd = False
+        yield from do_op(w, o)
+        if v is not None:
+            v.uffd = saved
+        if o.get("folio"):
+            _bind(w, o)
+        return
+    yield from do_op(w, o)
+
+
+def _bind(w: World, o: dict[str, Any]) -> None:
+    mm = w.mms.get(o["mm"])
+    p = mm.pte(o["addr"]) if mm is not None else None
+    f = p.folio if p is not None else None
+    if f is None and p is not None and p.kind == "swap":
+        f = w.swap.cache.get(p.entry)
+    if f is None:
+        raise SetupError(f"folio {o['folio']!r}: nothing mapped at mm{o['mm']}:{o['addr']:#x}")
+    w.named_folios[o["folio"]] = f
+
+
+def thread_body(w: World, prog: Sequence[dict[str, Any]], out: list[str]) -> Iterator[ops.Op]:
+    for o in prog:
+        r = yield from do_op(w, o)
+        out.append(_fmt(r))
+    return out
+
+
+def _fmt(r: Any) -> str:
+    if r is None:
+        return "-"
+    if isinstance(r, bool):
+        return "1" if r else "0"
+    tr = getattr(r, "trace_repr", None)
+    if tr is not None:
+        return str(tr())
+    if isinstance(r, list):
+        return ",".join(str(x) for x in r)
+    return str(r)
+
+
+def do_op(w: World, o: dict[str, Any]) -> Gen:
+    """Dispatch one scenario op to the model function that implements it."""
+    op = o["op"]
+    mm = w.mms.get(o["mm"]) if "mm" in o else None
+    if "mm" in o and mm is None:
+        return "no-mm"
+    if op == "move":
+        assert mm is not None
+        mode = 0
+        for m in o["mode"]:
+            mode |= MOVE_MODES[m]
+        tid = w.tid()
+        before = w.pte_moves.get(tid, 0)
+        r = yield from userfaultfd.userfaultfd_move(w, mm, o["dst"], o["src"], o["len"], mode)
+        check_move_result(w, o, r, w.pte_moves.get(tid, 0) - before)
+        return r
+    if op == "write":
+        return (yield from memory.user_write(w, mm, o["addr"], o["value"]))  # type: ignore[arg-type]
+    if op == "read":
+        return (yield from memory.user_read(w, mm, o["addr"]))  # type: ignore[arg-type]
+    if op == "fork":
+        if o["child"] in w.mms:
+            return "child-exists"
+        return (yield from fork.dup_mmap(w, mm, o["child"]))  # type: ignore[arg-type]
+    if op == "munmap":
+        return (yield from vmscan.do_munmap(w, mm, o["addr"], o["pages"]))  # type: ignore[arg-type]
+    if op == "exit":
+        return (yield from vmscan.exit_mmap(w, mm))  # type: ignore[arg-type]
+    if op == "madvise_dontneed":
+        return (yield from vmscan.madvise_dontneed(w, mm, o["addr"], o["pages"]))  # type: ignore[arg-type]
+    if op in ("madvise_cold", "madvise_pageout"):
+        return (
+            yield from vmscan.madvise_pageout(
+                w,
+                mm,
+                o["addr"],
+                o["pages"],  # type: ignore[arg-type]
+                cold=op == "madvise_cold",
+            )
+        )
+    if op == "pin":
+        f = yield from memory.gup_fast_pin(w, mm, o["addr"])  # type: ignore[arg-type]
+        return f.name if f is not None else "no-pin"
+    if op == "unpin":
+        return (yield from memory.unpin_last(w))
+    folio = w.named_folios[o["folio"]]
+    if op == "shrink_active_list":
+        return (yield from vmscan.shrink_active_list(w, folio))
+    if op == "shrink_folio_list":
+        return (yield from vmscan.shrink_folio_list(w, folio, o["ignore_references"]))
+    if op == "page_idle":
+        return (yield from walkers.page_idle_clear_pte_refs(w, folio))
+    if op == "damon_mkold":
+        return (yield from walkers.damon_folio_mkold(w, folio))
+    if op == "damon_young":
+        return (yield from walkers.damon_folio_young(w, folio))
+    if op == "memory_failure":
+        return (yield from walkers.kill_procs_now(w, folio))
+    raise AssertionError(op)
+
+
+def check_move_result(w: World, o: dict[str, Any], r: userfaultfd.MoveResult, moved: int) -> None:
+    """I16: the ioctl's answer agrees with what this call really moved."""
+    fn = "userfaultfd_move"
+    if r.ret == 0 and r.move != o["len"]:
+        raise ViolationError("move.result", fn, f"returned 0 but move = {r.move}, len {o['len']}")
+    if r.move == 0:
+        raise ViolationError("move.result", fn, "move = 0: the result is never 0")
+    reported = r.move if r.move is not None and r.move > 0 else 0
+    if moved > reported:
+        raise ViolationError(
+            "move.result",
+            fn,
+            f"moved {moved} page(s) but returned {userfaultfd.prim.errname(r.ret)} with move = "
+            f"{r.move}: userspace is told fewer pages moved than did",
+            (f"mm{o['mm']}",),
+        )
+
+
+__all__ = ["ModelRun", "SetupError", "rmap", "run"]
