@@ -143,9 +143,12 @@ def unlink_anon_vmas(w: World, vma: VMA) -> Gen:
         vma.anon_vma = None
     if root is not None:
         yield prim.anon_vma_unlock_write(fn, root)
+    # The kernel puts each empty anon_vma and then list_del()s its AVC from the (detached,
+    # write-locked, so private) VMA's chain; unlinking first is the same to every other
+    # thread and keeps I7 ("no AVC references a freed anon_vma") true at every step.
+    vma.chain.clear()
     for av in emptied:
         yield from put_anon_vma(w, fn, av)
-    vma.chain.clear()
     return 0
 
 

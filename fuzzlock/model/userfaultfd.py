@@ -366,11 +366,13 @@ def _move_pages_ptes_body(
         st.si = True
         folio = None
         if st.src_folio is None:
-            folio = yield ops.read(
-                fn, f"swap:{orig_src.entry}.cache", lambda e=orig_src.entry: w.swap.cache.get(e)
+            # filemap_get_folio: the lookup and folio_try_get are one step (under RCU,
+            # rechecked with xas_reload); a folio being freed is not returned
+            folio = yield ops.atomic(
+                fn,
+                f"swap:{orig_src.entry}.cache",
+                lambda e=orig_src.entry: _swap_cache_get_folio(w, e),
             )
-            if folio is not None:
-                yield prim.folio_get(w, fn, folio)  # filemap_get_folio
         if folio is not None:
             st.src_folio = folio
             st.src_folio_pte = orig_src
@@ -384,6 +386,17 @@ def _move_pages_ptes_body(
                 w, mm, dvma, dst_addr, src_addr, orig_dst, orig_src, st.src_folio, orig_src.entry
             )
         )
+
+
+def _swap_cache_get_folio(w: World, entry: int) -> Folio | None:
+    """``filemap_get_folio`` on the swap cache: the cached folio with a reference taken
+    by ``folio_try_get``, or None if there is none or it is being freed."""
+    folio = w.swap.cache.get(entry)
+    if folio is None or folio.freed or folio.refcount == 0:
+        return None
+    folio.refcount += 1
+    prim._ref(w, folio, +1)
+    return folio
 
 
 def _lock_anon_vma(

@@ -443,14 +443,18 @@ class World:
             t.ptes[addr] = pte
 
     def all_mappings(self) -> list[tuple[MM, VMA, int, Pte]]:
-        """Every non-none PTE with its VMA, in a deterministic order."""
+        """Every non-none PTE with its VMA (a detached VMA still owns its PTEs until
+        they are zapped), in a deterministic order.  Walks the page tables, not the
+        address ranges: it runs after every step."""
         out = []
         for mm in self.mms.values():
-            for v in mm.vmas:
-                for addr in range(v.start, v.end):
-                    p = mm.pte(addr)
-                    if p is not None:
-                        out.append((mm, v, addr, p))
+            vmas = mm.vmas
+            for t in mm.tables.values():
+                for addr, p in t.ptes.items():
+                    for v in vmas:
+                        if v.start <= addr < v.end:
+                            out.append((mm, v, addr, p))
+                            break
         return out
 
     def folio_mappings(self, folio: Folio) -> list[tuple[VMA, int]]:

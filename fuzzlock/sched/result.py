@@ -70,8 +70,19 @@ class RunResult:
     events: list[_trace.Event]
     steps: int
     decisions: list[int]
-    preemptions: int
+    preempted: list[int]  # steps at which the running thread was preempted
     thread_names: list[str]
+
+    @property
+    def preemptions(self) -> int:
+        return len(self.preempted)
+
+    def trimmed_decisions(self) -> list[int]:
+        """The decisions without trailing zeros (exhausted decisions mean 0)."""
+        d = list(self.decisions)
+        while d and d[-1] == 0:
+            d.pop()
+        return d
 
     @property
     def clean(self) -> bool:

@@ -158,7 +158,7 @@ class Scheduler:
         threads = self.threads
         n = len(threads)
         decisions: list[int] = []
-        preemptions = 0
+        preempted: list[int] = []
         violation: Violation | None = None
         outcome = FINISHED
         try:
@@ -193,7 +193,7 @@ class Scheduler:
                     decisions.append(c)
                     pick = order[c % len(order)]
                     if cur_enabled and pick != cur:
-                        preemptions += 1
+                        preempted.append(self.step)
                 else:
                     pick = order[0]
                 cur = pick
@@ -225,7 +225,7 @@ class Scheduler:
             events=self.events,
             steps=self.step,
             decisions=decisions,
-            preemptions=preemptions,
+            preempted=preempted,
             thread_names=[t.name for t in threads],
         )
 
