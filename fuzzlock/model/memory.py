@@ -293,24 +293,14 @@ def do_swap_page(w: World, vma: VMA, addr: int, orig: Pte, write: bool) -> Gen:
     fn = "do_swap_page"
     mm = vma.mm
     entry = orig.entry
-    if entry not in w.swap.count and entry not in w.swap.cache:
-        return -EFAULT
-    folio = w.swap.cache.get(entry)
-    if folio is not None:
-        yield prim.folio_get(w, fn, folio)  # swap_cache_get_folio
-    else:
+    # swap_cache_get_folio: lookup and folio_try_get in one step (RCU, xas_reload)
+    folio = yield ops.atomic(fn, f"swap:{entry}.cache", lambda: swap_cache_get_folio(w, entry))
+    if folio is None:
         yield ops.might_sleep(fn, f"swapin:{entry}")  # swapin_readahead
-        folio = w.swap.cache.get(entry)
-        if folio is not None:
-            yield prim.folio_get(w, fn, folio)
-        else:
-            folio = w.new_folio(w.swap.content.get(entry, 0))
-            folio.swap = entry
-            folio.refcount = 2  # the swap cache's and ours
-            folio.lru = True
-            w.swap.cache[entry] = folio
-            refs = w.folio_refs.setdefault(w.tid(), {})
-            refs[folio.id] = refs.get(folio.id, 0) + 1
+        folio = yield ops.atomic(fn, f"swap:{entry}.cache", lambda: read_swap_cache_async(w, entry))
+        if folio is None:
+            # the slot was freed: somebody changed the PTE meanwhile; refault
+            return 0
     yield prim.folio_lock(fn, folio)  # folio_lock_or_retry
     if folio.swap != entry:
         yield prim.folio_unlock(fn, folio)
@@ -325,12 +315,16 @@ def do_swap_page(w: World, vma: VMA, addr: int, orig: Pte, write: bool) -> Gen:
         return 0
     exclusive = orig.exclusive
     w.swap.count[entry] -= 1  # swap_free
+    # should_try_to_free_swap: a write fault on a folio only we hold (cache + ours)
+    if write and folio.swap and folio.refcount == 2:
+        yield from folio_free_swap(w, fn, folio)
+    if not exclusive and folio.refcount == 1:
+        exclusive = True  # certainly not shared: same logic as do_wp_page
     if folio.mapping is None:
-        rmap.folio_add_new_anon_rmap(w, folio, vma, addr)
-        folio.pae = exclusive
+        rmap.folio_add_new_anon_rmap(w, folio, vma, addr, exclusive)
     else:
         rmap.folio_add_anon_rmap_pte(w, folio, vma, addr, exclusive)
-    writable = write and exclusive
+    writable = exclusive and vma.write
     w.set_pte(
         mm,
         addr,
@@ -339,7 +333,7 @@ def do_swap_page(w: World, vma: VMA, addr: int, orig: Pte, write: bool) -> Gen:
             folio,
             writable=writable,
             young=True,
-            dirty=writable,
+            dirty=write and writable,
             soft_dirty=orig.soft_dirty,
             mid=w.mapping_id(),
         ),
@@ -348,13 +342,40 @@ def do_swap_page(w: World, vma: VMA, addr: int, orig: Pte, write: bool) -> Gen:
     refs = w.folio_refs.setdefault(w.tid(), {})
     refs[folio.id] -= 1
     yield from prim.pte_unmap_unlock(w, fn, mm, addr)
-    # should_try_to_free_swap: a write fault on an exclusively owned folio
-    if write and folio.refcount == 2:
-        yield from folio_free_swap(w, fn, folio)
     yield prim.folio_unlock(fn, folio)
     if write and not writable:
         return (yield from handle_mm_fault_retry_write(w, vma, addr))
     return 0
+
+
+def swap_cache_get_folio(w: World, entry: int) -> Folio | None:
+    """``swap_cache_get_folio`` / ``filemap_get_folio`` on the swap cache (v6.18/v6.19):
+    the cached folio with a reference (``folio_try_get``), or None if there is none or it
+    is being freed."""
+    folio = w.swap.cache.get(entry)
+    if folio is None or folio.freed or folio.refcount == 0:
+        return None
+    folio.refcount += 1
+    prim._ref(w, folio, +1)
+    return folio
+
+
+def read_swap_cache_async(w: World, entry: int) -> Folio | None:
+    """``__read_swap_cache_async`` (v6.18/v6.19): the cached folio, or a new one read from
+    the slot and added to the swap cache (its reference plus ours); None if the slot is
+    free (``swapcache_prepare`` fails)."""
+    folio = swap_cache_get_folio(w, entry)
+    if folio is not None:
+        return folio
+    if entry not in w.swap.count:
+        return None
+    folio = w.new_folio(w.swap.content.get(entry, 0))
+    folio.swap = entry
+    folio.refcount = 2
+    folio.lru = True
+    w.swap.cache[entry] = folio
+    prim._ref(w, folio, +1)
+    return folio
 
 
 def handle_mm_fault_retry_write(w: World, vma: VMA, addr: int) -> Gen:

@@ -266,15 +266,19 @@ def check_index_store(w: World, fn: str, folio: Folio) -> None:
         )
 
 
-def folio_add_new_anon_rmap(w: World, folio: Folio, vma: VMA, addr: int) -> None:
-    """``folio_add_new_anon_rmap(..., RMAP_EXCLUSIVE)`` (v6.18/v6.19) on a folio not yet
-    visible to rmap: mapping, index, mapcount 1, PageAnonExclusive.  Part of the caller's
-    PTL critical section."""
+def folio_add_new_anon_rmap(
+    w: World, folio: Folio, vma: VMA, addr: int, exclusive: bool = True
+) -> None:
+    """``folio_add_new_anon_rmap`` -> ``__folio_set_anon`` (v6.18/v6.19) on a folio not
+    yet visible to rmap: mapping, index, mapcount 1, PageAnonExclusive if ``exclusive``.
+    "If the folio isn't exclusive to this vma, we must use the _oldest_ possible
+    anon_vma": a shared one (a swap-in of a swap entry shared after fork) gets the root.
+    Part of the caller's PTL critical section."""
     assert vma.anon_vma is not None
-    folio.mapping = vma.anon_vma
+    folio.mapping = vma.anon_vma if exclusive else vma.anon_vma.root
     folio.index = vma.linear_page_index(addr)
     folio.mapcount = 1
-    folio.pae = True
+    folio.pae = exclusive
 
 
 def folio_add_anon_rmap_pte(w: World, folio: Folio, vma: VMA, addr: int, exclusive: bool) -> None:

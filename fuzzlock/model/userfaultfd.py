@@ -13,7 +13,7 @@ return rules (0 if all moved, -EAGAIN with ``move`` = bytes moved if partial).  
 
 from __future__ import annotations
 
-from fuzzlock.model import prim, rmap
+from fuzzlock.model import memory, prim, rmap
 from fuzzlock.model.prim import EAGAIN, EBUSY, EEXIST, EFAULT, EINVAL, ENOENT, ESRCH, Gen
 from fuzzlock.model.world import MM, PTRS_PER_PTE, VMA, AnonVma, Folio, Pte, World, pte_same
 from fuzzlock.sched import ops
@@ -371,7 +371,7 @@ def _move_pages_ptes_body(
             folio = yield ops.atomic(
                 fn,
                 f"swap:{orig_src.entry}.cache",
-                lambda e=orig_src.entry: _swap_cache_get_folio(w, e),
+                lambda e=orig_src.entry: memory.swap_cache_get_folio(w, e),
             )
         if folio is not None:
             st.src_folio = folio
@@ -386,17 +386,6 @@ def _move_pages_ptes_body(
                 w, mm, dvma, dst_addr, src_addr, orig_dst, orig_src, st.src_folio, orig_src.entry
             )
         )
-
-
-def _swap_cache_get_folio(w: World, entry: int) -> Folio | None:
-    """``filemap_get_folio`` on the swap cache: the cached folio with a reference taken
-    by ``folio_try_get``, or None if there is none or it is being freed."""
-    folio = w.swap.cache.get(entry)
-    if folio is None or folio.freed or folio.refcount == 0:
-        return None
-    folio.refcount += 1
-    prim._ref(w, folio, +1)
-    return folio
 
 
 def _lock_anon_vma(

@@ -1,0 +1,225 @@
+"""Scenario generators: scenario families that make the protocol's races likely.
+
+One generator serves every search strategy: it draws from a ``Source``, which is either
+Hypothesis's ``data`` (so Hypothesis shrinks scenarios as well as schedules) or a seeded
+``random.Random`` (the ``random`` and ``pct`` strategies).  Families (threads ≤ 6, ops
+per thread ≤ 8, a few VMAs and pages):
+
+* ``mover_walker``  a mover and rmap walkers on the folios it moves (R1-R3);
+* ``fork_cow_move`` fork, CoW writes and a move in one mm (R11, R12);
+* ``reclaim_move``  reclaim (swap-out, pageout) and moves of the same VMA (I12);
+* ``unmap_walker``  munmap/exit/MADV_DONTNEED racing walkers and a mover (R4, R5, R9);
+* ``pin_move``      GUP-fast pins racing moves (R10);
+* ``movers``        several movers on pages of one VMA (R8).
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from typing import Any, Protocol, TypeVar
+
+from fuzzlock import scenario
+from fuzzlock.sched.result import RunResult
+
+T = TypeVar("T")
+
+WALKERS = (
+    "shrink_active_list",
+    "page_idle",
+    "damon_mkold",
+    "damon_young",
+    "memory_failure",
+    "shrink_folio_list",
+)
+FAMILIES = ("mover_walker", "fork_cow_move", "reclaim_move", "unmap_walker", "pin_move", "movers")
+
+SRC, DST, PAGES = 16, 32, 4
+
+
+class Source(Protocol):
+    def integer(self, lo: int, hi: int) -> int: ...
+    def choice(self, seq: Sequence[T]) -> T: ...
+    def boolean(self) -> bool: ...
+
+
+class RandomSource:
+    def __init__(self, rng: random.Random) -> None:
+        self.rng = rng
+
+    def integer(self, lo: int, hi: int) -> int:
+        return self.rng.randint(lo, hi)
+
+    def choice(self, seq: Sequence[T]) -> T:
+        return seq[self.rng.randrange(len(seq))]
+
+    def boolean(self) -> bool:
+        return self.rng.random() < 0.5
+
+
+class HypothesisSource:
+    """Draws through ``data.draw`` so Hypothesis can shrink the scenario."""
+
+    def __init__(self, data: Any) -> None:
+        from hypothesis import strategies as st
+
+        self.data = data
+        self.st = st
+
+    def integer(self, lo: int, hi: int) -> int:
+        return int(self.data.draw(self.st.integers(lo, hi)))
+
+    def choice(self, seq: Sequence[T]) -> T:
+        return seq[self.integer(0, len(seq) - 1)]
+
+    def boolean(self) -> bool:
+        return bool(self.data.draw(self.st.booleans()))
+
+
+def _mmap(vma: str, start: int, mm: int = 0, **kw: Any) -> dict[str, Any]:
+    return {"op": "mmap", "mm": mm, "vma": vma, "start": start, "pages": PAGES, "uffd": True, **kw}
+
+
+def _base(src: Source, npages: int) -> list[dict[str, Any]]:
+    setup = [_mmap("src", SRC), _mmap("dst", DST)]
+    for i in range(npages):
+        setup.append({"op": "write", "mm": 0, "addr": SRC + i, "value": 100 + i, "folio": f"F{i}"})
+    return setup
+
+
+def _move(src: Source, npages: int, src_off: int = 0, dst_off: int = 0) -> dict[str, Any]:
+    length = src.integer(1, max(1, npages - src_off))
+    mode = ["ALLOW_SRC_HOLES"] if src.integer(0, 3) == 0 else []
+    return {
+        "op": "move",
+        "mm": 0,
+        "dst": DST + dst_off,
+        "src": SRC + src_off,
+        "len": length,
+        "mode": mode,
+    }
+
+
+def _walker(src: Source, npages: int) -> dict[str, Any]:
+    op: dict[str, Any] = {"op": src.choice(WALKERS), "folio": f"F{src.integer(0, npages - 1)}"}
+    if op["op"] == "shrink_folio_list":
+        op["ignore_references"] = src.boolean()
+    return op
+
+
+def gen_scenario(src: Source, family: str | None = None) -> scenario.Scenario:
+    """One scenario of ``family`` (drawn if None)."""
+    fam = family or src.choice(FAMILIES)
+    npages = src.integer(1, 3)
+    setup = _base(src, npages)
+    threads: list[dict[str, Any]] = []
+    mover = {"name": "mover", "ops": [_move(src, npages)]}
+    if src.boolean():
+        mover["ops"].append({"op": "read", "mm": 0, "addr": DST})
+    threads.append(mover)
+    if fam == "mover_walker":
+        for k in range(src.integer(1, 3)):
+            ops = [_walker(src, npages) for _ in range(src.integer(1, 2))]
+            threads.append({"name": f"walker{k}", "ops": ops})
+    elif fam == "fork_cow_move":
+        forker = [{"op": "fork", "mm": 0, "child": 1}]
+        if src.boolean():
+            forker.append({"op": "write", "mm": 1, "addr": SRC, "value": 7})
+        if src.boolean():
+            forker.append({"op": "exit", "mm": 1})
+        threads.append({"name": "fork", "ops": forker})
+        threads.append(
+            {
+                "name": "cow",
+                "ops": [
+                    {"op": "write", "mm": 0, "addr": SRC + src.integer(0, npages - 1), "value": 9}
+                ],
+            }
+        )
+        if src.boolean():
+            threads.append({"name": "walker", "ops": [_walker(src, npages)]})
+    elif fam == "reclaim_move":
+        if src.boolean():
+            setup.append({"op": "madvise_pageout", "mm": 0, "addr": SRC, "pages": 1})
+        threads.append(
+            {
+                "name": "reclaim",
+                "ops": [
+                    {
+                        "op": src.choice(("madvise_pageout", "madvise_cold")),
+                        "mm": 0,
+                        "addr": SRC,
+                        "pages": npages,
+                    }
+                ],
+            }
+        )
+        threads.append(
+            {"name": "reader", "ops": [{"op": "read", "mm": 0, "addr": src.choice((SRC, DST))}]}
+        )
+        if src.boolean():
+            threads.append({"name": "walker", "ops": [_walker(src, npages)]})
+    elif fam == "unmap_walker":
+        kill = src.choice(("munmap", "exit", "madvise_dontneed"))
+        if kill == "munmap":
+            op = {"op": "munmap", "mm": 0, "addr": SRC, "pages": PAGES}
+        elif kill == "exit":
+            op = {"op": "exit", "mm": 0}
+        else:
+            op = {"op": "madvise_dontneed", "mm": 0, "addr": SRC, "pages": npages}
+        unmapper = [op]
+        if kill == "madvise_dontneed" and src.boolean():
+            unmapper.append({"op": "write", "mm": 0, "addr": SRC, "value": 5})
+        threads.append({"name": kill, "ops": unmapper})
+        for k in range(src.integer(1, 2)):
+            threads.append({"name": f"walker{k}", "ops": [_walker(src, npages)]})
+    elif fam == "pin_move":
+        pinner = [{"op": "pin", "mm": 0, "addr": SRC + src.integer(0, npages - 1)}]
+        if src.boolean():
+            pinner.append({"op": "unpin"})
+        threads.append({"name": "gup", "ops": pinner})
+        if src.boolean():
+            threads.append({"name": "walker", "ops": [_walker(src, npages)]})
+    else:  # movers
+        for k in range(src.integer(1, 2)):
+            off = src.integer(0, npages - 1)
+            dst_off = 0 if src.boolean() else off
+            threads.append({"name": f"mover{k + 1}", "ops": [_move(src, npages, off, dst_off)]})
+        if src.boolean():
+            threads.append({"name": "walker", "ops": [_walker(src, npages)]})
+    return scenario.from_json({"setup": setup, "threads": threads})
+
+
+def hypothesis_scenarios(family: str | None = None) -> Any:
+    """A Hypothesis strategy of scenarios (draws through the same generator)."""
+    from hypothesis import strategies as st
+
+    @st.composite
+    def build(draw: Any) -> scenario.Scenario:
+        class _Draw:
+            def draw(self, s: Any) -> Any:
+                return draw(s)
+
+        return gen_scenario(HypothesisSource(_Draw()), family)
+
+    return build()
+
+
+def contention(result: RunResult) -> int:
+    """Preemptions that hit a thread inside a critical section (it held a lock): the
+    measure ``target()`` maximises to steer Hypothesis toward contended schedules."""
+    held: dict[int, int] = {}
+    pre = set(result.preempted)
+    score = 0
+    prev = -1
+    for step, tid, _fn, op, _obj, val in result.events:
+        if step in pre and prev >= 0 and held.get(prev, 0) > 0:
+            score += 1
+        if op in ("lock", "down_read", "down_write") or (
+            op in ("trylock", "down_read_trylock", "down_write_trylock") and val == "1"
+        ):
+            held[tid] = held.get(tid, 0) + 1
+        elif op in ("unlock", "up_read", "up_write"):
+            held[tid] = held.get(tid, 0) - 1
+        prev = tid
+    return score
