@@ -123,6 +123,15 @@ def check_mappings(w: World) -> None:
             if f is not None and f.mapping is not None:
                 _check_rmap(w, f, v, addr, where, "swap")
         elif p.kind == "migration" and p.folio is not None:
+            if p.folio.freed:
+                _fail(
+                    "migration.reachable",
+                    f"migration entry at {where} still points at "
+                    f"{p.folio.name}, which was freed: remove_migration_ptes did not reach "
+                    "it (a later fault would wait on it forever)",
+                    p.folio.name,
+                    where,
+                )
             _check_rmap(w, p.folio, v, addr, where, "migration")
     for f in w.folios:
         n = present.get(f.id, 0)

@@ -48,6 +48,7 @@ OPS: dict[str, tuple[dict[str, type], dict[str, Any]]] = {
     "damon_mkold": ({"folio": str}, {}),
     "damon_young": ({"folio": str}, {}),
     "memory_failure": ({"folio": str}, {}),
+    "migrate": ({"folio": str}, {}),
     "pin": ({"mm": int, "addr": int}, {}),
     "unpin": ({}, {}),
 }

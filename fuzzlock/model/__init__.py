@@ -21,7 +21,7 @@ from typing import Any
 import attrs
 
 from fuzzlock import invariants
-from fuzzlock.model import fork, memory, rmap, userfaultfd, vmscan, walkers
+from fuzzlock.model import fork, memory, migrate, rmap, userfaultfd, vmscan, walkers
 from fuzzlock.model.prim import Gen
 from fuzzlock.model.world import World
 from fuzzlock.protocol import Protocol
@@ -201,6 +201,8 @@ def do_op(w: World, o: dict[str, Any]) -> Gen:
         return (yield from walkers.damon_folio_young(w, folio))
     if op == "memory_failure":
         return (yield from walkers.kill_procs_now(w, folio))
+    if op == "migrate":
+        return (yield from migrate.migrate_folio(w, folio))
     raise AssertionError(op)
 
 

@@ -124,11 +124,16 @@ def copy_present_pte(w: World, dst_vma: VMA, src_vma: VMA, addr: int, pte: Pte) 
 
 def copy_nonpresent_pte(w: World, dst_vma: VMA, src_vma: VMA, addr: int, pte: Pte) -> None:
     """``copy_nonpresent_pte`` (v6.18/v6.19): duplicate a swap entry (the exclusive marker
-    is cleared in the parent and not given to the child) or a migration entry."""
+    is cleared in the parent and not given to the child) or a migration entry (made
+    readable in both)."""
     if pte.kind == "swap":
         w.swap.count[pte.entry] = w.swap.count.get(pte.entry, 0) + 1  # swap_duplicate
         if pte.exclusive:
             w.set_pte(src_vma.mm, addr, pte.with_(exclusive=False))
         w.set_pte(dst_vma.mm, addr, pte.with_(exclusive=False, mid=w.mapping_id()))
     elif pte.kind == "migration":
-        w.set_pte(dst_vma.mm, addr, pte.with_(exclusive=False, mid=w.mapping_id()))
+        # COW mappings need readable (not exclusive, not writable) migration entries in
+        # both parent and child: make_readable_migration_entry
+        ro = pte.with_(exclusive=False, writable=False)
+        w.set_pte(src_vma.mm, addr, ro)
+        w.set_pte(dst_vma.mm, addr, ro.with_(mid=w.mapping_id()))
