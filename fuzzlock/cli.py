@@ -77,6 +77,301 @@ register(
     _native_info_run,
 )
 
+# --------------------------------------------------------------------------- errors
+
+
+class BadInput(Exception):
+    """Bad user input: printed as one line, exit status 2."""
+
+
+def _bad(msg: str) -> int:
+    print(f"fuzzlock: error: {msg}", file=sys.stderr)
+    return 2
+
+
+def _protocol_from_args(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    from fuzzlock import protocol
+
+    knobs = dict(protocol.parse_knob_arg(k) for k in args.knob or [])
+    return protocol.get(args.protocol, knobs)
+
+
+def _default_backend() -> str:
+    # The C port of the model is not built yet: the Python backend is the default.
+    return "python"
+
+
+# --------------------------------------------------------------------------- protocols
+
+
+def _protocols_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true", help="print JSON")
+
+
+def _protocols_run(args: argparse.Namespace) -> int:
+    import json
+
+    from fuzzlock import protocol
+
+    if args.json:
+        out = {
+            "protocols": {
+                n: {"description": protocol.DESCRIPTIONS[n], "knobs": protocol.get(n).knobs}
+                for n in protocol.protocols()
+            },
+            "knobs": [
+                {
+                    "name": k.name,
+                    "values": list(k.values),
+                    "v6.18": k.v6_18,
+                    "v6.19": k.v6_19,
+                    "doc": k.doc,
+                }
+                for k in protocol.knobs()
+            ],
+        }
+        print(json.dumps(out, indent=1, default=dict))
+        return 0
+    for n in protocol.protocols():
+        print(f"{n:12} {protocol.DESCRIPTIONS[n]}")
+    print()
+    print(f"{'knob':36} {'values':28} {'v6.18':14} {'v6.19':14}")
+    for k in protocol.knobs():
+        vals = ", ".join(protocol._fmt(v) for v in k.values)
+        print(f"{k.name:36} {vals:28} {protocol._fmt(k.v6_18):14} {protocol._fmt(k.v6_19):14}")
+    return 0
+
+
+register("protocols", "list the named protocols and every knob", _protocols_args, _protocols_run)
+
+# --------------------------------------------------------------------------- hunt
+
+
+def _hunt_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--protocol", default="v6.19", help="named protocol (default v6.19)")
+    parser.add_argument("--knob", action="append", metavar="K=V", help="override a knob")
+    parser.add_argument("--backend", choices=("python", "native"), default=None)
+    parser.add_argument(
+        "--strategy", default="hypothesis", choices=("hypothesis", "random", "pct", "exhaustive")
+    )
+    parser.add_argument("--max-seconds", type=float, default=60.0)
+    parser.add_argument("--max-schedules", type=int, default=None)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--save", metavar="DIR", help="save the minimized entry to this corpus")
+    parser.add_argument("--json", action="store_true", help="print only one JSON object")
+
+
+def _hunt_run(args: argparse.Namespace) -> int:
+    import json
+
+    from fuzzlock import campaign, protocol
+
+    try:
+        proto = _protocol_from_args(args)
+    except protocol.ProtocolError as e:
+        return _bad(str(e))
+    backend = args.backend or _default_backend()
+    if backend == "native":
+        return _bad("--backend native: the C port of the model is not built yet; use python")
+    if args.strategy == "exhaustive":
+        return _bad("--strategy exhaustive is not implemented yet")
+    if args.max_seconds <= 0 or (args.max_schedules is not None and args.max_schedules <= 0):
+        return _bad("--max-seconds and --max-schedules must be positive")
+    tty = sys.stderr.isatty() and not args.json
+
+    def progress(line: str) -> None:
+        if tty:
+            print(f"\r{line}\033[K", end="", file=sys.stderr, flush=True)
+
+    res = campaign.hunt(
+        proto,
+        backend,
+        args.strategy,
+        args.max_seconds,
+        args.max_schedules,
+        args.seed,
+        progress=progress,
+    )
+    if tty:
+        print(file=sys.stderr)
+    saved = None
+    if res.entry is not None and args.save:
+        from fuzzlock import corpus
+
+        saved = corpus.write_entry(args.save, res.entry)
+    if args.json:
+        out = res.to_json()
+        if saved is not None:
+            out["saved"] = str(saved)
+        print(json.dumps(out, indent=1, sort_keys=True))
+    else:
+        print(
+            f"protocol {proto.name}  backend {backend}  strategy {args.strategy}  seed {args.seed}"
+        )
+        print(
+            f"{res.schedules} schedules, {res.steps} steps in {res.seconds:.1f} s "
+            f"({res.schedules_per_second:,.0f} schedules/s), {res.distinct} distinct traces"
+        )
+        for n in res.notes:
+            print(n)
+        if res.verdict == "violation":
+            print(f"VIOLATION: {res.invariant}")
+            print()
+            print(res.report)
+            if saved is not None:
+                print(f"saved to {saved}")
+        else:
+            print("clean: no violation within the budget")
+    return 1 if res.verdict == "violation" else 0
+
+
+register("hunt", "search scenarios and schedules for a protocol violation", _hunt_args, _hunt_run)
+
+# --------------------------------------------------------------------------- replay
+
+
+def _replay_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("paths", nargs="+", metavar="PATH", help="corpus files or directories")
+    parser.add_argument("--backend", choices=("python", "native"), default=None)
+    parser.add_argument("--json", action="store_true", help="print JSON lines")
+
+
+def _replay_run(args: argparse.Namespace) -> int:
+    import json
+
+    from fuzzlock import corpus
+
+    backend = args.backend or _default_backend()
+    status = 0
+    bad = 0
+    n = 0
+    for path, item in corpus.iter_entries(args.paths):
+        n += 1
+        if isinstance(item, Exception):
+            bad += 1
+            if args.json:
+                print(json.dumps({"path": str(path), "ok": False, "error": str(item)}))
+            else:
+                print(f"ERROR  {item}")
+            continue
+        try:
+            r = corpus.replay(item, backend=backend)
+        except NotImplementedError as e:
+            return _bad(str(e))
+        if args.json:
+            print(
+                json.dumps(
+                    {
+                        "path": str(path),
+                        "ok": r.ok,
+                        "expected": r.expected,
+                        "outcome": r.outcome,
+                        "message": r.message,
+                    }
+                )
+            )
+        else:
+            print(
+                f"{'ok    ' if r.ok else 'FAIL  '} {path}: expected {r.expected}, "
+                f"got {r.outcome}{'  (' + r.message + ')' if r.message else ''}"
+            )
+        if not r.ok:
+            status = 1
+    if n == 0:
+        return _bad("no corpus entries found under " + " ".join(args.paths))
+    if bad:
+        return 2
+    return status
+
+
+register(
+    "replay", "replay corpus entries; exit 1 if one does not reproduce", _replay_args, _replay_run
+)
+
+# --------------------------------------------------------------------------- minimize
+
+
+def _minimize_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("path", metavar="PATH", help="a corpus entry")
+    parser.add_argument("-o", "--output", metavar="OUT", help="write the minimized entry here")
+
+
+def _minimize_run(args: argparse.Namespace) -> int:
+
+    from fuzzlock import corpus, model
+    from fuzzlock.minimize import minimize
+
+    try:
+        e = corpus.load_entry(args.path)
+    except corpus.CorpusError as err:
+        return _bad(str(err))
+    if e.expect == "clean":
+        return _bad(f"{args.path}: expect is 'clean': nothing to minimize")
+    try:
+        m = minimize(e.scenario, e.protocol, e.decisions, e.expect)
+    except ValueError as err:
+        print(f"fuzzlock: {args.path}: {err}", file=sys.stderr)
+        return 1
+    r = model.run(m.scenario, e.protocol, decisions=m.decisions)
+    out = corpus.make_entry(
+        e.protocol,
+        m.scenario,
+        m.decisions,
+        r,
+        strategy=e.found_by.get("strategy", "minimize"),
+        seed=e.found_by.get("seed"),
+        minimized=True,
+        note=e.note,
+    )
+    text = out.dumps()
+    if args.output:
+        with open(args.output, "w") as f:
+            f.write(text)
+        ops = sum(len(t[1]) for t in m.scenario.threads)
+        print(
+            f"minimized in {m.runs} runs: {len(m.scenario.threads)} threads, {ops} ops, "
+            f"{m.preemptions} preemptions -> {args.output}"
+        )
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+register(
+    "minimize",
+    "shrink a failing corpus entry (threads, ops, preemptions)",
+    _minimize_args,
+    _minimize_run,
+)
+
+# --------------------------------------------------------------------------- show
+
+
+def _show_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("path", metavar="PATH", help="a corpus entry")
+    parser.add_argument("--html", metavar="OUT", help="write a self-contained HTML timeline")
+
+
+def _show_run(args: argparse.Namespace) -> int:
+    from fuzzlock import campaign, corpus, model, report
+
+    try:
+        e = corpus.load_entry(args.path)
+    except corpus.CorpusError as err:
+        return _bad(str(err))
+    r = model.run(e.scenario, e.protocol, decisions=e.decisions)
+    replay = campaign.replay_command(e, args.path)
+    if args.html:
+        with open(args.html, "w") as f:
+            f.write(report.render_html(r.result, protocol=e.protocol.name, replay=replay))
+        print(f"wrote {args.html}")
+        return 0
+    print(report.render_text(r.result, protocol=e.protocol.name, replay=replay))
+    return 0
+
+
+register("show", "render a corpus entry's interleaving (text, or --html)", _show_args, _show_run)
+
 # --------------------------------------------------------------------------- main
 
 
@@ -93,6 +388,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit status (argparse errors give 2)."""
+    import signal
+
+    if hasattr(signal, "SIGPIPE"):  # `fuzzlock protocols | head` ends quietly
+        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     parser = build_parser()
     try:
         args = parser.parse_args(argv)

@@ -171,6 +171,10 @@ def move_pages(w: World, mm: MM, dst_start: int, src_start: int, length: int, mo
             ret = yield from move_pages_ptes(
                 w, mm, dvma, svma, dst_addr, src_addr, src_end - src_addr, mode
             )
+            # not a memory access: a trace point so reports show what each pass returned
+            yield ops.point(
+                fn, "returned", f"move_pages_ptes@{src_addr:#x}", lambda r=ret: prim.errname(r)
+            )
             if ret < 0:
                 err = ret
             else:
