@@ -252,7 +252,7 @@ def _replay_run(args: argparse.Namespace) -> int:
             if args.json:
                 print(json.dumps({"path": str(path), "ok": False, "error": str(item)}))
             else:
-                print(f"ERROR  {item}")
+                print(f"fuzzlock: error: {item}", file=sys.stderr)
             continue
         try:
             r = corpus.replay(item, backend=backend)

@@ -12,17 +12,45 @@ It registers fuzzlock's Hypothesis settings profiles and selects one per run:
 set) never wins by accident. An explicit ``--hypothesis-profile`` without
 ``--fuzzlock-profile`` is left to Hypothesis.
 
+Campaign settings: ``--fuzzlock-protocol`` (a protocol name, optionally with knob overrides
+as in ``Protocol.name``: ``v6.19+walk.recheck_mapping=true``), ``--fuzzlock-backend``,
+``--fuzzlock-budget`` (schedules per campaign test) and ``--fuzzlock-seed``.  Tests get them
+through the ``fuzzlock_config`` fixture, whose ``seed_for(name)`` gives every xdist worker
+and every pytest-repeat ``--count`` repetition its own deterministic seed (the seeds a
+failing test drew are shown in its report).
+
+Corpus replay: every ``*.json`` file under a ``corpora/`` directory that pytest collects
+(``pytest corpora``) is one test, named by its path, that replays the entry on
+``--fuzzlock-backend`` and passes iff its recorded outcome reproduces (marker ``corpus``).
+A malformed entry fails only its own test, with the one-line error; a changed trace digest
+or model hash is listed in the terminal summary, not failed.
+
 Import cost matters (this module is imported by every pytest run in the environment): it
 imports neither Hypothesis (until configure), the model, nor the native library.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import os
+import re
+from collections.abc import Callable, Generator, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
+if TYPE_CHECKING:
+    from fuzzlock.protocol import Protocol
+
 PROFILES = ("fuzzlock-quick", "fuzzlock-ci", "fuzzlock-campaign")
+BACKENDS = ("python", "native")
+DEFAULT_PROTOCOL = "v6.19"
+DEFAULT_BACKEND = "python"  # "native" once the C port runs whole scenarios
+DEFAULT_BUDGET = 200
+CORPUS_DIR = "corpora"
+REPEAT_PARAM = "__pytest_repeat_step_number"  # pytest-repeat's parameter
 
 _profile_key = pytest.StashKey[str]()
 
@@ -82,6 +110,49 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="Hypothesis settings profile to load (default: fuzzlock-ci if $CI is set, "
         "else fuzzlock-quick).",
     )
+    group.addoption(
+        "--fuzzlock-protocol",
+        dest="fuzzlock_protocol",
+        default=DEFAULT_PROTOCOL,
+        metavar="NAME",
+        help="protocol for campaign tests: a name (v6.18, v6.19, patch2-only, patch1-only), "
+        f"optionally +KNOB=VALUE... (default: {DEFAULT_PROTOCOL}).",
+    )
+    group.addoption(
+        "--fuzzlock-backend",
+        dest="fuzzlock_backend",
+        choices=BACKENDS,
+        default=DEFAULT_BACKEND,
+        help=f"backend for campaigns and corpus replay (default: {DEFAULT_BACKEND}).",
+    )
+    group.addoption(
+        "--fuzzlock-budget",
+        dest="fuzzlock_budget",
+        type=_positive_int,
+        default=DEFAULT_BUDGET,
+        metavar="N",
+        help=f"schedules per campaign test (default: {DEFAULT_BUDGET}).",
+    )
+    group.addoption(
+        "--fuzzlock-seed",
+        dest="fuzzlock_seed",
+        type=int,
+        default=0,
+        metavar="N",
+        help="base seed; each xdist worker and --count repetition derives its own (default: 0).",
+    )
+
+
+def _positive_int(text: str) -> int:
+    import argparse
+
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return n
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -95,7 +166,226 @@ def pytest_configure(config: pytest.Config) -> None:
         name = name or default_profile()
         settings.load_profile(name)
     config.stash[_profile_key] = name
+    config.pluginmanager.register(_CorpusNotes(), "fuzzlock-corpus-notes")
+    config.addinivalue_line(
+        "markers", "corpus: replays one corpus entry (collected from corpora/**/*.json)"
+    )
+    from fuzzlock.protocol import ProtocolError
+
+    try:
+        parse_protocol(config.getoption("fuzzlock_protocol"))
+    except ProtocolError as e:
+        raise pytest.UsageError(f"--fuzzlock-protocol: {e}") from None
 
 
 def pytest_report_header(config: pytest.Config) -> str:
-    return f"fuzzlock: hypothesis profile {config.stash.get(_profile_key, '?')}"
+    return (
+        f"fuzzlock: hypothesis profile {config.stash.get(_profile_key, '?')}, "
+        f"protocol {config.getoption('fuzzlock_protocol')}, "
+        f"backend {config.getoption('fuzzlock_backend')}, "
+        f"budget {config.getoption('fuzzlock_budget')}, seed {config.getoption('fuzzlock_seed')}"
+    )
+
+
+def parse_protocol(name: str) -> Protocol:
+    """``v6.19`` or ``v6.19+KNOB=VALUE+...`` (the form of ``Protocol.name``) as a Protocol."""
+    from fuzzlock import protocol
+
+    base, *overrides = name.split("+")
+    return protocol.get(base, dict(protocol.parse_knob_arg(o) for o in overrides))
+
+
+# --------------------------------------------------------------------------- campaign config
+
+_SEED_MASK = (1 << 63) - 1
+
+
+@dataclasses.dataclass(frozen=True)
+class FuzzlockConfig:
+    """The campaign settings a test sees (fixture ``fuzzlock_config``).
+
+    A frozen dataclass rather than an attrs class: this module is imported by every pytest
+    run in the environment and attrs costs ~17 ms to import."""
+
+    protocol: str
+    backend: str
+    budget: int
+    seed: int
+    worker: int = 0  # xdist worker index (gw3 -> 3), 0 without xdist
+    repeat: int = 0  # pytest-repeat step (0 .. --count-1), 0 without --count
+    record: Callable[[str, int], None] | None = dataclasses.field(
+        default=None, repr=False, compare=False
+    )
+
+    def seed_for(self, name: str) -> int:
+        """A deterministic 63-bit seed for ``name`` in this worker and repetition.
+
+        For one ``name`` and base seed, distinct (worker, repeat) pairs always give distinct
+        seeds (worker < 2**31, repeat < 2**32); distinct names differ by a hash."""
+        h = hashlib.sha256(f"fuzzlock-seed\0{self.seed}\0{name}".encode()).digest()
+        base = int.from_bytes(h[:8], "big") & _SEED_MASK
+        s = (base ^ ((self.worker << 32) | self.repeat)) & _SEED_MASK
+        if self.record is not None:
+            self.record(name, s)
+        return s
+
+    def get_protocol(self) -> Protocol:
+        """The Protocol object (imports fuzzlock.protocol)."""
+        return parse_protocol(self.protocol)
+
+
+def worker_index(config: pytest.Config | None = None) -> int:
+    """The xdist worker's index (``gw3`` -> 3), or 0 outside xdist."""
+    wid = os.environ.get("PYTEST_XDIST_WORKER")
+    if wid is None and config is not None:
+        wid = getattr(config, "workerinput", {}).get("workerid")
+    m = re.fullmatch(r"gw(\d+)", wid or "")
+    return int(m.group(1)) if m else 0
+
+
+def repeat_index(node: pytest.Item | Any) -> int:
+    """The pytest-repeat step number of ``node`` (0 .. --count-1), or 0."""
+    callspec = getattr(node, "callspec", None)
+    if callspec is None:
+        return 0
+    step = callspec.params.get(REPEAT_PARAM, 0)
+    return step if isinstance(step, int) else 0
+
+
+@pytest.fixture
+def fuzzlock_config(request: pytest.FixtureRequest) -> FuzzlockConfig:
+    """Campaign settings from the command line, with this worker's and repetition's index."""
+    config = request.config
+    node = request.node
+
+    def record(name: str, seed: int) -> None:
+        node.user_properties.append(("fuzzlock_seed", f"{name}={seed}"))
+
+    return FuzzlockConfig(
+        protocol=config.getoption("fuzzlock_protocol"),
+        backend=config.getoption("fuzzlock_backend"),
+        budget=config.getoption("fuzzlock_budget"),
+        seed=config.getoption("fuzzlock_seed"),
+        worker=worker_index(config),
+        repeat=repeat_index(node),
+        record=record,
+    )
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """Show the seeds a failing test drew through ``fuzzlock_config.seed_for``."""
+    report = yield
+    if report.failed:
+        seeds = [str(v) for k, v in item.user_properties if k == "fuzzlock_seed"]
+        if seeds:
+            w, r = worker_index(item.config), repeat_index(item)
+            report.sections.append(
+                ("fuzzlock", f"seeds drawn (worker {w}, repeat {r}): " + ", ".join(seeds))
+            )
+    return report
+
+
+# --------------------------------------------------------------------------- corpus replay
+
+
+class CorpusReplayError(Exception):
+    """An entry did not reproduce (or could not be replayed); the message is one line."""
+
+
+def _in_corpora(path: Path, rootpath: Path) -> bool:
+    try:
+        parts = path.relative_to(rootpath).parts
+    except ValueError:
+        parts = path.parts
+    return CORPUS_DIR in parts[:-1]
+
+
+def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> CorpusFile | None:
+    if file_path.suffix == ".json" and _in_corpora(file_path, parent.config.rootpath):
+        return CorpusFile.from_parent(parent, path=file_path)
+    return None
+
+
+class CorpusFile(pytest.File):
+    """One corpus entry file: collects one ``CorpusItem`` (the file is read when it runs,
+    so a malformed file fails its own test instead of breaking collection)."""
+
+    def collect(self) -> Iterator[CorpusItem]:
+        item = CorpusItem.from_parent(self, name=self.nodeid, nodeid=self.nodeid)
+        item.add_marker("corpus")
+        yield item
+
+
+class CorpusItem(pytest.Item):
+    """Replays one corpus entry; named (and identified) by the file's relative path."""
+
+    def runtest(self) -> None:
+        from fuzzlock import corpus
+
+        entry = corpus.load_entry(self.path, source=self.name)
+        backend = self.config.getoption("fuzzlock_backend")
+        try:
+            r = corpus.replay(entry, backend=backend)
+        except NotImplementedError as e:
+            raise CorpusReplayError(f"{self.name}: backend {backend}: {e}") from None
+        self.user_properties.append(("fuzzlock_replay", r.message))
+        if not r.ok:
+            raise CorpusReplayError(f"{self.name}: {r.message}")
+        if r.model_hash_changed:
+            self.user_properties.append(("fuzzlock_note", "model_hash"))
+        if not r.digest_matches:
+            self.user_properties.append(("fuzzlock_note", "digest"))
+
+    def repr_failure(
+        self,
+        excinfo: pytest.ExceptionInfo[BaseException],
+        style: Any = None,
+    ) -> Any:
+        if isinstance(excinfo.value, CorpusReplayError):
+            return str(excinfo.value)
+        from fuzzlock.corpus import CorpusError
+
+        if isinstance(excinfo.value, CorpusError):
+            return str(excinfo.value)
+        return super().repr_failure(excinfo, style=style)
+
+    def reportinfo(self) -> tuple[Path, int | None, str]:
+        return self.path, None, f"corpus entry {self.name}"
+
+
+class _CorpusNotes:
+    """Collects replays that passed with a note (changed model hash or trace digest) and
+    lists them in the terminal summary.  Registered per config; under xdist the controller's
+    instance sees every worker's reports (user_properties travel with them)."""
+
+    def __init__(self) -> None:
+        self.model_hash: list[str] = []
+        self.digest: list[str] = []
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if report.when != "call" or not report.passed:
+            return
+        for k, v in report.user_properties:
+            if k == "fuzzlock_note" and v == "model_hash":
+                self.model_hash.append(report.nodeid)
+            elif k == "fuzzlock_note" and v == "digest":
+                self.digest.append(report.nodeid)
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        if not self.model_hash and not self.digest:
+            return
+        tr = terminalreporter
+        tr.write_sep("-", "fuzzlock corpus notes (not failures)")
+        n = len(self.model_hash)
+        if n:
+            tr.write_line(
+                f"{n} entr{'y' if n == 1 else 'ies'} recorded under another model_hash "
+                "(the model or native sources changed since)"
+            )
+        for nodeid in self.digest[:20]:
+            tr.write_line(f"trace digest changed: {nodeid}")
+        if len(self.digest) > 20:
+            tr.write_line(f"... and {len(self.digest) - 20} more with a changed trace digest")

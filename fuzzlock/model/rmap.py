@@ -307,10 +307,9 @@ def folio_add_anon_rmap_pte(w: World, folio: Folio, vma: VMA, addr: int, exclusi
 
 
 def folio_remove_rmap_pte(folio: Folio) -> None:
-    """``folio_remove_rmap_pte`` (v6.18/v6.19): mapcount--; ``mapping`` stays stale."""
+    """``folio_remove_rmap_pte`` (v6.18/v6.19): mapcount--; ``mapping`` stays stale, and
+    so does PageAnonExclusive (it is reset when the page is freed, not on unmap)."""
     folio.mapcount -= 1
-    if folio.mapcount == 0:
-        folio.pae = False
 
 
 # --- the rmap walk -----------------------------------------------------------------------------

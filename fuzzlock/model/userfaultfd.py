@@ -16,7 +16,7 @@ from __future__ import annotations
 from fuzzlock.model import memory, prim, rmap
 from fuzzlock.model.prim import EAGAIN, EBUSY, EEXIST, EFAULT, EINVAL, ENOENT, ESRCH, Gen
 from fuzzlock.model.world import MM, PTRS_PER_PTE, VMA, AnonVma, Folio, Pte, World, pte_same
-from fuzzlock.sched import ops
+from fuzzlock.sched import ViolationError, ops
 
 UFFDIO_MOVE_MODE_DONTWAKE = 1 << 0
 UFFDIO_MOVE_MODE_ALLOW_SRC_HOLES = 1 << 1
@@ -511,12 +511,14 @@ def move_present_ptes(
     if err == 0:
         yield prim.folio_put(w, fn, folio)  # the page table holds a reference
         st.src_folio = None
+        before = (folio.mapping, folio.index, mm.pte(src_addr))
         src_folio: Folio | None = folio
         src_anon_vma = st.src_anon_vma
         while True:
             assert src_folio is not None
             cur = mm.pte(src_addr)
             assert cur is not None
+            pae0, mapcount0 = src_folio.pae, src_folio.mapcount
             pin_first = knob["move.pin_check_before_rmap_update"]
             if not pin_first:
                 # the pre-2024 order: rmap updated before the pin check (R10)
@@ -526,6 +528,8 @@ def move_present_ptes(
             if pinned:
                 w.set_pte(mm, src_addr, cur)  # put it back and fail the move
                 err = -EBUSY
+                if src_addr == src_start:
+                    check_move_failed(w, fn, mm, src_addr, src_folio, before)
                 break
             if pin_first:
                 yield from _update_rmap(w, fn, src_folio, dvma, dst_addr)
@@ -540,6 +544,7 @@ def move_present_ptes(
             )
             w.set_pte(mm, dst_addr, new)
             _ghost_move(w, mm, src_addr, dst_addr)
+            check_move_post_state(w, fn, mm, dvma, src_addr, dst_addr, src_folio, pae0, mapcount0)
             src_addr += PAGE_SIZE
             if src_addr == src_end:
                 break
@@ -555,6 +560,55 @@ def move_present_ptes(
     # out:
     yield from prim.double_pt_unlock(w, fn, dst_ptl, src_ptl)
     return src_addr - src_start if src_addr > src_start else err
+
+
+def check_move_post_state(
+    w: World,
+    fn: str,
+    mm: MM,
+    dvma: VMA,
+    src_addr: int,
+    dst_addr: int,
+    folio: Folio,
+    pae0: bool,
+    mapcount0: int,
+) -> None:
+    """I11, under both PTLs right after a page moved: src none, dst maps the folio
+    writable, mapping and index follow dst, PageAnonExclusive and mapcount unchanged."""
+    dst = mm.pte(dst_addr)
+    wrong = []
+    if mm.pte(src_addr) is not None:
+        wrong.append("src PTE not none")
+    if dst is None or dst.folio is not folio or not dst.writable:
+        wrong.append("dst PTE does not map the folio writable")
+    if folio.mapping is not dvma.anon_vma:
+        wrong.append("mapping is not the dst VMA's anon_vma")
+    if folio.index != dvma.linear_page_index(dst_addr):
+        wrong.append("index is not dst's linear index")
+    if folio.pae != pae0 or folio.mapcount != mapcount0:
+        wrong.append("PageAnonExclusive or mapcount changed")
+    if wrong:
+        raise ViolationError(
+            "move.post-state",
+            fn,
+            f"{folio.name} moved {src_addr:#x} -> {dst_addr:#x}: " + "; ".join(wrong),
+            (folio.name,),
+        )
+
+
+def check_move_failed(
+    w: World, fn: str, mm: MM, src_addr: int, folio: Folio, before: tuple[object, int, Pte | None]
+) -> None:
+    """I11, on a failed move: src is unchanged (same PTE, mapping and index)."""
+    mapping, index, pte = before
+    if folio.mapping is not mapping or folio.index != index or not pte_same(mm.pte(src_addr), pte):
+        raise ViolationError(
+            "move.post-state",
+            fn,
+            f"the move of {folio.name} at {src_addr:#x} failed but changed it: mapping "
+            f"{mapping!r} -> {folio.mapping!r}, index {index} -> {folio.index}",
+            (folio.name,),
+        )
 
 
 def _update_rmap(w: World, fn: str, folio: Folio, dvma: VMA, dst_addr: int) -> Gen:

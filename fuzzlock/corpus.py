@@ -1,0 +1,537 @@
+"""The corpus: saved interleavings, one JSON file each, replayed in CI (DESIGN "Corpus entry").
+
+An entry is ``corpora/<protocol>/<trace digest>.json``::
+
+    {"schema": 1, "fuzzlock_version": "0.1.0", "model_hash": "3f2a...",
+     "protocol": {"name": "patch2-only", "knobs": {...every knob...}},
+     "scenario": {...}, "decisions": [0, 1, 1], "expect": "walk.complete",
+     "trace_digest": "9c1e...", "found_by": {"strategy": "random", "seed": 8},
+     "minimized": true, "note": "..."}
+
+* ``load_entry`` validates a file; anything wrong is a ``CorpusError`` whose message is one
+  line naming the file and the field, never a traceback.
+* ``write_entry`` writes atomically (a temp file in the same directory, then ``os.replace``),
+  so concurrent xdist workers and machines merging corpora by digest never lose or corrupt
+  an entry.
+* ``replay`` re-runs an entry on a backend and passes iff the recorded ``expect``
+  reproduces; a changed trace digest or ``model_hash`` is reported, not fatal.
+* ``iter_entries`` walks files and directories; one bad file never stops the others.
+
+Backends are plain functions ``Entry -> BackendRun`` registered by name in ``BACKENDS``
+(``register_backend``); ``python`` runs the reference model, ``native`` is a placeholder
+until the C port can run whole scenarios.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import hashlib
+import importlib.resources
+import json
+import os
+import re
+import tempfile
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from fuzzlock.protocol import Protocol, ProtocolError
+from fuzzlock.protocol import from_json as protocol_from_json
+from fuzzlock.scenario import Scenario, ScenarioError
+from fuzzlock.scenario import from_json as scenario_from_json
+
+if TYPE_CHECKING:
+    from fuzzlock.model import ModelRun
+
+__all__ = [
+    "BACKENDS",
+    "CLEAN",
+    "SCHEMA",
+    "BackendRun",
+    "CorpusError",
+    "Entry",
+    "Replayed",
+    "entry_from_json",
+    "entry_from_run",
+    "entry_path",
+    "iter_entries",
+    "load_entry",
+    "make_entry",
+    "model_hash",
+    "protocol_dir",
+    "register_backend",
+    "replay",
+    "write_entry",
+]
+
+#: The corpus format version this fuzzlock reads and writes.
+SCHEMA = 1
+#: ``expect`` of an entry whose run finishes with no violation.
+CLEAN = "clean"
+
+_FIELDS = (
+    "schema",
+    "fuzzlock_version",
+    "model_hash",
+    "protocol",
+    "scenario",
+    "decisions",
+    "expect",
+    "trace_digest",
+    "found_by",
+    "minimized",
+    "note",
+)
+_DIGEST_RE = re.compile(r"[0-9a-f]{16,128}")
+_UNSAFE_RE = re.compile(r"[^A-Za-z0-9.\-+=_]")
+
+
+class CorpusError(ValueError):
+    """A malformed or unreadable corpus entry.
+
+    ``str(err)`` is one line: ``<source>: field '<field>': <message>`` (or
+    ``<source>: <message>`` when no single field is at fault)."""
+
+    def __init__(self, source: str, message: str, field: str | None = None) -> None:
+        self.source = source
+        self.field = field
+        self.message = " ".join(message.split("\n"))
+        where = f"{source}: field {field!r}: " if field is not None else f"{source}: "
+        super().__init__(where + self.message)
+
+
+def _default_found_by() -> dict[str, Any]:
+    return {"strategy": "manual", "seed": None}
+
+
+def _current_model_hash() -> str:
+    return model_hash()
+
+
+def _current_version() -> str:
+    import fuzzlock
+
+    return str(fuzzlock.__version__)
+
+
+@attrs.define(kw_only=True)
+class Entry:
+    """One corpus entry (DESIGN "Corpus entry"); ``to_json`` / ``entry_from_json``."""
+
+    protocol: Protocol
+    scenario: Scenario
+    decisions: list[int]
+    expect: str
+    trace_digest: str
+    found_by: dict[str, Any] = attrs.field(factory=_default_found_by)
+    minimized: bool = False
+    note: str = ""
+    schema: int = SCHEMA
+    fuzzlock_version: str = attrs.field(factory=_current_version)
+    model_hash: str = attrs.field(factory=lambda: _current_model_hash())
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "schema": self.schema,
+            "fuzzlock_version": self.fuzzlock_version,
+            "model_hash": self.model_hash,
+            "protocol": self.protocol.to_json(),
+            "scenario": self.scenario.to_json(),
+            "decisions": list(self.decisions),
+            "expect": self.expect,
+            "trace_digest": self.trace_digest,
+            "found_by": {"strategy": self.found_by["strategy"], "seed": self.found_by["seed"]},
+            "minimized": self.minimized,
+            "note": self.note,
+        }
+
+    def dumps(self) -> str:
+        """The file text: sorted keys, indent 1, trailing newline."""
+        return json.dumps(self.to_json(), sort_keys=True, indent=1) + "\n"
+
+
+def expect_for(outcome: str) -> str:
+    """The ``expect`` that records a run's outcome (``finished`` -> ``clean``)."""
+    from fuzzlock.sched.result import FINISHED, STEP_BOUND
+
+    if outcome == FINISHED:
+        return CLEAN
+    if outcome == STEP_BOUND:
+        raise ValueError(
+            "a step-bound run is not a corpus outcome (raise the scenario's max_steps)"
+        )
+    return outcome
+
+
+def entry_from_run(
+    scenario: Scenario,
+    protocol: Protocol,
+    run: ModelRun,
+    *,
+    strategy: str = "manual",
+    seed: int | None = None,
+    minimized: bool = False,
+    note: str = "",
+) -> Entry:
+    """An entry recording ``run`` (its trimmed decisions, outcome and trace digest)."""
+    return Entry(
+        protocol=protocol,
+        scenario=scenario,
+        decisions=run.result.trimmed_decisions(),
+        expect=expect_for(run.outcome),
+        trace_digest=run.digest,
+        found_by={"strategy": strategy, "seed": seed},
+        minimized=minimized,
+        note=note,
+    )
+
+
+def make_entry(
+    protocol: Protocol,
+    scenario: Scenario,
+    decisions: Iterable[int],
+    run: ModelRun,
+    *,
+    strategy: str = "manual",
+    seed: int | None = None,
+    minimized: bool = False,
+    note: str = "",
+) -> Entry:
+    """Like ``entry_from_run`` with the decisions given explicitly (trailing zeros, which
+    mean "no preemption" like exhausted decisions, are dropped).  ``run`` must be the run of
+    exactly these decisions: its outcome and digest are recorded."""
+    d = list(decisions)
+    while d and d[-1] == 0:
+        d.pop()
+    e = entry_from_run(
+        scenario, protocol, run, strategy=strategy, seed=seed, minimized=minimized, note=note
+    )
+    e.decisions = d
+    return e
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _known_expects() -> set[str]:
+    from fuzzlock.invariants import INVARIANTS
+
+    return {CLEAN, *INVARIANTS}
+
+
+def _split_where(msg: str, default: str) -> tuple[str, str]:
+    """Split ``"scenario.threads[0].op: unknown op"`` into the field path and the message."""
+    head, sep, rest = msg.partition(": ")
+    if sep and head.startswith(default) and " " not in head:
+        return head, rest
+    return default, msg
+
+
+def entry_from_json(obj: Any, source: str = "<entry>") -> Entry:
+    """Validate and build an entry; any problem is a one-line ``CorpusError``."""
+
+    def bad(field: str | None, msg: str) -> CorpusError:
+        return CorpusError(source, msg, field)
+
+    if not isinstance(obj, Mapping):
+        raise bad(None, f"expected a JSON object, got {type(obj).__name__}")
+    if "schema" not in obj:
+        raise bad("schema", "missing")
+    schema = obj["schema"]
+    if not _is_int(schema):
+        raise bad("schema", f"expected an integer, got {schema!r}")
+    if schema != SCHEMA:
+        raise bad("schema", f"unsupported schema {schema} (this fuzzlock reads schema {SCHEMA})")
+    for f in _FIELDS:
+        if f not in obj:
+            raise bad(f, "missing")
+    unknown = sorted(set(obj) - set(_FIELDS))
+    if unknown:
+        raise bad(unknown[0], "unknown field")
+    for f in ("fuzzlock_version", "model_hash", "expect", "trace_digest", "note"):
+        if not isinstance(obj[f], str):
+            raise bad(f, f"expected a string, got {obj[f]!r}")
+    try:
+        proto = protocol_from_json(obj["protocol"])
+    except ProtocolError as e:
+        msg = str(e)
+        field, rest = _split_where(msg, "protocol")
+        if field == "protocol" and rest == msg:
+            field = "protocol.name" if msg.startswith("unknown protocol") else "protocol.knobs"
+        raise bad(field, rest) from None
+    if isinstance(obj["protocol"], Mapping):
+        extra = sorted(set(obj["protocol"]) - {"name", "knobs"})
+        if extra:
+            raise bad(f"protocol.{extra[0]}", "unknown field")
+    try:
+        sc = scenario_from_json(obj["scenario"])
+    except ScenarioError as e:
+        field, rest = _split_where(str(e), "scenario")
+        raise bad(field, rest) from None
+    decisions = obj["decisions"]
+    if not isinstance(decisions, list) or not all(_is_int(d) and d >= 0 for d in decisions):
+        raise bad("decisions", "expected a list of non-negative integers")
+    expect = obj["expect"]
+    if expect not in _known_expects():
+        raise bad("expect", f"{expect!r} is neither 'clean' nor a known invariant id")
+    digest = obj["trace_digest"]
+    if not _DIGEST_RE.fullmatch(digest):
+        raise bad("trace_digest", f"expected a lowercase hex digest, got {digest!r}")
+    fb = obj["found_by"]
+    if not isinstance(fb, Mapping) or set(fb) != {"strategy", "seed"}:
+        raise bad("found_by", "expected an object with exactly 'strategy' and 'seed'")
+    if not isinstance(fb["strategy"], str):
+        raise bad("found_by.strategy", f"expected a string, got {fb['strategy']!r}")
+    if fb["seed"] is not None and not _is_int(fb["seed"]):
+        raise bad("found_by.seed", f"expected an integer or null, got {fb['seed']!r}")
+    if not isinstance(obj["minimized"], bool):
+        raise bad("minimized", f"expected true or false, got {obj['minimized']!r}")
+    return Entry(
+        schema=schema,
+        fuzzlock_version=obj["fuzzlock_version"],
+        model_hash=obj["model_hash"],
+        protocol=proto,
+        scenario=sc,
+        decisions=list(decisions),
+        expect=expect,
+        trace_digest=digest,
+        found_by={"strategy": fb["strategy"], "seed": fb["seed"]},
+        minimized=obj["minimized"],
+        note=obj["note"],
+    )
+
+
+def load_entry(path: str | os.PathLike[str], source: str | None = None) -> Entry:
+    """Read and validate one entry file; ``source`` (default: ``path``) names it in errors."""
+    src = source if source is not None else os.fspath(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise CorpusError(src, "not JSON (not UTF-8 text)") from None
+    except OSError as e:
+        raise CorpusError(src, f"cannot read: {e.strerror or e}") from None
+    try:
+        obj = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise CorpusError(src, f"not JSON ({e.msg} at line {e.lineno} column {e.colno})") from None
+    except RecursionError:
+        raise CorpusError(src, "not JSON (nested too deeply)") from None
+    return entry_from_json(obj, source=src)
+
+
+def iter_entries(
+    paths: Iterable[str | os.PathLike[str]],
+) -> Iterator[tuple[Path, Entry | CorpusError]]:
+    """``(path, entry or error)`` for each file, and each ``*.json`` under each directory
+    (recursively, sorted).  A bad file yields its ``CorpusError`` and the walk goes on."""
+    for p in paths:
+        path = Path(p)
+        if path.is_dir():
+            files = sorted(f for f in path.rglob("*.json") if f.is_file())
+        elif path.exists():
+            files = [path]
+        else:
+            yield path, CorpusError(os.fspath(p), "no such file or directory")
+            continue
+        for f in files:
+            try:
+                yield f, load_entry(f)
+            except CorpusError as e:
+                yield f, e
+
+
+# --------------------------------------------------------------------------- writing
+
+
+def protocol_dir(proto: Protocol | str) -> str:
+    """The directory name for a protocol: its name with characters outside
+    ``[A-Za-z0-9.-+=_]`` replaced by ``_``."""
+    name = proto if isinstance(proto, str) else proto.name
+    return _UNSAFE_RE.sub("_", name) or "_"
+
+
+def entry_path(root: str | os.PathLike[str], entry: Entry) -> Path:
+    """``root/<protocol dir>/<trace digest>.json``."""
+    if not _DIGEST_RE.fullmatch(entry.trace_digest):
+        raise ValueError(f"trace_digest {entry.trace_digest!r} is not a lowercase hex digest")
+    return Path(root) / protocol_dir(entry.protocol) / f"{entry.trace_digest}.json"
+
+
+def write_entry(root: str | os.PathLike[str], entry: Entry, *, replace: bool = True) -> Path:
+    """Write ``entry`` to ``entry_path(root, entry)`` atomically and return that path.
+
+    If the file already holds the same text nothing is written.  If it holds something else
+    it is replaced (atomically), unless ``replace`` is false: then the existing file is kept
+    (e.g. to keep a hand-written note when a campaign finds the same trace again)."""
+    path = entry_path(root, entry)
+    text = entry.dumps()
+    data = text.encode("utf-8")
+    try:
+        old = path.read_bytes()
+    except FileNotFoundError:
+        old = None
+    if old is not None and (old == data or not replace):
+        return path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # The temp name does not end in .json, so a reader scanning the directory never sees a
+    # half-written entry; os.replace within one directory is atomic on POSIX.
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+# --------------------------------------------------------------------------- model hash
+
+
+def _package_dirs(pkg: Any) -> list[Path]:
+    """The concrete directories behind ``importlib.resources.files("fuzzlock")`` (one for a
+    normal install, several for a multiplexed editable install)."""
+    if isinstance(pkg, Path):
+        return [pkg]
+    for attr in ("paths", "_paths"):
+        ps = getattr(pkg, attr, None)
+        if ps:
+            return [Path(p) for p in ps]
+    return []
+
+
+@functools.cache
+def model_hash() -> str:
+    """sha256 (first 16 hex digits) of the model sources: ``model/*.py``, ``sched/*.py``,
+    ``protocol.py``, ``invariants.py``, ``scenario.py``, ``trace.py`` and, when present (a
+    source tree), ``native/*.c``
+    and ``native/*.h``.  Each file contributes its relative name and its bytes, in sorted
+    order, so a rename, an edit or a new file all change it.  Cached per process."""
+    pkg = importlib.resources.files("fuzzlock")
+    files: dict[str, bytes] = {}
+    for sub in ("model", "sched"):
+        d = pkg.joinpath(sub)
+        if d.is_dir():
+            for f in d.iterdir():
+                if f.name.endswith(".py") and f.is_file():
+                    files[f"fuzzlock/{sub}/{f.name}"] = f.read_bytes()
+    for name in ("protocol.py", "invariants.py", "scenario.py", "trace.py"):
+        f = pkg.joinpath(name)
+        if f.is_file():
+            files[f"fuzzlock/{name}"] = f.read_bytes()
+    for d in _package_dirs(pkg):
+        native = d.parent / "native"
+        # Only the fuzzlock source tree's native/ (an installed wheel has none; do not pick
+        # up some other top-level "native" package next to site-packages/fuzzlock).
+        if (native / "fuzzlock.h").is_file():
+            for f in sorted(native.iterdir()):
+                if f.suffix in (".c", ".h") and f.is_file():
+                    files[f"native/{f.name}"] = f.read_bytes()
+            break
+    h = hashlib.sha256()
+    for name in sorted(files):
+        data = files[name]
+        h.update(f"{name}\0{len(data)}\0".encode())
+        h.update(data)
+    return h.hexdigest()[:16]
+
+
+# --------------------------------------------------------------------------- replay
+
+
+@attrs.frozen
+class BackendRun:
+    """What a backend reports for one replayed schedule."""
+
+    outcome: str  # "finished", "step-bound", a violation id, or "setup-error"
+    digest: str  # the trace digest ("" if there is no trace)
+    detail: str = ""  # one line: the violation, or why the run could not happen
+
+
+Backend = Callable[[Entry], BackendRun]
+
+
+def _python_backend(entry: Entry) -> BackendRun:
+    from fuzzlock import model
+
+    try:
+        r = model.run(entry.scenario, entry.protocol, decisions=entry.decisions)
+    except model.SetupError as e:
+        return BackendRun("setup-error", "", str(e))
+    v = r.violation
+    return BackendRun(r.outcome, r.digest, v.one_line() if v is not None else "")
+
+
+def _native_backend(entry: Entry) -> BackendRun:
+    raise NotImplementedError("native backend not built yet")
+
+
+BACKENDS: dict[str, Backend] = {"python": _python_backend, "native": _native_backend}
+
+
+def register_backend(name: str, run: Backend) -> None:
+    """Make ``replay(entry, backend=name)`` use ``run`` (replacing any earlier one)."""
+    BACKENDS[name] = run
+
+
+@attrs.frozen
+class Replayed:
+    """The result of replaying one entry.  ``ok`` iff ``expect`` reproduced; a changed
+    digest or model hash is reported in ``message`` but does not make it fail."""
+
+    ok: bool
+    outcome: str
+    expected: str
+    digest: str
+    digest_matches: bool
+    model_hash_changed: bool
+    message: str
+
+
+def replay(entry: Entry, backend: str = "python") -> Replayed:
+    """Re-run ``entry`` on ``backend`` and compare with what it recorded."""
+    run = BACKENDS.get(backend)
+    if run is None:
+        raise ValueError(f"unknown backend {backend!r}; known: {', '.join(sorted(BACKENDS))}")
+    got = run(entry)
+    expected = entry.expect
+    from fuzzlock.sched.result import FINISHED
+
+    ok = got.outcome == FINISHED if expected == CLEAN else got.outcome == expected
+    digest_matches = got.digest == entry.trace_digest
+    now = model_hash()
+    hash_changed = entry.model_hash != now
+    shown = CLEAN if got.outcome == FINISHED else got.outcome
+    if ok:
+        parts = [f"reproduced {expected}"]
+    else:
+        parts = [f"expected {expected}, got {shown}" + (f" ({got.detail})" if got.detail else "")]
+    if not digest_matches and got.digest:
+        parts.append(
+            f"trace digest changed (recorded {entry.trace_digest[:12]}, now {got.digest[:12]})"
+        )
+    if hash_changed:
+        parts.append(
+            f"model changed since the entry was recorded (model_hash {entry.model_hash} -> {now})"
+        )
+    return Replayed(
+        ok=ok,
+        outcome=got.outcome,
+        expected=expected,
+        digest=got.digest,
+        digest_matches=digest_matches,
+        model_hash_changed=hash_changed,
+        message="; ".join(parts),
+    )

@@ -1,0 +1,273 @@
+"""fuzzlock's pytest plugin, driven through real pytest runs (``pytester``, enabled in conftest):
+corpus collection and replay, the campaign options and the ``fuzzlock_config`` fixture."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from fuzzlock import corpus
+from fuzzlock.pytest_plugin import FuzzlockConfig, parse_protocol, worker_index
+from tests.test_corpus import clean_entry
+
+BAD_DECISIONS = (
+    "corpora/v6.19/bad.json: field 'decisions': expected a list of non-negative integers"
+)
+
+
+@pytest.fixture(autouse=True)
+def _not_a_worker(monkeypatch: pytest.MonkeyPatch) -> None:
+    """This suite may itself run under xdist: inner runs must not inherit the worker id."""
+    monkeypatch.delenv("PYTEST_XDIST_WORKER", raising=False)
+    monkeypatch.delenv("PYTEST_XDIST_WORKER_COUNT", raising=False)
+
+
+@pytest.fixture(scope="module")
+def clean() -> corpus.Entry:
+    return clean_entry()
+
+
+def _corpora(root: Path, clean: corpus.Entry) -> Path:
+    """corpora/ with one good entry and one whose decisions are malformed."""
+    good = corpus.write_entry(root / "corpora", clean)
+    bad = {**clean.to_json(), "decisions": [0, -1]}
+    (root / "corpora" / "v6.19" / "bad.json").write_text(json.dumps(bad))
+    return good
+
+
+# --------------------------------------------------------------------------- corpus replay
+
+
+def test_corpus_files_are_items_and_a_malformed_one_fails_alone(
+    pytester: pytest.Pytester, clean: corpus.Entry
+) -> None:
+    good = _corpora(pytester.path, clean)
+    (pytester.path / "data").mkdir()
+    (pytester.path / "data" / "not-a-corpus.json").write_text("{")
+    res = pytester.runpytest("-v", "-p", "no:cacheprovider")
+    res.assert_outcomes(passed=1, failed=1)
+    rel = good.relative_to(pytester.path).as_posix()
+    res.stdout.fnmatch_lines(["corpora/v6.19/bad.json FAILED*", f"{rel} PASSED*"])
+    out = res.stdout.str()
+    assert f"\n{BAD_DECISIONS}\n" in out  # the failure is the one line, nothing else
+    assert "Traceback" not in out and "runtest" not in out and "corpus.py" not in out
+    assert "not-a-corpus" not in out
+
+
+def test_corpus_item_name_and_marker(pytester: pytest.Pytester, clean: corpus.Entry) -> None:
+    good = _corpora(pytester.path, clean)
+    rel = good.relative_to(pytester.path).as_posix()
+    res = pytester.runpytest("corpora", "--collect-only", "-q", "-m", "corpus")
+    res.stdout.fnmatch_lines(["corpora/v6.19/bad.json", rel])
+    items, _ = pytester.inline_genitems("corpora")
+    assert sorted(i.name for i in items) == sorted([rel, "corpora/v6.19/bad.json"])
+    assert all(i.nodeid == i.name for i in items)
+
+
+def test_mismatch_fails_with_its_message(pytester: pytest.Pytester, clean: corpus.Entry) -> None:
+    wrong = corpus.entry_from_json(clean.to_json())
+    wrong.expect = "walk.complete"
+    path = corpus.write_entry(pytester.path / "corpora", wrong)
+    rel = path.relative_to(pytester.path).as_posix()
+    res = pytester.runpytest("corpora")
+    res.assert_outcomes(failed=1)
+    assert f"\n{rel}: expected walk.complete, got clean\n" in res.stdout.str()
+    assert "Traceback" not in res.stdout.str()
+
+
+def test_native_backend_is_a_one_line_failure(
+    pytester: pytest.Pytester, clean: corpus.Entry
+) -> None:
+    corpus.write_entry(pytester.path / "corpora", clean)
+    res = pytester.runpytest("corpora", "--fuzzlock-backend", "native")
+    res.assert_outcomes(failed=1)
+    res.stdout.fnmatch_lines(["*: backend native: native backend not built yet"])
+    assert "Traceback" not in res.stdout.str()
+
+
+def test_changed_model_hash_passes_and_is_listed(
+    pytester: pytest.Pytester, clean: corpus.Entry
+) -> None:
+    old = corpus.entry_from_json(clean.to_json())
+    old.model_hash = "0000000000000000"
+    corpus.write_entry(pytester.path / "corpora", old)
+    other = corpus.entry_from_json(clean.to_json())
+    other.trace_digest = "ab" * 32
+    corpus.write_entry(pytester.path / "corpora", other)
+    res = pytester.runpytest("corpora")
+    res.assert_outcomes(passed=2)
+    res.stdout.fnmatch_lines(
+        [
+            "*fuzzlock corpus notes (not failures)*",
+            "1 entry recorded under another model_hash*",
+            f"trace digest changed: corpora/v6.19/{'ab' * 32}.json",
+        ]
+    )
+
+
+@pytest.mark.slow
+def test_corpus_replays_under_xdist(pytester: pytest.Pytester, clean: corpus.Entry) -> None:
+    _corpora(pytester.path, clean)
+    res = pytester.runpytest_subprocess("corpora", "-n", "2", "-p", "no:cacheprovider")
+    res.assert_outcomes(passed=1, failed=1)
+    assert BAD_DECISIONS in res.stdout.str()
+
+
+# --------------------------------------------------------------------------- options, fixture
+
+
+def test_options_are_registered(pytester: pytest.Pytester) -> None:
+    res = pytester.runpytest("--help")
+    res.stdout.fnmatch_lines(
+        [
+            "*--fuzzlock-profile*",
+            "*--fuzzlock-protocol*",
+            "*--fuzzlock-backend*",
+            "*--fuzzlock-budget*",
+            "*--fuzzlock-seed*",
+        ]
+    )
+
+
+def test_fixture_reflects_options(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        def test_cfg(fuzzlock_config):
+            c = fuzzlock_config
+            assert (c.protocol, c.backend, c.budget, c.seed) == (
+                "patch2-only+walk.damon_lock=trylock", "python", 17, 5)
+            assert (c.worker, c.repeat) == (0, 0)
+            assert c.get_protocol().knobs["walk.damon_lock"] == "trylock"
+
+        def test_defaults_are_not_used(fuzzlock_config):
+            assert fuzzlock_config.budget != 200
+        """
+    )
+    res = pytester.runpytest(
+        "--fuzzlock-protocol",
+        "patch2-only+walk.damon_lock=trylock",
+        "--fuzzlock-budget",
+        "17",
+        "--fuzzlock-seed",
+        "5",
+    )
+    res.assert_outcomes(passed=2)
+
+
+def test_fixture_defaults(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        def test_cfg(fuzzlock_config):
+            c = fuzzlock_config
+            assert (c.protocol, c.backend, c.budget, c.seed, c.worker, c.repeat) == (
+                "v6.19", "python", 200, 0, 0, 0)
+        """
+    )
+    pytester.runpytest().assert_outcomes(passed=1)
+
+
+@pytest.mark.parametrize(
+    ("args", "text"),
+    [
+        (["--fuzzlock-protocol", "v6.20"], "--fuzzlock-protocol: unknown protocol 'v6.20'"),
+        (["--fuzzlock-protocol", "v6.19+nope=1"], "--fuzzlock-protocol: unknown knob 'nope'"),
+        (["--fuzzlock-budget", "0"], "expected a positive integer"),
+        (["--fuzzlock-seed", "x"], "--fuzzlock-seed"),
+        (["--fuzzlock-backend", "rust"], "--fuzzlock-backend"),
+    ],
+)
+def test_bad_options_are_usage_errors(
+    pytester: pytest.Pytester, args: list[str], text: str
+) -> None:
+    res = pytester.runpytest(*args)
+    assert res.ret == pytest.ExitCode.USAGE_ERROR
+    assert text in res.stderr.str()
+
+
+def test_seed_for_is_distinct_per_worker_and_repetition() -> None:
+    def cfg(worker: int, repeat: int, seed: int = 0) -> FuzzlockConfig:
+        return FuzzlockConfig("v6.19", "python", 200, seed, worker, repeat)
+
+    seeds = {cfg(w, r).seed_for("campaign") for w in range(16) for r in range(64)}
+    assert len(seeds) == 16 * 64
+    assert all(0 <= s < 2**63 for s in seeds)
+    assert cfg(3, 2).seed_for("campaign") == cfg(3, 2).seed_for("campaign")  # deterministic
+    assert cfg(3, 2).seed_for("campaign") != cfg(3, 2).seed_for("other")
+    assert cfg(3, 2).seed_for("campaign") != cfg(3, 2, seed=1).seed_for("campaign")
+    assert cfg(0, 0) == FuzzlockConfig("v6.19", "python", 200, 0, record=print)
+
+
+def test_worker_index(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert worker_index() == 0
+    for wid, want in [("gw0", 0), ("gw3", 3), ("gw12", 12), ("master", 0), ("", 0)]:
+        monkeypatch.setenv("PYTEST_XDIST_WORKER", wid)
+        assert worker_index() == want
+
+
+def test_parse_protocol_accepts_protocol_names() -> None:
+    p = parse_protocol("v6.19+walk.recheck_mapping=true")
+    assert p.name == "v6.19+walk.recheck_mapping=true"
+    assert parse_protocol(p.name) == p
+
+
+_SEED_TEST = """
+    import json, os
+
+    def test_draw(fuzzlock_config, request):
+        with open({out!r}, "a") as fh:
+            fh.write(json.dumps([os.environ.get("PYTEST_XDIST_WORKER"), fuzzlock_config.worker,
+                                 fuzzlock_config.repeat, fuzzlock_config.seed_for("walk")]) + "\\n")
+"""
+
+
+Draw = tuple[str | None, int, int, int]  # env worker id, worker, repeat, seed
+
+
+def _draws(out: Path) -> list[Draw]:
+    return [tuple(json.loads(line)) for line in out.read_text().splitlines()]
+
+
+def test_repeat_steps_and_worker_ids_get_distinct_seeds(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = pytester.path / "draws.jsonl"
+    pytester.makepyfile(_SEED_TEST.format(out=str(out)))
+    for wid in ("gw0", "gw3"):
+        monkeypatch.setenv("PYTEST_XDIST_WORKER", wid)
+        pytester.runpytest("--count", "4").assert_outcomes(passed=4)
+    draws = _draws(out)
+    assert sorted((w, r) for _, w, r, _ in draws) == [(w, r) for w in (0, 3) for r in range(4)]
+    assert len({s for *_, s in draws}) == 8
+    for _, w, r, s in draws:
+        assert s == FuzzlockConfig("v6.19", "python", 200, 0, w, r).seed_for("walk")
+
+
+@pytest.mark.slow
+def test_real_xdist_workers_get_their_index(pytester: pytest.Pytester) -> None:
+    out = pytester.path / "draws.jsonl"
+    pytester.makepyfile(_SEED_TEST.format(out=str(out)))
+    res = pytester.runpytest_subprocess("-n", "2", "--count", "6", "-p", "no:cacheprovider")
+    res.assert_outcomes(passed=6)
+    draws = _draws(out)
+    assert len(draws) == 6 and len({s for *_, s in draws}) == 6
+    for wid, w, _, _ in draws:
+        assert wid in ("gw0", "gw1") and w == int(str(wid)[2:])
+    assert sorted(r for _, _, r, _ in draws) == list(range(6))
+
+
+def test_failing_test_shows_the_seeds_it_drew(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        def test_fails(fuzzlock_config):
+            fuzzlock_config.seed_for("campaign")
+            assert False
+        """
+    )
+    res = pytester.runpytest()
+    res.assert_outcomes(failed=1)
+    seed = FuzzlockConfig("v6.19", "python", 200, 0).seed_for("campaign")
+    res.stdout.fnmatch_lines(
+        ["*- fuzzlock -*", f"seeds drawn (worker 0, repeat 0): campaign={seed}"]
+    )
