@@ -199,7 +199,12 @@ def _hunt_seeded(
             depth = rng.choice((2, 3))
             k = max(pct_k[-50:], default=60) if pct_k else 60
             chooser = PCTChooser(run_seed, len(sc.threads), depth=depth, k=max(k, 1))
-        r = model.run(sc, proto, chooser=chooser)
+        try:
+            r = model.run(sc, proto, chooser=chooser)
+        except model.SetupError:
+            # the setup alone breaks this protocol (a knob broken even sequentially):
+            # no interleaving to explore; the threads' ops will show it
+            continue
         stats.add(r)
         if strategy == "pct":
             pct_k.append(len(r.result.decisions))
@@ -232,7 +237,7 @@ class _Stop(Exception):
 def _hunt_hypothesis(
     proto: Protocol, seed: int, budget: int, max_seconds: float, stats: _Stats
 ) -> Found | None:
-    from hypothesis import HealthCheck, Phase, given, settings, target
+    from hypothesis import HealthCheck, Phase, given, reject, settings, target
     from hypothesis import seed as hseed
     from hypothesis import strategies as st
 
@@ -255,7 +260,10 @@ def _hunt_hypothesis(
         if not failures and (time.monotonic() > deadline or stats.schedules >= budget):
             raise _Stop
         sc = strategies.gen_scenario(strategies.HypothesisSource(data))
-        r = model.run(sc, proto, chooser=HypothesisChooser(data, n_threads=len(sc.threads)))
+        try:
+            r = model.run(sc, proto, chooser=HypothesisChooser(data, n_threads=len(sc.threads)))
+        except model.SetupError:
+            reject()
         if not failures or len(failures) < 10_000:
             stats.add(r)
         target(float(strategies.contention(r.result)), label="preemptions in critical sections")

@@ -535,3 +535,25 @@ def replay(entry: Entry, backend: str = "python") -> Replayed:
         model_hash_changed=hash_changed,
         message="; ".join(parts),
     )
+
+
+# --------------------------------------------------------------------------- known findings
+
+KERNEL_FINDING = "kernel finding"
+
+
+def known_findings(root: str | os.PathLike[str], proto: Protocol) -> dict[str, tuple[Path, str]]:
+    """Invariants recorded under ``root`` as kernel findings for exactly this protocol
+    (entries whose note starts with "kernel finding"): invariant -> (path, note).  A
+    campaign that hits one of them reports it as known, with the entry, instead of
+    failing CI on a bug that is documented and kept as a reproducer."""
+    out: dict[str, tuple[Path, str]] = {}
+    d = Path(root) / protocol_dir(proto)
+    if not d.is_dir():
+        return out
+    for path, item in iter_entries([d]):
+        if isinstance(item, CorpusError) or item.expect == CLEAN:
+            continue
+        if item.note.startswith(KERNEL_FINDING) and dict(item.protocol.knobs) == dict(proto.knobs):
+            out.setdefault(item.expect, (Path(path), item.note))
+    return out
