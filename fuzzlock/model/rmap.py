@@ -15,7 +15,7 @@ from typing import Any
 
 from fuzzlock.model import prim
 from fuzzlock.model.prim import Gen
-from fuzzlock.model.walkrecord import WalkRecord
+from fuzzlock.model.walkrecord import WalkRecord, missed_objects
 from fuzzlock.model.world import AVC, VMA, AnonVma, Folio, Pte, World
 from fuzzlock.sched import ViolationError, ops
 
@@ -526,7 +526,7 @@ def rmap_walk_anon(w: World, folio: Folio, rwc: RmapWalkControl, locked: bool = 
                 rwc.caller,
                 f"{rwc.caller} walked {av.trace_repr()} at pgoff {pgoff} and missed "
                 f"{folio.name} mapped at {where} during the whole walk",
-                (folio.name, *(vn for vn, _ in missed.values())),
+                missed_objects(w, folio, missed),
             )
     if not locked:
         mem = w.anon_vmas.deref(av, fn, "root")

@@ -13,7 +13,7 @@ from __future__ import annotations
 from fuzzlock.model import prim, rmap
 from fuzzlock.model.prim import Gen
 from fuzzlock.model.rmap import RmapWalkControl
-from fuzzlock.model.walkrecord import WalkRecord
+from fuzzlock.model.walkrecord import WalkRecord, missed_objects
 from fuzzlock.model.world import VMA, Folio, World
 from fuzzlock.sched import ops
 
@@ -158,7 +158,7 @@ def collect_procs_anon(w: World, folio: Folio) -> Gen:
             "collect_procs_anon",
             f"collect_procs_anon walked {av.trace_repr()} at pgoff {pgoff} and missed "
             f"{folio.name} mapped at {where}: that task would not be killed",
-            (folio.name,),
+            missed_objects(w, folio, missed),
         )
     mem = w.anon_vmas.deref(av, fn, "root")
     yield ops.up_read(fn, mem.root.lock)

@@ -48,3 +48,14 @@ def mapping_ids(w: World, folio: Folio) -> dict[int, tuple[str, int]]:
         if p.folio is folio and p.kind == "present":
             out[p.mid] = (v.name, addr)
     return out
+
+
+def missed_objects(w: World, folio: Folio, missed: dict[int, tuple[str, int]]) -> tuple[str, ...]:
+    """The trace names of a walk.complete violation: the folio, the missed PTEs, VMAs."""
+    from fuzzlock.model.world import pte_name
+
+    names = [folio.name]
+    for vname, addr in missed.values():
+        v = w.vmas_by_name[vname]
+        names += [pte_name(v.mm, addr), f"vma:{vname}"]
+    return tuple(names)
