@@ -12,9 +12,25 @@ library, and reads ``__version__`` from the installed metadata only on first acc
 
 from __future__ import annotations
 
-__all__ = ["__version__"]
+from typing import Any
+
+__all__ = ["__version__", "knobs", "protocols"]
 
 _version: str | None = None
+
+
+def protocols() -> list[str]:
+    """The named protocols (``v6.18``, ``v6.19``, ``patch2-only``, ``patch1-only``)."""
+    from fuzzlock import protocol
+
+    return protocol.protocols()
+
+
+def knobs() -> tuple[Any, ...]:
+    """Every knob: name, values, the v6.18 and v6.19 settings, and what it changes."""
+    from fuzzlock import protocol
+
+    return protocol.knobs()
 
 
 def __getattr__(name: str) -> str:

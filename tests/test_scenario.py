@@ -395,3 +395,10 @@ def test_knob_arg_parses_command_line_text() -> None:
         0,
     )
     assert protocol.parse_knob_arg("cow.reuse_lock=none") == ("cow.reuse_lock", "none")
+
+
+def test_protocols_and_knobs_are_introspectable_from_the_package() -> None:
+    import fuzzlock
+
+    assert fuzzlock.protocols() == ["v6.18", "v6.19", "patch2-only", "patch1-only"]
+    assert {k.name for k in fuzzlock.knobs()} >= {"move.anon_vma_lock", "walk.recheck_mapping"}
