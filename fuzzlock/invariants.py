@@ -117,11 +117,11 @@ def check_mappings(w: World) -> None:
                     )
                 seen_pae[f.id] = where
         elif p.kind == "swap":
-            f = w.swap.cache.get(p.entry)
+            cached = w.swap.cache.get(p.entry)
             # a folio read in from swap and not mapped yet is not anon: do_swap_page
             # gives it its rmap with folio_add_new_anon_rmap, so there is nothing to check
-            if f is not None and f.mapping is not None:
-                _check_rmap(w, f, v, addr, where, "swap")
+            if cached is not None and cached.mapping is not None:
+                _check_rmap(w, cached, v, addr, where, "swap")
         elif p.kind == "migration" and p.folio is not None:
             if p.folio.freed:
                 _fail(

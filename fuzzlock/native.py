@@ -22,17 +22,25 @@ import threading
 from collections.abc import Sequence
 from contextlib import ExitStack
 from pathlib import Path
+from typing import Any, NamedTuple
 
 __all__ = [
     "ABI_VERSION",
     "ENV_VAR",
     "LIBRARY_NAME",
+    "TOY_CODES",
+    "NativeError",
     "NativeUnavailableError",
+    "ToyRun",
     "abi_version",
+    "debug_flip_decision_rule",
     "library_path",
     "load_library",
     "native_available",
+    "run_toy",
+    "run_toy_detailed",
     "selftest_sum",
+    "toy_bench",
     "unavailable_reason",
 ]
 
@@ -49,6 +57,37 @@ _C_LONG_MAX = 2 ** (8 * ctypes.sizeof(ctypes.c_long) - 1) - 1
 
 class NativeUnavailableError(RuntimeError):
     """The native backend cannot be used; ``str(err)`` is a one-line reason."""
+
+
+class NativeError(ValueError):
+    """The C side refused an input (malformed toy program, bad decision) or failed."""
+
+
+class _FlResult(ctypes.Structure):
+    """Mirror of ``struct fl_result`` in native/sched.h."""
+
+    _fields_ = [
+        ("outcome", ctypes.c_int),
+        ("outcome_id", ctypes.c_char_p),
+        ("steps", ctypes.c_int),
+        ("violation_step", ctypes.c_int),
+        ("violation_thread", ctypes.c_int),
+        ("violation_fn", ctypes.c_char_p),
+        ("message", ctypes.c_char_p),
+        ("decisions", ctypes.POINTER(ctypes.c_longlong)),
+        ("ndecisions", ctypes.c_size_t),
+        ("preempted", ctypes.POINTER(ctypes.c_int)),
+        ("npreempted", ctypes.c_size_t),
+        ("trace", ctypes.c_void_p),
+        ("trace_len", ctypes.c_size_t),
+        ("nevents", ctypes.c_size_t),
+    ]
+
+
+#: ``long long choose(void *ctx, const int *order, int n, int current)``
+_CHOOSE_CB = ctypes.CFUNCTYPE(
+    ctypes.c_longlong, ctypes.c_void_p, ctypes.POINTER(ctypes.c_int), ctypes.c_int, ctypes.c_int
+)
 
 
 _lock = threading.Lock()
@@ -80,6 +119,43 @@ def _declare(lib: ctypes.CDLL) -> None:
     lib.fl_abi_version.restype = ctypes.c_int
     lib.fl_selftest_sum.argtypes = [ctypes.POINTER(ctypes.c_long), ctypes.c_int]
     lib.fl_selftest_sum.restype = ctypes.c_long
+    # The C scheduler and the toy programs (native/sched.h).  Declared only if present,
+    # so a stale library still serves the functions above; run_toy says what is missing.
+    if hasattr(lib, "fl_toy_new"):
+        lib.fl_toy_new.argtypes = [
+            ctypes.POINTER(ctypes.c_longlong),
+            ctypes.c_size_t,
+            ctypes.c_char_p,
+            ctypes.c_size_t,
+        ]
+        lib.fl_toy_new.restype = ctypes.c_void_p
+        lib.fl_toy_run.argtypes = [
+            ctypes.c_void_p,
+            ctypes.POINTER(ctypes.c_longlong),
+            ctypes.c_size_t,
+            ctypes.c_int,
+            ctypes.POINTER(_FlResult),
+        ]
+        lib.fl_toy_run.restype = ctypes.c_int
+        lib.fl_toy_run_cb.argtypes = [
+            ctypes.c_void_p,
+            _CHOOSE_CB,
+            ctypes.c_void_p,
+            ctypes.c_int,
+            ctypes.POINTER(_FlResult),
+        ]
+        lib.fl_toy_run_cb.restype = ctypes.c_int
+        lib.fl_toy_bench.argtypes = [
+            ctypes.c_void_p,
+            ctypes.c_longlong,
+            ctypes.c_ulonglong,
+            ctypes.c_int,
+        ]
+        lib.fl_toy_bench.restype = ctypes.c_longlong
+        lib.fl_toy_free.argtypes = [ctypes.c_void_p]
+        lib.fl_toy_free.restype = None
+        lib.fl_debug_flip_decision_rule.argtypes = [ctypes.c_int]
+        lib.fl_debug_flip_decision_rule.restype = ctypes.c_int
 
 
 def _load() -> None:
@@ -169,6 +245,225 @@ def selftest_sum(values: Sequence[int]) -> int:
         raise OverflowError("values or their sum do not fit in a C long")
     arr = (ctypes.c_long * len(vals))(*vals)
     return int(lib.fl_selftest_sum(arr, len(vals)))
+
+
+# --------------------------------------------------------------------------- toy programs
+
+#: Action codes of the toy programs of tests/sched/toy.py (``enum toy_code`` in native/toy.c).
+TOY_CODES = {
+    "lock": 0,
+    "unlock": 1,
+    "trylock": 2,
+    "spin": 3,
+    "spin_unlock": 4,
+    "down_read": 5,
+    "up_read": 6,
+    "down_write": 7,
+    "up_write": 8,
+    "read": 9,
+    "write": 10,
+    "inc": 11,
+    "rcu": 12,
+    "rcu_unlock": 13,
+}
+#: How many arguments each action takes (index, and a value for ``write``).
+_TOY_NARGS = {k: 1 for k in TOY_CODES} | {"write": 2, "rcu": 0, "rcu_unlock": 0}
+
+_INT64_MIN = -(2**63)
+_INT64_MAX = 2**63 - 1
+_INT_MAX = 2**31 - 1
+
+Event = tuple[int, int, str, str, str, str]
+
+
+class ToyRun(NamedTuple):
+    """One toy program run on the C scheduler (the fields of ``RunResult`` it has)."""
+
+    outcome: str
+    events: list[Event]
+    decisions: list[int]
+    preempted: list[int]
+    violation_step: int | None
+    violation_thread: int | None
+    violation_fn: str | None
+    message: str
+    steps: int
+
+
+def encode_toy(program: Sequence[Sequence[tuple[Any, ...]]]) -> list[int]:
+    """The flat int encoding of a toy program (see native/toy.c); ValueError if it has
+    an action or argument the C side cannot represent."""
+    out = [len(program)]
+    for tid, actions in enumerate(program):
+        out.append(len(actions))
+        for a in actions:
+            if not a or a[0] not in TOY_CODES:
+                raise ValueError(f"thread {tid}: unknown toy action {a!r}")
+            nargs = _TOY_NARGS[a[0]]
+            if len(a) != 1 + nargs:
+                raise ValueError(f"thread {tid}: {a!r} takes {nargs} argument(s)")
+            args = [*a[1:], 0, 0][:2]
+            for x in args:
+                if (
+                    not isinstance(x, int)
+                    or isinstance(x, bool)
+                    or not (_INT64_MIN <= x <= _INT64_MAX)
+                ):
+                    raise ValueError(f"thread {tid}: {a!r}: arguments must be 64-bit ints")
+            out += [TOY_CODES[a[0]], *args]
+    return out
+
+
+def _parse_trace(text: str) -> list[Event]:
+    events: list[Event] = []
+    for line in text.splitlines():
+        s, t, fn, op, obj, val = line.split("|", 5)
+        events.append((int(s), int(t), fn, op, obj, val))
+    return events
+
+
+def _check_max_steps(max_steps: int) -> int:
+    if not 0 <= max_steps <= _INT_MAX:
+        raise ValueError(f"max_steps {max_steps} is not in 0..{_INT_MAX}")
+    return max_steps
+
+
+def _toy_lib() -> ctypes.CDLL:
+    lib = load_library()
+    if not hasattr(lib, "fl_toy_new"):
+        raise NativeUnavailableError(
+            f"{_path} has no C scheduler (fl_toy_new): stale build, run `pip install -e .` again"
+        )
+    return lib
+
+
+class _Toy:
+    """A parsed toy program on the C side (``struct fl_toy``); close() frees it."""
+
+    def __init__(self, encoded: Sequence[int]) -> None:
+        self.lib = _toy_lib()
+        arr = (ctypes.c_longlong * len(encoded))(*encoded)
+        err = ctypes.create_string_buffer(256)
+        handle = self.lib.fl_toy_new(arr, len(encoded), err, len(err))
+        if not handle:
+            raise NativeError(f"malformed toy program: {err.value.decode(errors='replace')}")
+        self.handle: int | None = handle
+
+    def close(self) -> None:
+        if self.handle:
+            self.lib.fl_toy_free(self.handle)
+            self.handle = None
+
+    def __enter__(self) -> _Toy:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _toy_result(res: _FlResult) -> ToyRun:
+    if res.outcome == 4:  # FL_ERROR
+        raise NativeError(f"C scheduler error: {(res.message or b'').decode(errors='replace')}")
+    text = ctypes.string_at(res.trace, res.trace_len).decode() if res.trace_len else ""
+    events = _parse_trace(text)
+    if len(events) != res.nevents:
+        raise NativeError(f"trace text has {len(events)} events, the C side {res.nevents}")
+    has_viol = res.violation_step >= 0
+    return ToyRun(
+        outcome=(res.outcome_id or b"").decode(),
+        events=events,
+        decisions=[res.decisions[i] for i in range(res.ndecisions)],
+        preempted=[res.preempted[i] for i in range(res.npreempted)],
+        violation_step=res.violation_step if has_viol else None,
+        violation_thread=res.violation_thread if has_viol else None,
+        violation_fn=(res.violation_fn or b"").decode() if has_viol else None,
+        message=(res.message or b"").decode() if has_viol else "",
+        steps=res.steps,
+    )
+
+
+def run_toy_encoded(
+    encoded: Sequence[int],
+    decisions: Sequence[int] = (),
+    max_steps: int = 10_000,
+    chooser: Any = None,
+) -> ToyRun:
+    """Run an already encoded toy program (``encode_toy``) once on the C scheduler.
+
+    ``chooser`` (an object with ``choose(order, current)``, as in fuzzlock.sched.choosers)
+    replaces the decision list; an exception it raises aborts the run and is re-raised.
+    Raises NativeError for a malformed encoding or an internal error."""
+    _check_max_steps(max_steps)
+    with _Toy(encoded) as toy:
+        res = _FlResult()
+        if chooser is None:
+            decs = list(decisions)
+            for d in decs:
+                if not isinstance(d, int) or isinstance(d, bool) or not 0 <= d <= _INT64_MAX:
+                    raise ValueError(f"decision {d!r} is not a non-negative 64-bit integer")
+            arr = (ctypes.c_longlong * len(decs))(*decs)
+            toy.lib.fl_toy_run(toy.handle, arr, len(decs), max_steps, ctypes.byref(res))
+            return _toy_result(res)
+        raised: list[BaseException] = []
+
+        def choose(_ctx: Any, order: Any, n: int, current: int) -> int:
+            try:
+                c = chooser.choose([order[i] for i in range(n)], current)
+                if not isinstance(c, int) or not 0 <= c <= _INT64_MAX:
+                    raise ValueError(f"chooser returned {c!r}, not a non-negative 64-bit int")
+                return c
+            except BaseException as exc:  # re-raised below, after the C call returns
+                raised.append(exc)
+                return -1
+
+        cb = _CHOOSE_CB(choose)
+        toy.lib.fl_toy_run_cb(toy.handle, cb, None, max_steps, ctypes.byref(res))
+        if raised:
+            raise raised[0]
+        return _toy_result(res)
+
+
+def run_toy_detailed(
+    program: Sequence[Sequence[tuple[Any, ...]]],
+    decisions: Sequence[int] = (),
+    max_steps: int = 10_000,
+    chooser: Any = None,
+) -> ToyRun:
+    """Run a toy program of tests/sched/toy.py once on the C scheduler (see run_toy)."""
+    return run_toy_encoded(encode_toy(program), decisions, max_steps, chooser)
+
+
+def run_toy(
+    program: Sequence[Sequence[tuple[Any, ...]]],
+    decisions: Sequence[int] = (),
+    max_steps: int = 10_000,
+) -> tuple[str, list[Event], list[int], list[int], int | None, int | None]:
+    """Run a toy program (tests/sched/toy.py) on the C scheduler, replaying ``decisions``.
+
+    Returns ``(outcome, events, decisions, preempted, violation_step, violation_thread)``
+    with the meaning of the same fields of ``fuzzlock.sched.RunResult`` (the violation
+    fields are None without a violation)."""
+    r = run_toy_detailed(program, decisions, max_steps)
+    return r.outcome, r.events, r.decisions, r.preempted, r.violation_step, r.violation_thread
+
+
+def toy_bench(
+    program: Sequence[Sequence[tuple[Any, ...]]], runs: int, seed: int = 0, max_steps: int = 10_000
+) -> int:
+    """Run a toy program ``runs`` times in one C call with seeded random decisions; the
+    total number of scheduling steps (for benchmarks)."""
+    _check_max_steps(max_steps)
+    with _Toy(encode_toy(program)) as toy:
+        total = int(toy.lib.fl_toy_bench(toy.handle, runs, seed & (2**64 - 1), max_steps))
+    if total < 0:
+        raise NativeError("C scheduler error in fl_toy_bench")
+    return total
+
+
+def debug_flip_decision_rule(on: bool) -> bool:
+    """Test only: make the C decision rule pick ``order[(c + 1) % n]`` (a deliberately
+    broken scheduler, to prove the differential test can fail).  Returns the old setting."""
+    return bool(_toy_lib().fl_debug_flip_decision_rule(1 if on else 0))
 
 
 def _reset_for_tests() -> None:

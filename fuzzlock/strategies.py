@@ -113,10 +113,10 @@ def gen_scenario(src: Source, family: str | None = None) -> scenario.Scenario:
     npages = src.integer(1, 3)
     setup = _base(src, npages)
     threads: list[dict[str, Any]] = []
-    mover = {"name": "mover", "ops": [_move(src, npages)]}
+    mover_ops = [_move(src, npages)]
     if src.boolean():
-        mover["ops"].append({"op": "read", "mm": 0, "addr": DST})
-    threads.append(mover)
+        mover_ops.append({"op": "read", "mm": 0, "addr": DST})
+    threads.append({"name": "mover", "ops": mover_ops})
     if fam == "mover_walker":
         for k in range(src.integer(1, 3)):
             ops = [_walker(src, npages) for _ in range(src.integer(1, 2))]

@@ -15,7 +15,7 @@ under one protocol and one schedule::
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import attrs
@@ -26,7 +26,7 @@ from fuzzlock.model.prim import Gen
 from fuzzlock.model.world import World
 from fuzzlock.protocol import Protocol
 from fuzzlock.scenario import MOVE_MODES, Scenario
-from fuzzlock.sched import Chooser, Replay, RunResult, Scheduler, ViolationError, ops
+from fuzzlock.sched import Chooser, Replay, RunResult, Scheduler, Violation, ViolationError
 
 
 @attrs.define
@@ -46,7 +46,7 @@ class ModelRun:
         return self.result.digest
 
     @property
-    def violation(self):  # type: ignore[no-untyped-def]
+    def violation(self) -> Violation | None:
         return self.result.violation
 
 
@@ -99,13 +99,13 @@ def setup_op(w: World, o: dict[str, Any]) -> Gen:
     if op in ("write", "read"):
         # a setup write may land in a uffd-registered range: fill it like UFFDIO_COPY would
         mm = w.mms[o["mm"]]
-        v = mm.find_vma(o["addr"])
-        saved = v.uffd if v is not None else False
-        if v is not None:
-            v.uffd = False
+        vma = mm.find_vma(o["addr"])
+        saved = vma.uffd if vma is not None else False
+        if vma is not None:
+            vma.uffd = False
         yield from do_op(w, o)
-        if v is not None:
-            v.uffd = saved
+        if vma is not None:
+            vma.uffd = saved
         if o.get("folio"):
             _bind(w, o)
         return
@@ -123,7 +123,7 @@ def _bind(w: World, o: dict[str, Any]) -> None:
     w.named_folios[o["folio"]] = f
 
 
-def thread_body(w: World, prog: Sequence[dict[str, Any]], out: list[str]) -> Iterator[ops.Op]:
+def thread_body(w: World, prog: Sequence[dict[str, Any]], out: list[str]) -> Gen:
     for o in prog:
         r = yield from do_op(w, o)
         out.append(_fmt(r))
@@ -177,9 +177,9 @@ def do_op(w: World, o: dict[str, Any]) -> Gen:
         return (
             yield from vmscan.madvise_pageout(
                 w,
-                mm,
+                mm,  # type: ignore[arg-type]
                 o["addr"],
-                o["pages"],  # type: ignore[arg-type]
+                o["pages"],
                 cold=op == "madvise_cold",
             )
         )

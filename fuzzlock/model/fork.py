@@ -50,8 +50,8 @@ def dup_mmap(w: World, oldmm: MM, child_id: int) -> Gen:
         if mid == oldmm.id and any(t.start <= addr < t.end for t in mm.vmas if not t.wipeonfork):
             w.ghost[(child_id, addr)] = v
     yield ops.up_write(fn, mm.mmap_lock)
-    for v in locked:
-        yield ops.up_write(fn, v.lock)  # vma_end_write_all via mmap_write_unlock
+    for lv in locked:
+        yield ops.up_write(fn, lv.lock)  # vma_end_write_all via mmap_write_unlock
     yield ops.up_write(fn, oldmm.mmap_lock)
     return child_id
 

@@ -137,7 +137,8 @@ def handle_pte_fault(w: World, vma: VMA, addr: int, write: bool) -> Gen:
         return (yield from do_swap_page(w, vma, addr, orig, write))
     if orig.kind == "migration":
         yield prim.pte_unmap(fn, mm, addr)
-        yield ops.wait_unlocked("migration_entry_wait", orig.folio.lock)  # type: ignore[union-attr]
+        assert orig.folio is not None
+        yield ops.wait_unlocked("migration_entry_wait", orig.folio.lock)
         return 0
     ptl = w.ptl(mm, addr)
     yield prim.spin_lock(fn, ptl)

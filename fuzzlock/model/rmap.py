@@ -11,6 +11,7 @@ model checks as an invariant rather than executing it as a BUG.
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from fuzzlock.model import prim
@@ -378,7 +379,7 @@ def folio_lock_anon_vma_read(w: World, folio: Folio, rwc: RmapWalkControl | None
             yield ops.rcu_read_unlock(fn)
             return None
         av_mem = pool.deref(mapping, fn, "root")
-        root = yield ops.read(fn, f"{mapping.name}.root", lambda m=av_mem: m.root)
+        root = yield ops.read(fn, f"{mapping.name}.root", partial(getattr, av_mem, "root"))
         ok = yield ops.down_read_trylock(fn, pool.deref(root, fn, "rwsem").lock)
         if ok:
             if recheck:
@@ -401,7 +402,7 @@ def folio_lock_anon_vma_read(w: World, folio: Folio, rwc: RmapWalkControl | None
             return None
         # trylock failed, we got to sleep: pin the anon_vma first
         av = pool.deref(mapping, fn, "refcount")
-        got = yield ops.atomic(fn, f"{mapping.name}.refcount", lambda a=av: _inc_not_zero(a))
+        got = yield ops.atomic(fn, f"{mapping.name}.refcount", partial(_inc_not_zero, av))
         if not got:
             yield ops.rcu_read_unlock(fn)
             return None
@@ -418,7 +419,7 @@ def folio_lock_anon_vma_read(w: World, folio: Folio, rwc: RmapWalkControl | None
                 yield prim.anon_vma_unlock_read(fn, mapping)
                 yield from put_anon_vma(w, fn, mapping)
                 continue
-        left = yield ops.atomic(fn, f"{mapping.name}.refcount", lambda a=mapping: _dec(a))
+        left = yield ops.atomic(fn, f"{mapping.name}.refcount", partial(_dec, mapping))
         if left == 0:
             # we held the last reference: unlock and bail (can't put_anon_vma: deadlock)
             yield prim.anon_vma_unlock_read(fn, mapping)
@@ -454,7 +455,7 @@ def folio_get_anon_vma(w: World, folio: Folio) -> Gen:
         yield ops.rcu_read_unlock(fn)
         return None
     av = w.anon_vmas.deref(mapping, fn, "refcount")
-    got = yield ops.atomic(fn, f"{mapping.name}.refcount", lambda: _inc_not_zero(av))
+    got = yield ops.atomic(fn, f"{mapping.name}.refcount", partial(_inc_not_zero, av))
     if not got:
         yield ops.rcu_read_unlock(fn)
         return None

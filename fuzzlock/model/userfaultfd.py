@@ -13,6 +13,8 @@ return rules (0 if all moved, -EAGAIN with ``move`` = bytes moved if partial).  
 
 from __future__ import annotations
 
+from functools import partial
+
 from fuzzlock.model import memory, prim, rmap
 from fuzzlock.model.prim import EAGAIN, EBUSY, EEXIST, EFAULT, EINVAL, ENOENT, ESRCH, Gen
 from fuzzlock.model.world import MM, PTRS_PER_PTE, VMA, AnonVma, Folio, Pte, World, pte_same
@@ -173,7 +175,7 @@ def move_pages(w: World, mm: MM, dst_start: int, src_start: int, length: int, mo
             )
             # not a memory access: a trace point so reports show what each pass returned
             yield ops.point(
-                fn, "returned", f"move_pages_ptes@{src_addr:#x}", lambda r=ret: prim.errname(r)
+                fn, "returned", f"move_pages_ptes@{src_addr:#x}", partial(prim.errname, ret)
             )
             if ret < 0:
                 err = ret
@@ -375,7 +377,7 @@ def _move_pages_ptes_body(
             folio = yield ops.atomic(
                 fn,
                 f"swap:{orig_src.entry}.cache",
-                lambda e=orig_src.entry: memory.swap_cache_get_folio(w, e),
+                partial(memory.swap_cache_get_folio, w, orig_src.entry),
             )
         if folio is not None:
             st.src_folio = folio
