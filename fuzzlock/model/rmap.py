@@ -155,12 +155,7 @@ def unlink_anon_vmas(w: World, vma: VMA) -> Gen:
 
 def put_anon_vma(w: World, fn: str, av: AnonVma) -> Gen:
     """``put_anon_vma`` (v6.18/v6.19): drop a reference; the last one frees."""
-
-    def dec() -> int:
-        av.refcount -= 1
-        return av.refcount
-
-    left = yield ops.atomic(fn, f"{av.name}.refcount", dec)
+    left = yield ops.atomic(fn, f"{av.name}.refcount", partial(_dec, av))
     if left == 0:
         yield from __put_anon_vma(w, av)
 
@@ -171,12 +166,7 @@ def __put_anon_vma(w: World, av: AnonVma) -> Gen:
     root = av.root
     yield from anon_vma_free(w, av)
     if root is not av:
-
-        def dec() -> int:
-            root.refcount -= 1
-            return root.refcount
-
-        left = yield ops.atomic(fn, f"{root.name}.refcount", dec)
+        left = yield ops.atomic(fn, f"{root.name}.refcount", partial(_dec, root))
         if left == 0:
             yield from anon_vma_free(w, root)
 
