@@ -10,7 +10,9 @@ per thread ≤ 8, a few VMAs and pages):
 * ``reclaim_move``  reclaim (swap-out, pageout) and moves of the same VMA (I12);
 * ``unmap_walker``  munmap/exit/MADV_DONTNEED racing walkers and a mover (R4, R5, R9);
 * ``pin_move``      GUP-fast pins racing moves (R10);
-* ``movers``        several movers on pages of one VMA (R8).
+* ``movers``        several movers on pages of one VMA (R8);
+* ``move_refault``  a mover that sleeps on a folio lock held by reclaim or a walker while
+  MADV_DONTNEED and a write fault replace the src page (R9).
 """
 
 from __future__ import annotations
@@ -32,7 +34,15 @@ WALKERS = (
     "memory_failure",
     "shrink_folio_list",
 )
-FAMILIES = ("mover_walker", "fork_cow_move", "reclaim_move", "unmap_walker", "pin_move", "movers")
+FAMILIES = (
+    "mover_walker",
+    "fork_cow_move",
+    "reclaim_move",
+    "unmap_walker",
+    "pin_move",
+    "movers",
+    "move_refault",
+)
 
 SRC, DST, PAGES = 16, 32, 4
 
@@ -76,12 +86,13 @@ class HypothesisSource:
         return bool(self.data.draw(self.st.booleans()))
 
 
-def _mmap(vma: str, start: int, mm: int = 0, **kw: Any) -> dict[str, Any]:
-    return {"op": "mmap", "mm": mm, "vma": vma, "start": start, "pages": PAGES, "uffd": True, **kw}
+def _mmap(vma: str, start: int, mm: int = 0, uffd: bool = True) -> dict[str, Any]:
+    return {"op": "mmap", "mm": mm, "vma": vma, "start": start, "pages": PAGES, "uffd": uffd}
 
 
-def _base(src: Source, npages: int) -> list[dict[str, Any]]:
-    setup = [_mmap("src", SRC), _mmap("dst", DST)]
+def _base(src: Source, npages: int, src_uffd: bool = True) -> list[dict[str, Any]]:
+    # only dst must be registered; an unregistered src lets write faults refill it
+    setup = [_mmap("src", SRC, uffd=src_uffd), _mmap("dst", DST)]
     for i in range(npages):
         setup.append({"op": "write", "mm": 0, "addr": SRC + i, "value": 100 + i, "folio": f"F{i}"})
     return setup
@@ -111,7 +122,7 @@ def gen_scenario(src: Source, family: str | None = None) -> scenario.Scenario:
     """One scenario of ``family`` (drawn if None)."""
     fam = family or src.choice(FAMILIES)
     npages = src.integer(1, 3)
-    setup = _base(src, npages)
+    setup = _base(src, npages, src_uffd=fam != "move_refault")
     threads: list[dict[str, Any]] = []
     mover_ops = [_move(src, npages)]
     if src.boolean():
@@ -180,6 +191,18 @@ def gen_scenario(src: Source, family: str | None = None) -> scenario.Scenario:
         threads.append({"name": "gup", "ops": pinner})
         if src.boolean():
             threads.append({"name": "walker", "ops": [_walker(src, npages)]})
+    elif fam == "move_refault":
+        holder = src.choice(("shrink_folio_list", "page_idle", "memory_failure", "migrate"))
+        threads.append({"name": "locker", "ops": [{"op": holder, "folio": "F0"}]})
+        threads.append(
+            {
+                "name": "refault",
+                "ops": [
+                    {"op": "madvise_dontneed", "mm": 0, "addr": SRC, "pages": 1},
+                    {"op": "write", "mm": 0, "addr": SRC, "value": 9},
+                ],
+            }
+        )
     else:  # movers
         for k in range(src.integer(1, 2)):
             off = src.integer(0, npages - 1)

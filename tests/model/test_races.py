@@ -431,11 +431,9 @@ def test_r9_without_src_recheck_after_sleep_the_mover_moves_another_folios_pte(
     (``rmap.reachable``).  v6.18 stops one step earlier: that store changes F's root without
     the old root's write lock (``lock.write-discipline``, I8's pre-patch rule).
 
-    protocol.md's shape (MADV_DONTNEED src, then a fault maps a new folio there) is caught
-    by the later PageAnonExclusive check in this model: the model clears PAE when the last
-    mapping goes (``folio_remove_rmap_pte``), so the mover gets -EBUSY.  The kernel only
-    clears PG_anon_exclusive when the page is freed, and the mover holds a reference, so
-    there the refault shape would get through too (reported as a model simplification)."""
+    protocol.md's own shape (MADV_DONTNEED src, then a write fault maps a new folio there
+    while the mover sleeps on F's lock held by reclaim) is found by the ``move_refault``
+    scenario family of fuzzlock.strategies."""
     r = replay(SRC_REFILLED, proto(base, {"move.recheck_src_after_sleep": False}), D_R9, want)
     assert "folio:0" in r.violation.message
 
