@@ -11,6 +11,12 @@ looked up, in order:
 
 Every exported C function gets its ``argtypes``/``restype`` declared in ``_declare``; a call
 without them can silently truncate pointers and crash.
+
+The C scheduler (native/sched.c, the same contract as fuzzlock/sched/scheduler.py) is exposed
+for now through the toy programs of tests/sched/toy.py (native/toy.c): ``run_toy`` runs one
+program with a decision list (or a Python chooser, called back from C) in one ctypes call and
+returns the trace, outcome, consumed decisions and preempted steps; tests/native compares it
+with the Python scheduler event for event.
 """
 
 from __future__ import annotations
@@ -29,16 +35,19 @@ __all__ = [
     "ENV_VAR",
     "LIBRARY_NAME",
     "TOY_CODES",
+    "TOY_SENTINEL",
     "NativeError",
     "NativeUnavailableError",
     "ToyRun",
     "abi_version",
     "debug_flip_decision_rule",
+    "encode_toy",
     "library_path",
     "load_library",
     "native_available",
     "run_toy",
     "run_toy_detailed",
+    "run_toy_encoded",
     "selftest_sum",
     "toy_bench",
     "unavailable_reason",
@@ -265,9 +274,32 @@ TOY_CODES = {
     "inc": 11,
     "rcu": 12,
     "rcu_unlock": 13,
+    # Extended actions, not in tests/sched/toy.py: tests/native interprets them on the
+    # Python side, to reach every op kind, lockdep subclasses, string values and
+    # violations raised inside thread bodies.
+    "wait": 14,
+    "pte_map": 15,
+    "pte_unmap": 16,
+    "might_sleep": 17,
+    "lock_nested": 18,
+    "spin_nested": 19,
+    "down_read_trylock": 20,
+    "down_write_trylock": 21,
+    "fail": 22,
+    "peek": 23,
 }
 #: How many arguments each action takes (index, and a value for ``write``).
-_TOY_NARGS = {k: 1 for k in TOY_CODES} | {"write": 2, "rcu": 0, "rcu_unlock": 0}
+_TOY_NARGS = {k: 1 for k in TOY_CODES} | {
+    "write": 2,
+    "rcu": 0,
+    "rcu_unlock": 0,
+    "might_sleep": 0,
+    "fail": 0,
+}
+#: ``TOY_CHECKS``: install check_step/check_end hooks that fail on var2 (after a step) or
+#: var1 (at the end) holding TOY_SENTINEL.
+_TOY_CHECKS = 1
+TOY_SENTINEL = 4242
 
 _INT64_MIN = -(2**63)
 _INT64_MAX = 2**63 - 1
@@ -290,18 +322,22 @@ class ToyRun(NamedTuple):
     steps: int
 
 
-def encode_toy(program: Sequence[Sequence[tuple[Any, ...]]]) -> list[int]:
-    """The flat int encoding of a toy program (see native/toy.c); ValueError if it has
-    an action or argument the C side cannot represent."""
-    out = [len(program)]
-    for tid, actions in enumerate(program):
+def encode_toy(
+    program: Sequence[Sequence[tuple[Any, ...]]],
+    setup: Sequence[tuple[Any, ...]] = (),
+    checks: bool = False,
+) -> list[int]:
+    """The flat int encoding of a toy program, its optional setup and flags (see
+    native/toy.c); ValueError if it has an action or argument the C side cannot represent."""
+    out = [len(program), _TOY_CHECKS if checks else 0]
+    for who, actions in [("setup", setup), *((f"thread {i}", a) for i, a in enumerate(program))]:
         out.append(len(actions))
         for a in actions:
             if not a or a[0] not in TOY_CODES:
-                raise ValueError(f"thread {tid}: unknown toy action {a!r}")
+                raise ValueError(f"{who}: unknown toy action {a!r}")
             nargs = _TOY_NARGS[a[0]]
             if len(a) != 1 + nargs:
-                raise ValueError(f"thread {tid}: {a!r} takes {nargs} argument(s)")
+                raise ValueError(f"{who}: {a!r} takes {nargs} argument(s)")
             args = [*a[1:], 0, 0][:2]
             for x in args:
                 if (
@@ -309,7 +345,7 @@ def encode_toy(program: Sequence[Sequence[tuple[Any, ...]]]) -> list[int]:
                     or isinstance(x, bool)
                     or not (_INT64_MIN <= x <= _INT64_MAX)
                 ):
-                    raise ValueError(f"thread {tid}: {a!r}: arguments must be 64-bit ints")
+                    raise ValueError(f"{who}: {a!r}: arguments must be 64-bit ints")
             out += [TOY_CODES[a[0]], *args]
     return out
 
@@ -428,32 +464,45 @@ def run_toy_detailed(
     decisions: Sequence[int] = (),
     max_steps: int = 10_000,
     chooser: Any = None,
+    setup: Sequence[tuple[Any, ...]] = (),
+    checks: bool = False,
 ) -> ToyRun:
-    """Run a toy program of tests/sched/toy.py once on the C scheduler (see run_toy)."""
-    return run_toy_encoded(encode_toy(program), decisions, max_steps, chooser)
+    """Run a toy program of tests/sched/toy.py once on the C scheduler (see run_toy).
+
+    A non-empty ``setup`` (a list of toy actions) first runs alone, as
+    ``Scheduler.run_solo("setup", toy.body(world, -1, setup))`` does; a violation there
+    is the run's outcome (no events, violation step 0, thread -1), and a setup that
+    blocks raises NativeError (RuntimeError in Python).  ``checks`` installs the toy's
+    check_step/check_end hooks (violations ``toy.check``, ``toy.end-check``)."""
+    return run_toy_encoded(encode_toy(program, setup, checks), decisions, max_steps, chooser)
 
 
 def run_toy(
     program: Sequence[Sequence[tuple[Any, ...]]],
     decisions: Sequence[int] = (),
     max_steps: int = 10_000,
+    setup: Sequence[tuple[Any, ...]] = (),
 ) -> tuple[str, list[Event], list[int], list[int], int | None, int | None]:
     """Run a toy program (tests/sched/toy.py) on the C scheduler, replaying ``decisions``.
 
     Returns ``(outcome, events, decisions, preempted, violation_step, violation_thread)``
     with the meaning of the same fields of ``fuzzlock.sched.RunResult`` (the violation
     fields are None without a violation)."""
-    r = run_toy_detailed(program, decisions, max_steps)
+    r = run_toy_detailed(program, decisions, max_steps, setup=setup)
     return r.outcome, r.events, r.decisions, r.preempted, r.violation_step, r.violation_thread
 
 
 def toy_bench(
-    program: Sequence[Sequence[tuple[Any, ...]]], runs: int, seed: int = 0, max_steps: int = 10_000
+    program: Sequence[Sequence[tuple[Any, ...]]],
+    runs: int,
+    seed: int = 0,
+    max_steps: int = 10_000,
+    setup: Sequence[tuple[Any, ...]] = (),
 ) -> int:
     """Run a toy program ``runs`` times in one C call with seeded random decisions; the
     total number of scheduling steps (for benchmarks)."""
     _check_max_steps(max_steps)
-    with _Toy(encode_toy(program)) as toy:
+    with _Toy(encode_toy(program, setup)) as toy:
         total = int(toy.lib.fl_toy_bench(toy.handle, runs, seed & (2**64 - 1), max_steps))
     if total < 0:
         raise NativeError("C scheduler error in fl_toy_bench")
