@@ -52,6 +52,7 @@ static _Thread_local struct fl_sched *fl_tls_sched;
 static int fl_flip_rule;
 
 static const struct fl_value fl_none = { .kind = FL_VAL_NONE };
+static const struct fl_value fl_violating = { .kind = FL_VAL_STR, .s = "!" };
 
 /* ------------------------------------------------------------------------ */
 /* Context switch                                                            */
@@ -1236,8 +1237,12 @@ int fl_sched_run(struct fl_sched *s, const struct fl_chooser *ch)
 		t = &s->threads[pick];
 		s->current = t;
 		op = t->pending;
-		if (fl_execute(s, t, &op, &val))
+		if (fl_execute(s, t, &op, &val)) {
+			/* the op that broke an invariant is part of the trace: value "!" */
+			if (s->outcome == FL_VIOLATION)
+				fl_push_event(s, pick, &op, fl_violating);
 			goto out;
+		}
 		if (fl_push_event(s, pick, &op, val))
 			goto out;
 		s->clock++;

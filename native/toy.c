@@ -545,7 +545,7 @@ static void toy_result(struct fl_toy *toy, struct fl_result *res)
 	memset(res, 0, sizeof(*res));
 	res->outcome = (int)s->outcome;
 	res->outcome_id = s->outcome_id;
-	res->steps = s->step;
+	res->steps = (int)s->nevents;
 	res->violation_step = s->has_viol ? s->viol.step : -1;
 	res->violation_thread = s->has_viol ? s->viol.thread : -1;
 	res->violation_fn = s->viol.fn ? s->viol.fn : "";

@@ -200,7 +200,12 @@ class Scheduler:
                 t = threads[pick]
                 self.current = t
                 op = t.pending
-                val = self._execute(t, op)  # type: ignore[arg-type]
+                try:
+                    val = self._execute(t, op)  # type: ignore[arg-type]
+                except ViolationError:
+                    # the op that broke an invariant is part of the trace: value "!"
+                    self.events.append((self.step, pick, op.fn, op.label, op.obj, "!"))  # type: ignore[union-attr]
+                    raise
                 self.events.append(
                     (self.step, pick, op.fn, op.label, op.obj, trace.fmt_value(val))  # type: ignore[union-attr]
                 )
@@ -223,7 +228,7 @@ class Scheduler:
             outcome=outcome,
             violation=violation,
             events=self.events,
-            steps=self.step,
+            steps=len(self.events),
             decisions=decisions,
             preempted=preempted,
             thread_names=[t.name for t in threads],
