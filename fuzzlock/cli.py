@@ -372,6 +372,28 @@ def _show_run(args: argparse.Namespace) -> int:
 
 register("show", "render a corpus entry's interleaving (text, or --html)", _show_args, _show_run)
 
+# --------------------------------------------------------------------------- kernel-check
+
+
+def _kernel_check_args(parser: argparse.ArgumentParser) -> None:
+    from fuzzlock.oracle import cli as oracle_cli
+
+    oracle_cli.add_arguments(parser)
+
+
+def _kernel_check_run(args: argparse.Namespace) -> int:
+    from fuzzlock.oracle import cli as oracle_cli
+
+    return oracle_cli.run(args)
+
+
+register(
+    "kernel-check",
+    "compare the model with the running kernel on random operation sequences",
+    _kernel_check_args,
+    _kernel_check_run,
+)
+
 # --------------------------------------------------------------------------- main
 
 

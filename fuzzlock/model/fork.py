@@ -36,14 +36,17 @@ def dup_mmap(w: World, oldmm: MM, child_id: int) -> Gen:
         tmp.wipeonfork = mpnt.wipeonfork
         tmp.uffd = False  # dup_userfaultfd without EVENT_FORK
         link_first = w.knob["fork.link_before_copy"]
-        if not mpnt.wipeonfork and not link_first:
+        # vma_needs_copy: an anon VMA without an anon_vma has nothing worth copying (its
+        # zero-page PTEs are refaulted by the child)
+        copy = not mpnt.wipeonfork and mpnt.anon_vma is not None
+        if copy and not link_first:
             mm.vmas.append(tmp)
             yield from copy_page_range(w, tmp, mpnt)
         if not mpnt.wipeonfork:
             yield from rmap.anon_vma_fork(w, tmp, mpnt)
-        if link_first or mpnt.wipeonfork:
+        if link_first or not copy:
             mm.vmas.append(tmp)
-        if not mpnt.wipeonfork and link_first:
+        if copy and link_first:
             yield from copy_page_range(w, tmp, mpnt)
     # the child inherits the parent's page contents
     for (mid, addr), v in list(w.ghost.items()):

@@ -421,6 +421,9 @@ def zap_pte_range(w: World, vma: VMA, start: int, end: int) -> Gen:
     addr = start
     while addr < end:
         tend = min(end, (addr // PTRS_PER_PTE + 1) * PTRS_PER_PTE)
+        if addr // PTRS_PER_PTE not in mm.tables:  # zap_pmd_range skips a none pmd
+            addr = tend
+            continue
         yield from prim.pte_offset_map_lock(w, fn, mm, addr)
         puts: list[Folio] = []
         swaps: list[int] = []

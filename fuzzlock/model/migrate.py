@@ -17,7 +17,7 @@ from fuzzlock.model import prim, rmap, vmscan
 from fuzzlock.model.prim import Gen
 from fuzzlock.model.rmap import RmapWalkControl
 from fuzzlock.model.walkrecord import WalkRecord
-from fuzzlock.model.world import VMA, Folio, Pte, World
+from fuzzlock.model.world import PTRS_PER_PTE, VMA, Folio, Pte, World
 from fuzzlock.sched import ViolationError, ops
 
 
@@ -77,6 +77,9 @@ def remove_migration_pte(
     fn = "remove_migration_pte"
     mm = vma.mm
     src: Folio = rwc.arg["src"]
+    if addr // PTRS_PER_PTE not in mm.tables:  # pmd none: no entry to restore
+        rec.visit(vma, addr, 0)
+        return True
     yield from prim.pte_offset_map_lock(w, fn, mm, addr)
     p = mm.pte(addr)
     rec.visit(vma, addr, 0)

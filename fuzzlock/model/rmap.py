@@ -17,7 +17,7 @@ from typing import Any
 from fuzzlock.model import prim
 from fuzzlock.model.prim import Gen
 from fuzzlock.model.walkrecord import WalkRecord, missed_objects
-from fuzzlock.model.world import AVC, VMA, AnonVma, Folio, Pte, World
+from fuzzlock.model.world import AVC, PTRS_PER_PTE, VMA, AnonVma, Folio, Pte, World
 from fuzzlock.sched import ViolationError, ops
 
 # --- anon_vma life cycle -----------------------------------------------------------------------
@@ -541,6 +541,9 @@ def rmap_one_pte(w: World, fn: str, folio: Folio, vma: VMA, addr: int, rec: Walk
     """``page_vma_mapped_walk`` for one small folio: take the PTL and see whether the
     PTE at ``addr`` maps ``folio``.  Returns the PTE (PTL held) or None (PTL dropped)."""
     mm = vma.mm
+    if addr // PTRS_PER_PTE not in mm.tables:  # pmd none: nothing mapped there
+        rec.visit(vma, addr, 0)
+        return None
     pte = yield from prim.pte_offset_map_lock(w, fn, mm, addr)
     if pte is not None and pte.folio is folio and pte.kind == "present":
         rec.visit(vma, addr, pte.mid)

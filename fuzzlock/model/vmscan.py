@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from fuzzlock.model import memory, prim, rmap
 from fuzzlock.model.prim import EINVAL, Gen
-from fuzzlock.model.world import MM, VMA, Folio, World
+from fuzzlock.model.world import MM, PTRS_PER_PTE, VMA, Folio, World
 from fuzzlock.sched import ops
 
 
@@ -163,6 +163,8 @@ def madvise_pageout(w: World, mm: MM, start: int, npages: int, cold: bool) -> Ge
             continue
         if cold:
             for a in range(start, start + npages):
+                if a // PTRS_PER_PTE not in mm.tables:
+                    continue
                 yield from prim.pte_offset_map_lock(w, fn, mm, a)
                 p = mm.pte(a)
                 if p is not None and p.folio is folio and p.young:
