@@ -51,11 +51,14 @@ def main() -> None:
         what = ", ".join(changed) or "patch 2 without patch 1"
         save(args.out, res, f"{what}: {res.invariant} ({res.schedules} schedules to find)")
     for base in ("v6.18", "v6.19"):
-        res = campaign.hunt(protocol.get(base), strategy="random", max_seconds=args.seconds,
-                            seed=1)
+        res = campaign.hunt(protocol.get(base), strategy="random", max_seconds=args.seconds, seed=1)
         if res.entry is not None:
-            save(args.out, res, f"kernel finding on plain {base}: move_pages' sticky -EAGAIN "
-                 "makes a move that moved its page return an error (docs/kernel-notes/move.md)")
+            save(
+                args.out,
+                res,
+                f"kernel finding on plain {base}: move_pages' sticky -EAGAIN "
+                "makes a move that moved its page return an error (docs/kernel-notes/move.md)",
+            )
     # clean regression entries: a few random schedules of each family on the real protocols
     rng = random.Random(7)
     for base in ("v6.18", "v6.19"):
@@ -66,7 +69,9 @@ def main() -> None:
             if r.outcome != "finished":
                 print(f"  {base} {fam}: {r.outcome} (not clean!)")
                 continue
-            e = corpus.entry_from_run(sc, proto, r, strategy="random", note=f"clean {fam} regression")
+            e = corpus.entry_from_run(
+                sc, proto, r, strategy="random", note=f"clean {fam} regression"
+            )
             print(f"  saved {corpus.write_entry(args.out, e)}")
     if never:
         print("never caught within the budget:")
