@@ -520,3 +520,240 @@ def _reset_for_tests() -> None:
     global _loaded, _lib, _path, _reason
     with _lock:
         _loaded, _lib, _path, _reason = False, None, None, ""
+
+
+# --------------------------------------------------------------------------- the model (slice)
+
+#: Op codes of a scenario op on the C side (``enum fl_sc_code`` in native/model.h).
+_SC_CODES = {"mmap": 0, "write": 1, "read": 2, "move": 3, "bind": 4}
+#: Thread ops the C model implements so far; the rest raise NativeError.
+MODEL_THREAD_OPS = frozenset({"write", "read", "move"})
+#: Setup ops the C model implements so far.
+MODEL_SETUP_OPS = frozenset({"mmap", "write", "read", "bind"})
+_MODEL_OP_WORDS = 7
+_MMAP_UFFD, _MMAP_WRITE, _MMAP_LOCKED = 1, 2, 4
+_MODEL_SETUP_ERROR = -2
+
+
+class NativeSetupError(NativeError):
+    """The scenario's setup broke an invariant or could not run (model.SetupError)."""
+
+
+def _model_knobs(knobs: Any) -> list[int]:
+    """The knob vector of native/world.h ``enum fl_knob`` from a full knob map."""
+    k = dict(knobs)
+
+    def b(name: str) -> int:
+        return 1 if k[name] is True else 0
+
+    walks_locked = all(
+        k[n] != "none"
+        for n in (
+            "walk.referenced_active_lock",
+            "walk.page_idle_lock",
+            "walk.damon_lock",
+            "walk.memory_failure_lock",
+        )
+    )
+    return [
+        b("move.anon_vma_lock"),
+        1 if k["move.lock_order"] == "anon-vma-first" else 0,
+        b("move.check_exclusive"),
+        b("move.recheck_dst_under_ptl"),
+        b("move.recheck_src_after_sleep"),
+        b("move.pin_check_before_rmap_update"),
+        b("move.unmap_before_sleep"),
+        b("move.batch_same_anon_vma_check"),
+        b("move.reset_err_on_retry"),
+        1 if k["cow.reuse_lock"] == "trylock" else 0,
+        b("anon_vma.free_handshake"),
+        1 if walks_locked else 0,
+    ]
+
+
+def encode_model_scenario(sc: Any, knobs: Any) -> tuple[list[int], str]:
+    """The flat encoding of a scenario (``fuzzlock.scenario.Scenario``) and a full knob map
+    for the C model (native/model.h), plus its names string.  Raises NativeError for an
+    op outside the native slice or a value the C side cannot represent."""
+    names: list[str] = []
+
+    def name_idx(n: str, where: str) -> int:
+        if "\n" in n or "|" in n:
+            raise NativeError(f"{where}: name {n!r} contains a newline or '|'")
+        names.append(n)
+        return len(names) - 1
+
+    def enc_op(o: dict[str, Any], where: str) -> list[int]:
+        op = o["op"]
+        mm = o.get("mm", 0)
+        if op == "mmap":
+            flags = (
+                (_MMAP_UFFD if o["uffd"] else 0)
+                | (_MMAP_WRITE if o["write"] else 0)
+                | (_MMAP_LOCKED if o["locked"] else 0)
+            )
+            return [0, mm, name_idx(o["vma"], where), o["start"], o["pages"], flags, 0]
+        if op == "write":
+            v = o["value"]
+            if not _INT64_MIN <= v <= _INT64_MAX:
+                raise NativeError(f"{where}.value: {v} does not fit in 64 bits")
+            return [1, mm, o["addr"], v, 1 if o.get("folio") else 0, 0, 0]
+        if op == "read":
+            return [2, mm, o["addr"], 1 if o.get("folio") else 0, 0, 0, 0]
+        if op == "move":
+            mode = 0
+            for m in o["mode"]:
+                mode |= {"DONTWAKE": 1, "ALLOW_SRC_HOLES": 2}[m]
+            return [3, mm, o["dst"], o["src"], o["len"], mode, 0]
+        if op == "bind":
+            return [4, mm, o["addr"], 0, 0, 0, 0]
+        raise AssertionError(op)
+
+    out = _model_knobs(knobs)
+    out.append(len(sc.setup))
+    mms: set[int] = set()
+    for i, o in enumerate(sc.setup):
+        where = f"scenario.setup[{i}]"
+        if o["op"] not in MODEL_SETUP_OPS:
+            raise NativeError(f"{where}.op: {o['op']!r} is not in the native model yet")
+        if o["op"] == "mmap":
+            mms.add(o["mm"])
+        elif o["mm"] not in mms:
+            raise NativeError(f"{where}.mm: mm{o['mm']} has no mapping yet")
+        out += enc_op(o, where)
+    out.append(len(sc.threads))
+    for ti, (tname, ops) in enumerate(sc.threads):
+        out += [name_idx(tname, f"scenario.threads[{ti}].name"), len(ops)]
+        for j, o in enumerate(ops):
+            where = f"scenario.threads[{ti}].ops[{j}]"
+            if o["op"] not in MODEL_THREAD_OPS:
+                raise NativeError(f"{where}.op: {o['op']!r} is not in the native model yet")
+            out += enc_op(o, where)
+    return out, "\n".join(names)
+
+
+def _model_lib() -> ctypes.CDLL:
+    lib = load_library()
+    if not hasattr(lib, "fl_model_new"):
+        raise NativeUnavailableError(
+            f"{_path} has no C model (fl_model_new): stale build, run `pip install -e .` again"
+        )
+    if lib.fl_model_new.restype is not ctypes.c_void_p:
+        lib.fl_model_new.argtypes = [
+            ctypes.POINTER(ctypes.c_longlong),
+            ctypes.c_size_t,
+            ctypes.c_char_p,
+            ctypes.c_char_p,
+            ctypes.c_size_t,
+        ]
+        lib.fl_model_run.argtypes = [
+            ctypes.c_void_p,
+            ctypes.POINTER(ctypes.c_longlong),
+            ctypes.c_size_t,
+            ctypes.c_int,
+            ctypes.POINTER(_FlResult),
+        ]
+        lib.fl_model_run.restype = ctypes.c_int
+        lib.fl_model_bench.argtypes = [
+            ctypes.c_void_p,
+            ctypes.c_longlong,
+            ctypes.c_ulonglong,
+            ctypes.c_int,
+        ]
+        lib.fl_model_bench.restype = ctypes.c_longlong
+        lib.fl_model_free.argtypes = [ctypes.c_void_p]
+        lib.fl_model_free.restype = None
+        lib.fl_model_new.restype = ctypes.c_void_p
+    return lib
+
+
+class _Model:
+    """A parsed scenario on the C side (``struct fl_model``); close() frees it."""
+
+    def __init__(self, encoded: Sequence[int], names: str) -> None:
+        self.lib = _model_lib()
+        for x in encoded:
+            if not _INT64_MIN <= x <= _INT64_MAX:
+                raise NativeError(f"encoding value {x} does not fit in 64 bits")
+        arr = (ctypes.c_longlong * len(encoded))(*encoded)
+        err = ctypes.create_string_buffer(256)
+        handle = self.lib.fl_model_new(arr, len(encoded), names.encode(), err, len(err))
+        if not handle:
+            raise NativeError(f"malformed model scenario: {err.value.decode(errors='replace')}")
+        self.handle: int | None = handle
+
+    def close(self) -> None:
+        if self.handle:
+            self.lib.fl_model_free(self.handle)
+            self.handle = None
+
+    def __enter__(self) -> _Model:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _scenario_of(scenario_json: Any) -> Any:
+    from fuzzlock import scenario as _scenario
+
+    if isinstance(scenario_json, str):
+        return _scenario.loads(scenario_json)
+    return scenario_json
+
+
+ModelViolation = tuple[str, int, int, str, str]
+
+
+def run_model(
+    scenario_json: Any,
+    protocol_knobs: Any,
+    decisions: Sequence[int] = (),
+    max_steps: int | None = None,
+) -> tuple[str, list[Event], list[int], list[int], ModelViolation | None]:
+    """Run a scenario (JSON text, or a ``Scenario``) once on the C model under a full knob
+    map (``Protocol.knobs``), replaying ``decisions``; ``max_steps`` defaults to the
+    scenario's.  Returns ``(outcome, events, decisions, preempted, violation)`` where
+    violation is ``(id, step, thread, fn, message)`` or None.
+
+    Raises NativeError for an op outside the native slice, NativeSetupError where
+    ``fuzzlock.model.run`` raises SetupError."""
+    sc = _scenario_of(scenario_json)
+    steps = _check_max_steps(sc.max_steps if max_steps is None else max_steps)
+    encoded, names = encode_model_scenario(sc, protocol_knobs)
+    decs = list(decisions)
+    for d in decs:
+        if not isinstance(d, int) or isinstance(d, bool) or not 0 <= d <= _INT64_MAX:
+            raise ValueError(f"decision {d!r} is not a non-negative 64-bit integer")
+    with _Model(encoded, names) as m:
+        res = _FlResult()
+        arr = (ctypes.c_longlong * len(decs))(*decs)
+        rc = m.lib.fl_model_run(m.handle, arr, len(decs), steps, ctypes.byref(res))
+        msg = (res.message or b"").decode(errors="replace")
+        if rc == _MODEL_SETUP_ERROR:
+            raise NativeSetupError(msg)
+        r = _toy_result(res)
+    viol = None
+    if r.violation_step is not None:
+        thread = r.violation_thread if r.violation_thread is not None else -1
+        viol = (r.outcome, r.violation_step, thread, r.violation_fn or "", r.message)
+    return r.outcome, r.events, r.decisions, r.preempted, viol
+
+
+def model_bench(
+    scenario_json: Any,
+    protocol_knobs: Any,
+    runs: int,
+    seed: int = 0,
+    max_steps: int | None = None,
+) -> int:
+    """Run a scenario ``runs`` times in one C call with seeded random decisions; the total
+    number of scheduling steps (for benchmarks)."""
+    sc = _scenario_of(scenario_json)
+    steps = _check_max_steps(sc.max_steps if max_steps is None else max_steps)
+    encoded, names = encode_model_scenario(sc, protocol_knobs)
+    with _Model(encoded, names) as m:
+        total = int(m.lib.fl_model_bench(m.handle, runs, seed & (2**64 - 1), steps))
+    if total < 0:
+        raise NativeError("C model error in fl_model_bench")
+    return total

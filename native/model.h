@@ -1,0 +1,62 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * The C port of fuzzlock/model/__init__.py for the scenarios of the slice
+ * (setup mmap/write/read/bind; thread ops write, read and move), with the
+ * invariants of fuzzlock/invariants.py that the slice can break.
+ *
+ * A scenario arrives from fuzzlock/native.py as a flat array of long long
+ * plus a string of names separated by '\n':
+ *
+ *	K_NR knob values (enum fl_knob),
+ *	n_setup, then per op FL_OP_WORDS words,
+ *	n_threads, then per thread: name index, n_ops, then per op FL_OP_WORDS words
+ *
+ * An op is (code, mm, a, b, c, d, e):
+ *
+ *	FL_SC_MMAP	mm, vma name index, start, pages, flags (FL_MMAP_*)
+ *	FL_SC_WRITE	mm, addr, value, bind (a setup "folio" name: 1)
+ *	FL_SC_READ	mm, addr, bind
+ *	FL_SC_MOVE	mm, dst, src, len, mode (UFFDIO_MOVE_MODE_*)
+ *	FL_SC_BIND	mm, addr
+ *
+ * fl_model_new() returns NULL with a one-line message for a malformed
+ * encoding; it never crashes.
+ */
+#ifndef FUZZLOCK_MODEL_H
+#define FUZZLOCK_MODEL_H
+
+#include <stddef.h>
+
+#include "sched.h"
+
+#define FL_OP_WORDS	7
+
+enum fl_sc_code {
+	FL_SC_MMAP = 0,
+	FL_SC_WRITE = 1,
+	FL_SC_READ = 2,
+	FL_SC_MOVE = 3,
+	FL_SC_BIND = 4,
+	FL_SC_NR_CODES
+};
+
+#define FL_MMAP_UFFD	1
+#define FL_MMAP_WRITE	2
+#define FL_MMAP_LOCKED	4
+
+/* fl_model_run() return values */
+#define FL_MODEL_OK		0
+#define FL_MODEL_ERROR		(-1)	/* internal error: res->message */
+#define FL_MODEL_SETUP_ERROR	(-2)	/* model.SetupError: res->message */
+
+struct fl_model;
+
+struct fl_model *fl_model_new(const long long *enc, size_t len, const char *names, char *err,
+			      size_t errlen);
+int fl_model_run(struct fl_model *m, const long long *decisions, size_t n, int max_steps,
+		 struct fl_result *res);
+long long fl_model_bench(struct fl_model *m, long long runs, unsigned long long seed,
+			 int max_steps);
+void fl_model_free(struct fl_model *m);
+
+#endif /* FUZZLOCK_MODEL_H */

@@ -1,0 +1,155 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * Kernel primitives as scheduling points (fuzzlock/model/prim.py and the op
+ * builders of fuzzlock/sched/ops.py).  Each call is one fl_yield_op() (or a
+ * short sequence of them) made from a thread body; @fn is the calling kernel
+ * function, as in the trace.
+ */
+#ifndef FUZZLOCK_PRIM_H
+#define FUZZLOCK_PRIM_H
+
+#include "world.h"
+
+/* ops.py */
+struct fl_value fl_yield_lock(enum fl_op_kind kind, enum fl_mode mode, int subclass,
+			      const char *fn, const char *label, struct fl_lock *lk);
+struct fl_value fl_yield_mem(const char *fn, const char *label, const char *obj,
+			     fl_thunk_fn thunk, void *arg);
+
+static inline void fl_lock_op(const char *fn, struct fl_lock *lk, int subclass)
+{
+	fl_yield_lock(FL_OP_LOCK, FL_EXCL, subclass, fn, "lock", lk);
+}
+
+static inline bool fl_trylock_op(const char *fn, struct fl_lock *lk)
+{
+	return fl_yield_lock(FL_OP_TRYLOCK, FL_EXCL, 0, fn, "trylock", lk).i != 0;
+}
+
+static inline void fl_unlock_op(const char *fn, struct fl_lock *lk)
+{
+	fl_yield_lock(FL_OP_UNLOCK, FL_EXCL, 0, fn, "unlock", lk);
+}
+
+static inline void fl_down_read(const char *fn, struct fl_lock *lk, int subclass)
+{
+	fl_yield_lock(FL_OP_LOCK, FL_READ, subclass, fn, "down_read", lk);
+}
+
+static inline void fl_down_write(const char *fn, struct fl_lock *lk)
+{
+	fl_yield_lock(FL_OP_LOCK, FL_WRITE, 0, fn, "down_write", lk);
+}
+
+static inline bool fl_down_read_trylock(const char *fn, struct fl_lock *lk)
+{
+	return fl_yield_lock(FL_OP_TRYLOCK, FL_READ, 0, fn, "down_read_trylock", lk).i != 0;
+}
+
+static inline bool fl_down_write_trylock(const char *fn, struct fl_lock *lk)
+{
+	return fl_yield_lock(FL_OP_TRYLOCK, FL_WRITE, 0, fn, "down_write_trylock", lk).i != 0;
+}
+
+static inline void fl_up_read(const char *fn, struct fl_lock *lk)
+{
+	fl_yield_lock(FL_OP_UNLOCK, FL_READ, 0, fn, "up_read", lk);
+}
+
+static inline void fl_up_write(const char *fn, struct fl_lock *lk)
+{
+	fl_yield_lock(FL_OP_UNLOCK, FL_WRITE, 0, fn, "up_write", lk);
+}
+
+void fl_rcu_read_lock(const char *fn);
+void fl_rcu_read_unlock(const char *fn);
+void fl_might_sleep(const char *fn, const char *obj);
+
+/* prim.py */
+static inline void folio_lock(const char *fn, struct fl_folio *f)
+{
+	fl_lock_op(fn, &f->lock, 0);
+}
+
+static inline bool folio_trylock(const char *fn, struct fl_folio *f)
+{
+	return fl_trylock_op(fn, &f->lock);
+}
+
+static inline void folio_unlock(const char *fn, struct fl_folio *f)
+{
+	fl_unlock_op(fn, &f->lock);
+}
+
+void fl_ref(struct fl_world *w, struct fl_folio *f, int delta);
+int folio_get(struct fl_world *w, const char *fn, struct fl_folio *f);
+int folio_put(struct fl_world *w, const char *fn, struct fl_folio *f, bool owned);
+/* free_folio from a thunk: returns nonzero after a violation */
+int free_folio(struct fl_world *w, const char *fn, struct fl_folio *f);
+bool folio_mapped(struct fl_world *w, const char *fn, struct fl_folio *f);
+bool folio_maybe_dma_pinned(struct fl_world *w, const char *fn, struct fl_folio *f);
+
+struct fl_pte pte_offset_map(struct fl_world *w, const char *fn, struct fl_mm *mm,
+			     long long addr);
+void pte_unmap(struct fl_world *w, const char *fn, struct fl_mm *mm, long long addr);
+struct fl_pte pte_offset_map_lock(struct fl_world *w, const char *fn, struct fl_mm *mm,
+				  long long addr);
+void pte_unmap_unlock(struct fl_world *w, const char *fn, struct fl_mm *mm, long long addr);
+void double_pt_lock(const char *fn, struct fl_lock *ptl1, struct fl_lock *ptl2);
+void double_pt_unlock(const char *fn, struct fl_lock *ptl1, struct fl_lock *ptl2);
+
+static inline void anon_vma_lock_write(struct fl_world *w, const char *fn, int av)
+{
+	fl_down_write(fn, fl_av_root_lock(w, av));
+}
+
+static inline void anon_vma_unlock_write(struct fl_world *w, const char *fn, int av)
+{
+	fl_up_write(fn, fl_av_root_lock(w, av));
+}
+
+static inline bool anon_vma_trylock_write(struct fl_world *w, const char *fn, int av)
+{
+	return fl_down_write_trylock(fn, fl_av_root_lock(w, av));
+}
+
+const char *fl_errname(struct fl_world *w, long long rc);
+
+/* the world of the running model (one per OS thread at a time) */
+struct fl_world *fl_cur_world(void);
+void fl_set_cur_world(struct fl_world *w);
+
+/* rmap.c */
+int anon_vma_prepare(struct fl_world *w, struct fl_vma *vma);
+void put_anon_vma(struct fl_world *w, const char *fn, int av);
+int folio_get_anon_vma(struct fl_world *w, struct fl_folio *folio);
+bool fl_inc_not_zero(struct fl_world *w, int av);
+int fl_read_mapping(struct fl_world *w, const char *fn, struct fl_folio *folio);
+bool fl_av_inc_not_zero_op(struct fl_world *w, const char *fn, int mapping, int target);
+int fl_av_deref(struct fl_world *w, int av, const char *fn, const char *field);
+void folio_move_anon_rmap(struct fl_world *w, const char *fn, struct fl_folio *folio,
+			  struct fl_vma *vma);
+void set_folio_index(struct fl_world *w, const char *fn, struct fl_folio *folio,
+		     long long index);
+void folio_add_new_anon_rmap(struct fl_world *w, struct fl_folio *folio, struct fl_vma *vma,
+			     long long addr, bool exclusive);
+void folio_remove_rmap_pte(struct fl_folio *folio);
+
+/* memory.c */
+long long user_write(struct fl_world *w, struct fl_mm *mm, long long addr, long long value);
+long long user_read(struct fl_world *w, struct fl_mm *mm, long long addr);
+
+/* userfaultfd.c */
+struct fl_move_result {
+	long long ret;
+	long long move;
+	bool has_move;
+};
+
+struct fl_move_result userfaultfd_move(struct fl_world *w, struct fl_mm *mm, long long dst,
+				       long long src, long long len, long long mode);
+
+#define UFFDIO_MOVE_MODE_DONTWAKE	  (1 << 0)
+#define UFFDIO_MOVE_MODE_ALLOW_SRC_HOLES (1 << 1)
+
+#endif /* FUZZLOCK_PRIM_H */

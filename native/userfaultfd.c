@@ -1,0 +1,685 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * mm/userfaultfd.c and fs/userfaultfd.c (fuzzlock/model/userfaultfd.py):
+ * UFFDIO_MOVE of small anon pages, v6.18 (folio lock and the src root
+ * anon_vma write lock) and v6.19 (folio lock only, knob move.anon_vma_lock),
+ * step for step, including the move_pages progress bookkeeping and the
+ * move_present_ptes batching.  Swap and migration entries are not in the
+ * slice.  Lengths and results count pages.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "prim.h"
+
+#define PAGE_SIZE	1
+#define FL_RETRY	1000000	/* _lock_anon_vma's "retry" */
+
+/* the locals of move_pages_ptes that live across its retry label */
+struct move_state {
+	struct fl_folio *src_folio;
+	struct fl_pte src_folio_pte;
+	int src_anon_vma;
+	bool src_mapped, dst_mapped;
+};
+
+struct changing_arg {
+	struct fl_mm *mm;
+};
+
+static struct fl_value changing_thunk(void *arg)
+{
+	struct changing_arg *a = arg;
+	struct fl_value v = { .kind = FL_VAL_INT, .i = a->mm->mmap_changing };
+
+	return v;
+}
+
+static int read_mmap_changing(const char *fn, struct fl_mm *mm)
+{
+	struct changing_arg a = { mm };
+
+	return (int)fl_yield_mem(fn, "read", mm->n_changing, changing_thunk, &a).i;
+}
+
+static void fl_point(const char *fn, const char *label, const char *obj)
+{
+	fl_yield_mem(fn, label, obj, NULL, NULL);
+}
+
+/* --- locking the VMAs ------------------------------------------------------------ */
+
+/* uffd_lock_vma (v6.18/v6.19): NULL with *err set, or the VMA read-locked */
+static struct fl_vma *uffd_lock_vma(struct fl_world *w, struct fl_mm *mm, long long addr,
+				    long long *err)
+{
+	static const char fn[] = "uffd_lock_vma";
+	struct fl_vma *vma = fl_find_vma(w, mm, addr);
+
+	if (vma) {	/* lock_vma_under_rcu */
+		if (fl_down_read_trylock(fn, &vma->lock)) {
+			if (vma->detached)
+				fl_up_read(fn, &vma->lock);
+			else if (vma->shared || vma->anon_vma >= 0)
+				return vma;
+			else
+				fl_up_read(fn, &vma->lock);
+		}
+	}
+	fl_down_read(fn, &mm->mmap_lock, 0);
+	vma = fl_find_vma(w, mm, addr);
+	if (!vma) {
+		fl_up_read(fn, &mm->mmap_lock);
+		*err = -ENOENT;
+		return NULL;
+	}
+	anon_vma_prepare(w, vma);
+	fl_down_read(fn, &vma->lock, 0);
+	fl_up_read(fn, &mm->mmap_lock);
+	return vma;
+}
+
+static bool vma_contains(const struct fl_vma *v, long long addr)
+{
+	return v->start <= addr && addr < v->end;
+}
+
+/* uffd_move_lock (v6.18/v6.19): 0 with both VMAs read-locked, or a negative errno */
+static long long uffd_move_lock(struct fl_world *w, struct fl_mm *mm, long long dst,
+				long long src, struct fl_vma **dvmap, struct fl_vma **svmap)
+{
+	static const char fn[] = "uffd_move_lock";
+	struct fl_vma *dvma, *svma;
+	long long err = 0;
+
+	dvma = uffd_lock_vma(w, mm, dst, &err);
+	if (!dvma)
+		return err;
+	if (vma_contains(dvma, src)) {
+		*dvmap = *svmap = dvma;
+		return 0;
+	}
+	svma = fl_find_vma(w, mm, src);
+	if (svma) {	/* lock_vma_under_rcu(mm, src) */
+		bool ok = fl_down_read_trylock(fn, &svma->lock);
+
+		if (ok && !svma->detached) {
+			*dvmap = dvma;
+			*svmap = svma;
+			return 0;
+		}
+		if (ok)
+			fl_up_read(fn, &svma->lock);
+	}
+	fl_up_read(fn, &dvma->lock);	/* undo and retry under the mmap_lock */
+	fl_down_read(fn, &mm->mmap_lock, 0);
+	dvma = fl_find_vma(w, mm, dst);
+	if (!dvma) {
+		fl_up_read(fn, &mm->mmap_lock);
+		return -ENOENT;
+	}
+	anon_vma_prepare(w, dvma);
+	svma = vma_contains(dvma, src) ? dvma : fl_find_vma(w, mm, src);
+	if (!svma) {
+		fl_up_read(fn, &mm->mmap_lock);
+		return -ENOENT;
+	}
+	fl_down_read(fn, &dvma->lock, 0);
+	if (svma != dvma)
+		fl_down_read(fn, &svma->lock, 1);
+	fl_up_read(fn, &mm->mmap_lock);
+	*dvmap = dvma;
+	*svmap = svma;
+	return 0;
+}
+
+static void uffd_move_unlock(const char *fn, struct fl_vma *dvma, struct fl_vma *svma)
+{
+	if (svma != dvma)
+		fl_up_read(fn, &svma->lock);
+	fl_up_read(fn, &dvma->lock);
+}
+
+static long long validate_move_areas(struct fl_vma *svma, struct fl_vma *dvma)
+{
+	if (svma->write != dvma->write || svma->locked != dvma->locked)
+		return -EINVAL;
+	if (!svma->write)
+		return -EINVAL;
+	if (!dvma->uffd)
+		return -EINVAL;
+	return 0;
+}
+
+/* --- the PTE moves ------------------------------------------------------------------ */
+
+static bool is_pte_pages_stable(struct fl_world *w, struct fl_mm *mm, long long dst_addr,
+				long long src_addr, const struct fl_pte *orig_dst,
+				const struct fl_pte *orig_src)
+{
+	struct fl_pte s = fl_pte_get(w, mm, src_addr), d = fl_pte_get(w, mm, dst_addr);
+	bool src_same = fl_pte_same(&s, orig_src);
+	bool dst_same = fl_pte_same(&d, orig_dst) || !w->knob[K_MOVE_RECHECK_DST];
+
+	return src_same && dst_same;
+}
+
+/* user.data: the content moves with the PTE; count PTE moves for move.result */
+static void ghost_move(struct fl_world *w, struct fl_mm *mm, long long src_addr,
+		       long long dst_addr)
+{
+	int me = fl_me(w);
+	long long v = fl_ghost_get(w, mm, src_addr);
+
+	if (me >= 0)
+		w->pte_moves[me]++;
+	fl_ghost_set(w, mm, src_addr, 0);
+	fl_ghost_set(w, mm, dst_addr, v);
+}
+
+static long long move_zeropage_pte(struct fl_world *w, struct fl_mm *mm, long long dst_addr,
+				   long long src_addr, const struct fl_pte *orig_dst,
+				   const struct fl_pte *orig_src)
+{
+	static const char fn[] = "move_zeropage_pte";
+	struct fl_lock *dst_ptl = fl_ptl(w, mm, dst_addr), *src_ptl = fl_ptl(w, mm, src_addr);
+	struct fl_pte z = { .kind = PTE_ZERO, .folio = -1 };
+
+	double_pt_lock(fn, dst_ptl, src_ptl);
+	if (!is_pte_pages_stable(w, mm, dst_addr, src_addr, orig_dst, orig_src)) {
+		double_pt_unlock(fn, dst_ptl, src_ptl);
+		return -EAGAIN;
+	}
+	fl_set_pte(w, mm, src_addr, NULL);
+	z.mid = orig_src->mid;
+	fl_set_pte(w, mm, dst_addr, &z);
+	ghost_move(w, mm, src_addr, dst_addr);
+	double_pt_unlock(fn, dst_ptl, src_ptl);
+	return PAGE_SIZE;
+}
+
+/* I11 after a page moved, under both PTLs */
+static void check_move_post_state(struct fl_world *w, const char *fn, struct fl_mm *mm,
+				  struct fl_vma *dvma, long long src_addr, long long dst_addr,
+				  struct fl_folio *folio, bool pae0, int mapcount0)
+{
+	struct fl_pte dst = fl_pte_get(w, mm, dst_addr), src = fl_pte_get(w, mm, src_addr);
+	char msg[512];
+	size_t n = 0;
+	const char *sep = "";
+
+	msg[0] = '\0';
+#define WRONG(txt) do { n += (size_t)snprintf(msg + n, sizeof(msg) - n, "%s%s", sep, txt); \
+			sep = "; "; } while (0)
+	if (src.kind != PTE_NONE)
+		WRONG("src PTE not none");
+	if (dst.kind == PTE_NONE || dst.folio != folio->id || !dst.writable)
+		WRONG("dst PTE does not map the folio writable");
+	if (folio->mapping != dvma->anon_vma)
+		WRONG("mapping is not the dst VMA's anon_vma");
+	if (folio->index != fl_linear_page_index(dvma, dst_addr))
+		WRONG("index is not dst's linear index");
+	if (folio->pae != pae0 || folio->mapcount != mapcount0)
+		WRONG("PageAnonExclusive or mapcount changed");
+#undef WRONG
+	if (n)
+		fl_thread_violation("move.post-state", fn, "%s moved 0x%llx -> 0x%llx: %s",
+				    folio->name, (unsigned long long)src_addr,
+				    (unsigned long long)dst_addr, msg);
+}
+
+static void check_move_failed(struct fl_world *w, const char *fn, struct fl_mm *mm,
+			      long long src_addr, struct fl_folio *folio, int mapping0,
+			      long long index0, const struct fl_pte *pte0)
+{
+	struct fl_pte cur = fl_pte_get(w, mm, src_addr);
+
+	if (folio->mapping != mapping0 || folio->index != index0 || !fl_pte_same(&cur, pte0))
+		fl_thread_violation("move.post-state", fn,
+				    "the move of %s at 0x%llx failed but changed it: mapping "
+				    "%s -> %s, index %lld -> %lld", folio->name,
+				    (unsigned long long)src_addr,
+				    mapping0 >= 0 ? w->avs[mapping0].repr : "None",
+				    folio->mapping >= 0 ? w->avs[folio->mapping].repr : "None",
+				    index0, folio->index);
+}
+
+static void update_rmap(struct fl_world *w, const char *fn, struct fl_folio *folio,
+			struct fl_vma *dvma, long long dst_addr)
+{
+	folio_move_anon_rmap(w, fn, folio, dvma);
+	set_folio_index(w, fn, folio, fl_linear_page_index(dvma, dst_addr));
+}
+
+/* check_ptes_for_batched_move (v6.18 with the same-anon_vma check, v6.19 without) */
+static struct fl_folio *check_ptes_for_batched_move(struct fl_world *w, const char *fn,
+						    struct fl_mm *mm, long long src_addr,
+						    long long dst_addr, int src_anon_vma)
+{
+	struct fl_pte p;
+	struct fl_folio *folio;
+
+	if (fl_pte_get(w, mm, dst_addr).kind != PTE_NONE)
+		return NULL;
+	p = fl_pte_get(w, mm, src_addr);
+	if (p.kind != PTE_PRESENT || p.folio < 0)
+		return NULL;
+	folio = &w->folios[p.folio];
+	if (!folio_trylock(fn, folio))
+		return NULL;
+	if ((w->knob[K_MOVE_CHECK_EXCLUSIVE] && !folio->pae) ||
+	    (w->knob[K_MOVE_BATCH_SAME_AV] && src_anon_vma >= 0 &&
+	     folio->mapping != src_anon_vma)) {
+		folio_unlock(fn, folio);
+		return NULL;
+	}
+	return folio;
+}
+
+static long long min_ll(long long a, long long b)
+{
+	return a < b ? a : b;
+}
+
+static long long floor_div(long long a, long long b)
+{
+	long long q = a / b;
+
+	return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
+}
+
+/* move_present_ptes (v6.18/v6.19): a batch under double_pt_lock */
+static long long move_present_ptes(struct fl_world *w, struct fl_mm *mm, struct fl_vma *dvma,
+				   long long dst_addr, long long src_addr,
+				   const struct fl_pte *orig_dst, const struct fl_pte *orig_src,
+				   struct move_state *st, long long len)
+{
+	static const char fn[] = "move_present_ptes";
+	long long src_start = src_addr, src_end, err = 0;
+	struct fl_lock *dst_ptl, *src_ptl;
+	struct fl_folio *folio = st->src_folio;
+
+	len = min_ll(len, (floor_div(dst_addr, PTRS_PER_PTE) + 1) * PTRS_PER_PTE - dst_addr);
+	src_end = min_ll(src_addr + len, (floor_div(src_addr, PTRS_PER_PTE) + 1) * PTRS_PER_PTE);
+	dst_ptl = fl_ptl(w, mm, dst_addr);
+	src_ptl = fl_ptl(w, mm, src_addr);
+	double_pt_lock(fn, dst_ptl, src_ptl);
+	if (!is_pte_pages_stable(w, mm, dst_addr, src_addr, orig_dst, orig_src)) {
+		err = -EAGAIN;
+	} else {
+		bool pinned = folio_maybe_dma_pinned(w, fn, folio);
+
+		if (pinned || (w->knob[K_MOVE_CHECK_EXCLUSIVE] && !folio->pae))
+			err = -EBUSY;
+	}
+	if (err == 0) {
+		struct fl_folio *src_folio = folio;
+		int src_anon_vma = st->src_anon_vma;
+		int mapping0;
+		long long index0;
+		struct fl_pte pte0;
+
+		folio_put(w, fn, folio, true);	/* the page table holds a reference */
+		st->src_folio = NULL;
+		mapping0 = folio->mapping;
+		index0 = folio->index;
+		pte0 = fl_pte_get(w, mm, src_addr);
+		for (;;) {
+			struct fl_pte cur = fl_pte_get(w, mm, src_addr), nw;
+			bool pae0 = src_folio->pae, pin_first = w->knob[K_MOVE_PIN_FIRST] != 0;
+			int mapcount0 = src_folio->mapcount;
+
+			if (!pin_first)	/* the pre-2024 order (R10) */
+				update_rmap(w, fn, src_folio, dvma, dst_addr);
+			fl_set_pte(w, mm, src_addr, NULL);	/* ptep_get_and_clear */
+			if (folio_maybe_dma_pinned(w, fn, src_folio)) {
+				fl_set_pte(w, mm, src_addr, &cur);
+				err = -EBUSY;
+				if (src_addr == src_start)
+					check_move_failed(w, fn, mm, src_addr, src_folio, mapping0,
+							  index0, &pte0);
+				break;
+			}
+			if (pin_first)
+				update_rmap(w, fn, src_folio, dvma, dst_addr);
+			memset(&nw, 0, sizeof(nw));
+			nw.kind = PTE_PRESENT;
+			nw.folio = src_folio->id;
+			nw.writable = true;
+			nw.young = true;
+			nw.dirty = cur.dirty;
+			nw.soft_dirty = true;
+			nw.mid = cur.mid;
+			fl_set_pte(w, mm, dst_addr, &nw);
+			ghost_move(w, mm, src_addr, dst_addr);
+			check_move_post_state(w, fn, mm, dvma, src_addr, dst_addr, src_folio, pae0,
+					      mapcount0);
+			src_addr += PAGE_SIZE;
+			if (src_addr == src_end)
+				break;
+			dst_addr += PAGE_SIZE;
+			folio_unlock(fn, src_folio);
+			src_folio = check_ptes_for_batched_move(w, fn, mm, src_addr, dst_addr,
+								src_anon_vma);
+			if (!src_folio)
+				break;
+		}
+		if (src_folio)
+			folio_unlock(fn, src_folio);
+	}
+	double_pt_unlock(fn, dst_ptl, src_ptl);
+	return src_addr > src_start ? src_addr - src_start : err;
+}
+
+/* --- move_pages_ptes ----------------------------------------------------------------- */
+
+static void unmap_both(struct fl_world *w, const char *fn, struct fl_mm *mm,
+		       struct move_state *st, long long src_addr, long long dst_addr)
+{
+	if (st->src_mapped) {
+		pte_unmap(w, fn, mm, src_addr);
+		st->src_mapped = false;
+	}
+	if (st->dst_mapped) {
+		pte_unmap(w, fn, mm, dst_addr);
+		st->dst_mapped = false;
+	}
+}
+
+/* _sleep: unmap the PTEs (knob move.unmap_before_sleep), then sleep in a lock */
+static void move_sleep_prepare(struct fl_world *w, const char *fn, struct fl_mm *mm,
+			       struct move_state *st, long long src_addr, long long dst_addr)
+{
+	if (w->knob[K_MOVE_UNMAP_BEFORE_SLEEP])
+		unmap_both(w, fn, mm, st, src_addr, dst_addr);
+}
+
+/* folio_get_anon_vma without the folio lock (knob move.lock_order=anon-vma-first) */
+static int get_anon_vma_unlocked(struct fl_world *w, const char *fn, struct fl_folio *folio)
+{
+	int mapping, av;
+	bool mapped, got;
+
+	fl_rcu_read_lock(fn);
+	mapping = fl_read_mapping(w, fn, folio);
+	mapped = folio_mapped(w, fn, folio);
+	if (mapping < 0 || !mapped) {
+		fl_rcu_read_unlock(fn);
+		return -1;
+	}
+	av = fl_av_deref(w, mapping, fn, "refcount");
+	got = fl_av_inc_not_zero_op(w, fn, mapping, av);
+	fl_rcu_read_unlock(fn);
+	return got ? mapping : -1;
+}
+
+/* _lock_anon_vma [v6.18]: 0, an errno or FL_RETRY */
+static long long lock_anon_vma(struct fl_world *w, const char *fn, struct fl_mm *mm,
+			       struct move_state *st, const struct fl_pte *orig_src,
+			       long long src_addr, long long dst_addr, bool first)
+{
+	struct fl_folio *folio;
+	int av;
+
+	if (st->src_anon_vma >= 0)
+		return 0;
+	folio = &w->folios[orig_src->folio];
+	if (first)
+		av = get_anon_vma_unlocked(w, fn, folio);
+	else
+		av = folio_get_anon_vma(w, folio);
+	if (av < 0)
+		return -EAGAIN;
+	st->src_anon_vma = av;
+	if (!anon_vma_trylock_write(w, fn, av)) {
+		move_sleep_prepare(w, fn, mm, st, src_addr, dst_addr);
+		anon_vma_lock_write(w, fn, av);
+		return FL_RETRY;
+	}
+	return 0;
+}
+
+static long long move_pages_ptes_body(struct fl_world *w, struct fl_mm *mm,
+				      struct fl_vma *dvma, long long dst_addr,
+				      long long src_addr, long long len, long long mode,
+				      struct move_state *st)
+{
+	static const char fn[] = "move_pages_ptes";
+	struct fl_lock *dst_ptl = fl_ptl(w, mm, dst_addr);
+	struct fl_lock *src_ptl = fl_ptl(w, mm, src_addr);
+
+	for (;;) {	/* retry: */
+		struct fl_pte orig_dst, orig_src;
+		long long r;
+
+		if (st->dst_mapped || st->src_mapped)
+			unmap_both(w, fn, mm, st, src_addr, dst_addr);
+		pte_offset_map(w, fn, mm, dst_addr);	/* pte_offset_map_rw_nolock */
+		st->dst_mapped = true;
+		pte_offset_map(w, fn, mm, src_addr);
+		st->src_mapped = true;
+
+		fl_lock_op(fn, dst_ptl, 0);
+		orig_dst = fl_pte_get(w, mm, dst_addr);
+		fl_unlock_op(fn, dst_ptl);
+		if (orig_dst.kind != PTE_NONE)
+			return -EEXIST;
+
+		fl_lock_op(fn, src_ptl, 0);
+		orig_src = fl_pte_get(w, mm, src_addr);
+		fl_unlock_op(fn, src_ptl);
+		if (orig_src.kind == PTE_NONE) {
+			if (!(mode & UFFDIO_MOVE_MODE_ALLOW_SRC_HOLES))
+				return -ENOENT;
+			return PAGE_SIZE;	/* nothing to do to move a hole */
+		}
+
+		/* if the PTE changed after we locked the folio, start over (R9) */
+		if (st->src_folio && w->knob[K_MOVE_RECHECK_SRC] &&
+		    !fl_pte_same(&st->src_folio_pte, &orig_src))
+			return -EAGAIN;
+
+		if (orig_src.kind == PTE_ZERO)
+			return move_zeropage_pte(w, mm, dst_addr, src_addr, &orig_dst, &orig_src);
+		if (w->knob[K_MOVE_LOCK_ORDER_AV_FIRST] && w->knob[K_MOVE_ANON_VMA_LOCK]) {
+			r = lock_anon_vma(w, fn, mm, st, &orig_src, src_addr, dst_addr, true);
+			if (r == FL_RETRY)
+				continue;
+			if (r)
+				return r;
+		}
+		if (!st->src_folio) {
+			struct fl_pte cur;
+			struct fl_folio *folio;
+			bool locked;
+
+			fl_lock_op(fn, src_ptl, 0);
+			cur = fl_pte_get(w, mm, src_addr);
+			if (!fl_pte_same(&orig_src, &cur)) {
+				fl_unlock_op(fn, src_ptl);
+				return -EAGAIN;
+			}
+			folio = orig_src.folio >= 0 ? &w->folios[orig_src.folio] : NULL;
+			if (!folio || (w->knob[K_MOVE_CHECK_EXCLUSIVE] && !folio->pae)) {
+				fl_unlock_op(fn, src_ptl);
+				return -EBUSY;
+			}
+			locked = folio_trylock(fn, folio);
+			folio_get(w, fn, folio);
+			st->src_folio = folio;
+			st->src_folio_pte = orig_src;
+			fl_unlock_op(fn, src_ptl);
+			if (!locked) {
+				move_sleep_prepare(w, fn, mm, st, src_addr, dst_addr);
+				folio_lock(fn, folio);
+				continue;
+			}
+		}
+		if (w->knob[K_MOVE_ANON_VMA_LOCK] && st->src_anon_vma < 0) {
+			r = lock_anon_vma(w, fn, mm, st, &orig_src, src_addr, dst_addr, false);
+			if (r == FL_RETRY)
+				continue;
+			if (r)
+				return r;
+		}
+		return move_present_ptes(w, mm, dvma, dst_addr, src_addr, &orig_dst, &orig_src, st,
+					 len);
+	}
+}
+
+/* move_pages_ptes (v6.18 with the anon_vma write lock; v6.19 without) */
+static long long move_pages_ptes(struct fl_world *w, struct fl_mm *mm, struct fl_vma *dvma,
+				 long long dst_addr, long long src_addr, long long len,
+				 long long mode)
+{
+	static const char fn[] = "move_pages_ptes";
+	struct move_state st = { .src_folio = NULL, .src_anon_vma = -1 };
+	long long ret;
+
+	fl_point(fn, "mmu_notifier_start", mm->n_mm);
+	ret = move_pages_ptes_body(w, mm, dvma, dst_addr, src_addr, len, mode, &st);
+	/* out: */
+	if (st.src_anon_vma >= 0) {
+		anon_vma_unlock_write(w, fn, st.src_anon_vma);
+		put_anon_vma(w, fn, st.src_anon_vma);
+	}
+	if (st.src_folio) {
+		folio_unlock(fn, st.src_folio);
+		folio_put(w, fn, st.src_folio, true);
+	}
+	if (st.src_mapped)
+		pte_unmap(w, fn, mm, src_addr);
+	if (st.dst_mapped)
+		pte_unmap(w, fn, mm, dst_addr);
+	fl_point(fn, "mmu_notifier_end", mm->n_mm);
+	return ret;
+}
+
+/* --- move_pages and the ioctl --------------------------------------------------------- */
+
+struct returned_arg {
+	struct fl_world *w;
+	long long ret;
+};
+
+static struct fl_value returned_thunk(void *arg)
+{
+	struct returned_arg *a = arg;
+	struct fl_value v = { .kind = FL_VAL_STR };
+
+	v.s = fl_errname(a->w, a->ret);
+	return v;
+}
+
+static const char *move_at_name(struct fl_world *w, long long src_addr)
+{
+	char buf[64];
+	const char *s;
+
+	snprintf(buf, sizeof(buf), "move_pages_ptes@0x%llx", (unsigned long long)src_addr);
+	s = fl_sched_strdup(w->s, buf);
+	return s ? s : "move_pages_ptes@?";
+}
+
+static long long move_pages(struct fl_world *w, struct fl_mm *mm, long long dst_start,
+			    long long src_start, long long len, long long mode)
+{
+	static const char fn[] = "move_pages";
+	struct fl_vma *dvma = NULL, *svma = NULL;
+	long long moved = 0, err, r;
+	int changing;
+
+	r = uffd_move_lock(w, mm, dst_start, src_start, &dvma, &svma);
+	if (r)
+		return r;
+	err = -EAGAIN;
+	fl_down_read(fn, &mm->map_changing_lock, 0);
+	changing = read_mmap_changing(fn, mm);
+	if (!changing) {
+		bool in_range = src_start + len <= svma->end && dst_start + len <= dvma->end;
+
+		err = -EINVAL;
+		if (in_range && !svma->shared && !dvma->shared)
+			err = validate_move_areas(svma, dvma);
+	}
+	if (!changing && err == 0) {
+		long long src_addr = src_start, dst_addr = dst_start, src_end = src_start + len;
+		long long step = 0;
+
+		while (src_addr < src_end) {
+			struct returned_arg ra = { .w = w };
+			long long ret;
+
+			if (!fl_table_find(w, mm, src_addr)) {	/* mm_find_pmd / pmd_none */
+				if (!(mode & UFFDIO_MOVE_MODE_ALLOW_SRC_HOLES)) {
+					err = -ENOENT;
+					break;
+				}
+				fl_table(w, mm, src_addr);	/* __pte_alloc */
+			}
+			fl_table(w, mm, dst_addr);	/* pte_alloc */
+			ret = move_pages_ptes(w, mm, dvma, dst_addr, src_addr, src_end - src_addr,
+					      mode);
+			ra.ret = ret;
+			fl_yield_mem(fn, "returned", move_at_name(w, src_addr), returned_thunk,
+				     &ra);
+			if (ret < 0) {
+				err = ret;
+			} else {
+				/* the sticky -EAGAIN of v6.18/v6.19 (docs/kernel-notes/move.md) */
+				step = ret;
+				if (w->knob[K_MOVE_RESET_ERR])
+					err = 0;
+			}
+			if (err) {
+				if (err == -EAGAIN)
+					continue;
+				break;
+			}
+			dst_addr += step;
+			src_addr += step;
+			moved += step;
+		}
+	}
+	fl_up_read(fn, &mm->map_changing_lock);
+	uffd_move_unlock(fn, dvma, svma);
+	return moved ? moved : err;
+}
+
+/* userfaultfd_move (fs/userfaultfd.c, v6.18/v6.19) */
+struct fl_move_result userfaultfd_move(struct fl_world *w, struct fl_mm *mm, long long dst,
+				       long long src, long long len, long long mode)
+{
+	static const char fn[] = "userfaultfd_move";
+	struct fl_move_result r = { 0, 0, false };
+	long long ret;
+
+	if (read_mmap_changing(fn, mm)) {
+		r.ret = -EAGAIN;
+		r.move = -EAGAIN;
+		r.has_move = true;
+		return r;
+	}
+	if (len <= 0 || dst < 0 || src < 0) {
+		r.ret = -EINVAL;
+		return r;
+	}
+	if (mode & ~(long long)(UFFDIO_MOVE_MODE_ALLOW_SRC_HOLES | UFFDIO_MOVE_MODE_DONTWAKE)) {
+		r.ret = -EINVAL;
+		return r;
+	}
+	if (!mm->alive) {
+		r.ret = -ESRCH;
+		return r;
+	}
+	ret = move_pages(w, mm, dst, src, len, mode);
+	r.has_move = true;
+	if (ret < 0) {
+		r.ret = ret;
+		r.move = ret;
+		return r;
+	}
+	r.ret = ret == len ? 0 : -EAGAIN;
+	r.move = ret;
+	return r;
+}

@@ -1,0 +1,241 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * The model's state (fuzzlock/model/world.py): mm, VMA, anon_vma (in a
+ * typesafe-by-RCU pool, fuzzlock/sched/rcu.py), AVC, folio, PTEs and their
+ * split PTLs.  One page is one address unit; a page table covers PTRS_PER_PTE
+ * pages.  Everything lives in fixed arrays inside struct fl_world, so lock
+ * and string pointers stay valid for a whole run; running out of room is an
+ * internal error (outcome "error"), never a crash.
+ *
+ * Python dicts iterate in insertion order and the invariant checks report the
+ * first problem they meet, so the tables and the PTEs of a table carry
+ * insertion sequence numbers that reproduce that order.
+ */
+#ifndef FUZZLOCK_WORLD_H
+#define FUZZLOCK_WORLD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "sched.h"
+
+#define PTRS_PER_PTE	8
+
+#define FL_MAX_MMS	4
+#define FL_MAX_VMAS	16
+#define FL_MAX_TABLES	64
+#define FL_MAX_FOLIOS	256
+#define FL_MAX_AV_SLOTS	16
+#define FL_MAX_AV_OBJS	64
+#define FL_MAX_CHAIN	4
+#define FL_MAX_NAMES	512
+#define FL_NAME_LEN	48
+
+/* errnos (prim.py) */
+#define EPERM	1
+#define ENOENT	2
+#define ESRCH	3
+#define EINTR	4
+#define EAGAIN	11
+#define ENOMEM	12
+#define EFAULT	14
+#define EBUSY	16
+#define EEXIST	17
+#define EINVAL	22
+
+/* non-errno results of a user access (memory.SEGV, memory.UFFD_MISSING) */
+#define FL_SEGV		1000
+#define FL_UFFD_MISSING	1001
+
+/* knobs used by the slice (fuzzlock/protocol.py); the Python side encodes them */
+enum fl_knob {
+	K_MOVE_ANON_VMA_LOCK,
+	K_MOVE_LOCK_ORDER_AV_FIRST,	/* move.lock_order == anon-vma-first */
+	K_MOVE_CHECK_EXCLUSIVE,
+	K_MOVE_RECHECK_DST,
+	K_MOVE_RECHECK_SRC,
+	K_MOVE_PIN_FIRST,
+	K_MOVE_UNMAP_BEFORE_SLEEP,
+	K_MOVE_BATCH_SAME_AV,
+	K_MOVE_RESET_ERR,
+	K_COW_REUSE_TRYLOCK,		/* cow.reuse_lock == trylock */
+	K_FREE_HANDSHAKE,
+	K_WALKS_HOLD_FOLIO_LOCK,	/* rmap.walks_hold_folio_lock() */
+	K_NR
+};
+
+enum fl_pte_kind {
+	PTE_NONE = 0,
+	PTE_PRESENT = 1,
+	PTE_ZERO = 2,
+};
+
+/* world.Pte; pte_same() compares all but mid */
+struct fl_pte {
+	unsigned char kind;
+	bool writable, young, dirty, soft_dirty;
+	int folio;		/* -1 for none */
+	int mid;		/* ghost mapping id */
+};
+
+struct fl_table {
+	int mm;
+	int index;
+	struct fl_lock ptl;
+	char ptl_name[FL_NAME_LEN];
+	struct fl_pte ptes[PTRS_PER_PTE];
+	long long seq[PTRS_PER_PTE];	/* dict insertion order of present entries */
+	long long ghost[PTRS_PER_PTE];	/* user.data: sequential value, 0 = never written */
+};
+
+struct fl_folio {
+	int id;
+	struct fl_lock lock;
+	int mapping;		/* anon_vma object, -1 = None */
+	long long index;
+	int refcount;
+	int mapcount;
+	bool pae, lru, dirty, freed;
+	int pincount;
+	long long value;
+	char name[24];
+	char n_refcount[40], n_mapping[40], n_index[40], n_mapcount[40], n_pincount[40],
+	     n_data[40];
+	char repr[16][32];	/* "P(folio:N,flags)" by flag bits, built lazily */
+	unsigned short have_repr;
+};
+
+/* one anon_vma generation (world.AnonVma) */
+struct fl_anon_vma {
+	int slot, gen;
+	int root;		/* object index */
+	int refcount;
+	int num_active_vmas;
+	int num_children;
+	int ntree;
+	int tree[FL_MAX_VMAS];	/* AVCs in the interval tree: the VMA of each */
+	long long free_clock;	/* clock at which this generation was freed, -1 */
+	char repr[32];		/* anon_vma:S#G */
+	char n_refcount[40];	/* anon_vma:S.refcount */
+};
+
+struct fl_av_slot {
+	struct fl_lock lock;	/* survives reuse */
+	char name[24];		/* anon_vma:S */
+	char n_rwsem[40];	/* anon_vma:S.rwsem */
+	int gen;
+	bool live;
+	int obj;		/* the object the slot holds now */
+};
+
+struct fl_vma {
+	int id;
+	int mm;
+	char name[FL_NAME_LEN];
+	char lock_name[FL_NAME_LEN + 8];
+	long long start, end, pgoff;
+	bool write, shared, locked, uffd, detached;
+	int anon_vma;		/* object, -1 */
+	int nchain;
+	int chain[FL_MAX_CHAIN];	/* anon_vma objects */
+	struct fl_lock lock;
+};
+
+struct fl_mm {
+	int id;
+	bool alive;
+	struct fl_lock mmap_lock;
+	struct fl_lock page_table_lock;
+	struct fl_lock map_changing_lock;
+	int mmap_changing;
+	char n_mmap_lock[40], n_ptl[48], n_mcl[48], n_changing[48], n_mm[24];
+	int nvmas;
+	int vmas[FL_MAX_VMAS];	/* sorted by start */
+};
+
+struct fl_name {
+	int mm;
+	long long addr;
+	char s[40];
+};
+
+struct fl_world {
+	struct fl_sched *s;
+	long long knob[K_NR];
+	int cls_folio, cls_ptl, cls_ptl_mm, cls_vma, cls_mcl, cls_mmap, cls_av;
+
+	int nmms;
+	struct fl_mm mms[FL_MAX_MMS];	/* creation order */
+	int nvmas;
+	struct fl_vma vmas[FL_MAX_VMAS];
+	int ntables;
+	struct fl_table tables[FL_MAX_TABLES];	/* creation order */
+	long long pte_seq;
+	int nfolios;
+	struct fl_folio folios[FL_MAX_FOLIOS];
+	int nslots;
+	struct fl_av_slot slots[FL_MAX_AV_SLOTS];
+	int navs;
+	struct fl_anon_vma avs[FL_MAX_AV_OBJS];
+	int next_mid;
+	/* per thread slot (FL_MAX_THREADS = the setup thread) */
+	int refs[FL_MAX_THREADS + 1][FL_MAX_FOLIOS];
+	long long pte_moves[FL_MAX_THREADS + 1];
+	int nnames;
+	struct fl_name names[FL_MAX_NAMES];
+	bool full;		/* a capacity ran out: the run ends in an error */
+	/* scratch of the invariant checks */
+	int chk_present[FL_MAX_FOLIOS];
+	bool chk_has_pae[FL_MAX_FOLIOS];
+	char chk_seen[FL_MAX_FOLIOS][FL_NAME_LEN + 24];
+};
+
+void fl_world_init(struct fl_world *w, struct fl_sched *s);
+void fl_world_reset(struct fl_world *w);
+
+/* the running thread's slot (lock owner ids), and its tid (-1 for the setup) */
+int fl_me(struct fl_world *w);
+int fl_tid(struct fl_world *w);
+
+struct fl_mm *fl_mm_get(struct fl_world *w, int id);	/* NULL if absent */
+struct fl_mm *fl_new_mm(struct fl_world *w, int id);
+struct fl_vma *fl_new_vma(struct fl_world *w, struct fl_mm *mm, long long start,
+			  long long end, const char *name);
+struct fl_vma *fl_find_vma(struct fl_world *w, struct fl_mm *mm, long long addr);
+struct fl_folio *fl_new_folio(struct fl_world *w, long long value);
+int fl_alloc_anon_vma(struct fl_world *w);
+int fl_mapping_id(struct fl_world *w);
+
+/* page tables: lookup (NULL if absent) and MM.table() (creates) */
+struct fl_table *fl_table_find(struct fl_world *w, const struct fl_mm *mm, long long addr);
+struct fl_table *fl_table(struct fl_world *w, const struct fl_mm *mm, long long addr);
+struct fl_lock *fl_ptl(struct fl_world *w, const struct fl_mm *mm, long long addr);
+/* MM.pte(): a copy, kind PTE_NONE if none */
+struct fl_pte fl_pte_get(struct fl_world *w, const struct fl_mm *mm, long long addr);
+void fl_set_pte(struct fl_world *w, const struct fl_mm *mm, long long addr,
+		const struct fl_pte *pte);
+bool fl_pte_same(const struct fl_pte *a, const struct fl_pte *b);
+long long fl_ghost_get(struct fl_world *w, const struct fl_mm *mm, long long addr);
+void fl_ghost_set(struct fl_world *w, const struct fl_mm *mm, long long addr, long long v);
+
+/* trace strings, valid until the next reset */
+const char *fl_pte_name(struct fl_world *w, const struct fl_mm *mm, long long addr);
+const char *fl_pte_repr(struct fl_world *w, const struct fl_pte *p);	/* NULL for none */
+struct fl_value fl_pte_value(struct fl_world *w, const struct fl_pte *p);
+
+static inline long long fl_linear_page_index(const struct fl_vma *v, long long addr)
+{
+	return addr - v->start + v->pgoff;
+}
+
+static inline struct fl_lock *fl_av_root_lock(struct fl_world *w, int av)
+{
+	return &w->slots[w->avs[w->avs[av].root].slot].lock;
+}
+
+bool fl_av_is_live(struct fl_world *w, int av);
+
+/* fl_sched_error() with a message that names the capacity */
+void fl_world_full(struct fl_world *w, const char *what);
+
+#endif /* FUZZLOCK_WORLD_H */
