@@ -12,6 +12,9 @@
 
 #include "prim.h"
 
+/* I16's livelock bound: passes in a row whose success move_pages does not count */
+#define MOVE_LIVELOCK_PASSES 16
+
 #define PAGE_SIZE	1
 #define FL_RETRY	1000000	/* _lock_anon_vma's "retry" */
 
@@ -605,6 +608,7 @@ static long long move_pages(struct fl_world *w, struct fl_mm *mm, long long dst_
 	if (!changing && err == 0) {
 		long long src_addr = src_start, dst_addr = dst_start, src_end = src_start + len;
 		long long step = 0;
+		long long uncounted = 0;	/* passes whose success the sticky err hid */
 
 		while (src_addr < src_end) {
 			struct returned_arg ra = { .w = w };
@@ -625,11 +629,19 @@ static long long move_pages(struct fl_world *w, struct fl_mm *mm, long long dst_
 				     &ra);
 			if (ret < 0) {
 				err = ret;
+				uncounted = 0;
 			} else {
 				/* the sticky -EAGAIN of v6.18/v6.19 (docs/kernel-notes/move.md) */
 				step = ret;
-				if (w->knob[K_MOVE_RESET_ERR])
+				if (w->knob[K_MOVE_RESET_ERR]) {
 					err = 0;
+				} else if (err == -EAGAIN &&
+					   ++uncounted >= MOVE_LIVELOCK_PASSES) {
+					/* I16: retrying forever without possible progress */
+					fl_thread_violation("move.result", fn,
+						"livelock: move_pages went round %lld times at 0x%llx with successes it never counts (sticky -EAGAIN)",
+						uncounted, src_addr);
+				}
 			}
 			if (err) {
 				if (err == -EAGAIN)

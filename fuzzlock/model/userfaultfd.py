@@ -23,6 +23,8 @@ from fuzzlock.sched import ViolationError, ops
 UFFDIO_MOVE_MODE_DONTWAKE = 1 << 0
 UFFDIO_MOVE_MODE_ALLOW_SRC_HOLES = 1 << 1
 PAGE_SIZE = 1
+# I16's livelock bound: passes in a row whose success move_pages does not count
+MOVE_LIVELOCK_PASSES = 16
 
 
 class MoveResult:
@@ -160,6 +162,7 @@ def move_pages(w: World, mm: MM, dst_start: int, src_start: int, length: int, mo
         in_range = src_start + length <= svma.end and dst_start + length <= dvma.end
         if in_range and not svma.shared and not dvma.shared:
             err = validate_move_areas(mm, svma, dvma)
+    uncounted = 0  # consecutive passes whose success the sticky err hid
     if not changing and err == 0:
         src_addr, dst_addr, src_end = src_start, dst_start, src_start + length
         while src_addr < src_end:
@@ -179,6 +182,7 @@ def move_pages(w: World, mm: MM, dst_start: int, src_start: int, length: int, mo
             )
             if ret < 0:
                 err = ret
+                uncounted = 0
             else:
                 # v6.18/v6.19 as read (docs/kernel-notes/move.md, note "sticky -EAGAIN"):
                 # err is not reset on success, so a success after an -EAGAIN retry is
@@ -186,6 +190,18 @@ def move_pages(w: World, mm: MM, dst_start: int, src_start: int, length: int, mo
                 step = ret
                 if w.knob["move.reset_err_on_retry"]:
                     err = 0
+                elif err == -EAGAIN:
+                    uncounted += 1
+                    if uncounted >= MOVE_LIVELOCK_PASSES:
+                        # I16: retrying forever although no progress is possible (a hole
+                        # "moved" with ALLOW_SRC_HOLES is a success that changes nothing)
+                        raise ViolationError(
+                            "move.result",
+                            fn,
+                            f"livelock: move_pages went round {uncounted} times at "
+                            f"{src_addr:#x} with successes it never counts (sticky -EAGAIN)",
+                            (f"mm{mm.id}",),
+                        )
             if err:
                 if err == -EAGAIN:
                     continue

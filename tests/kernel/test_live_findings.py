@@ -49,3 +49,25 @@ def test_sticky_eagain_move_reports_eexist_after_moving_the_page(tmp_path: Path)
     assert eexist == 0  # a plain EEXIST would mean the dst was populated: it never is
     if sticky == 0:
         pytest.skip(f"race not hit in {ok} moves (kernel fixed, or too few CPUs)")
+
+
+HOLES = ROOT / "docs" / "findings" / "holes_livelock.c"
+
+
+@pytest.mark.kernel
+def test_holes_move_livelocks_after_a_sticky_eagain(tmp_path: Path) -> None:
+    """docs/findings/holes-livelock.md: two moves from one page, one with
+    ALLOW_SRC_HOLES; the model predicts the hole-mode move can spin forever.  Bounded to
+    30 s; the program kills itself (ending the kernel loop) once it sees a 3 s livelock."""
+    reason = _skip_reason()
+    if reason:
+        pytest.skip(reason)
+    exe = tmp_path / "holes"
+    subprocess.run(["gcc", "-O2", "-pthread", "-o", str(exe), str(HOLES)], check=True)
+    p = subprocess.run([str(exe), "30"], capture_output=True, text=True, timeout=120)
+    if p.returncode == 2:
+        pytest.skip(f"userfaultfd/UFFD_FEATURE_MOVE unavailable: {p.stderr.strip()}")
+    if p.returncode == 0:
+        pytest.skip("no livelock within 30 s (kernel fixed, or the race was not hit)")
+    assert p.returncode == 1 and "LIVELOCK" in p.stdout, p.stdout + p.stderr
+    assert "state=R" in p.stdout  # the stuck thread is running (in the kernel), not asleep
