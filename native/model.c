@@ -742,31 +742,6 @@ static int model_prepare(struct fl_model *m, int max_steps)
 	return FL_MODEL_OK;
 }
 
-static void model_result(struct fl_model *m, struct fl_result *res)
-{
-	struct fl_sched *s = &m->s;
-
-	memset(res, 0, sizeof(*res));
-	res->outcome = (int)s->outcome;
-	res->outcome_id = s->outcome_id;
-	res->steps = (int)s->nevents;
-	res->violation_step = s->has_viol ? s->viol.step : -1;
-	res->violation_thread = s->has_viol ? s->viol.thread : -1;
-	res->violation_fn = s->viol.fn ? s->viol.fn : "";
-	res->message = s->viol.message;
-	res->decisions = s->decisions;
-	res->ndecisions = s->ndecisions;
-	res->preempted = s->preempted;
-	res->npreempted = s->npreempted;
-	res->trace = fl_sched_trace(s, &res->trace_len);
-	res->nevents = s->nevents;
-	if (!res->trace) {
-		res->outcome = FL_ERROR;
-		res->outcome_id = "error";
-		res->message = "out of memory (trace text)";
-	}
-}
-
 static void model_error_result(struct fl_model *m, struct fl_result *res, int rc)
 {
 	memset(res, 0, sizeof(*res));
@@ -817,7 +792,7 @@ int fl_model_run(struct fl_model *m, const long long *decisions, size_t n, int m
 	}
 	fl_replay_init(&ch, &r, decisions, n);
 	fl_sched_run(&m->s, &ch);
-	model_result(m, res);
+	fl_sched_result(&m->s, res);
 	return res->outcome == FL_ERROR ? FL_MODEL_ERROR : FL_MODEL_OK;
 }
 

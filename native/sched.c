@@ -1445,3 +1445,27 @@ void fl_random_init(struct fl_chooser *c, struct fl_random *r, uint64_t seed, do
 	c->choose = fl_random_choose;
 	c->ctx = r;
 }
+
+/* Fill res with the outcome of the last run (shared by every exported runner). */
+void fl_sched_result(struct fl_sched *s, struct fl_result *res)
+{
+	memset(res, 0, sizeof(*res));
+	res->outcome = (int)s->outcome;
+	res->outcome_id = s->outcome_id;
+	res->steps = (int)s->nevents;
+	res->violation_step = s->has_viol ? s->viol.step : -1;
+	res->violation_thread = s->has_viol ? s->viol.thread : -1;
+	res->violation_fn = s->viol.fn ? s->viol.fn : "";
+	res->message = s->viol.message;
+	res->decisions = s->decisions;
+	res->ndecisions = s->ndecisions;
+	res->preempted = s->preempted;
+	res->npreempted = s->npreempted;
+	res->trace = fl_sched_trace(s, &res->trace_len);
+	res->nevents = s->nevents;
+	if (!res->trace) {
+		res->outcome = FL_ERROR;
+		res->outcome_id = "error";
+		res->message = "out of memory (trace text)";
+	}
+}

@@ -328,6 +328,8 @@ struct fl_result {
 	size_t nevents;
 };
 
+void fl_sched_result(struct fl_sched *s, struct fl_result *res);
+
 /*
  * Toy programs of tests/sched/toy.py (native/toy.c; the encoding is described
  * there).  fl_toy_new() returns NULL with a one-line message in @err for a

@@ -538,38 +538,13 @@ static int toy_prepare(struct fl_toy *toy, int max_steps)
 	return 0;
 }
 
-static void toy_result(struct fl_toy *toy, struct fl_result *res)
-{
-	struct fl_sched *s = &toy->s;
-
-	memset(res, 0, sizeof(*res));
-	res->outcome = (int)s->outcome;
-	res->outcome_id = s->outcome_id;
-	res->steps = (int)s->nevents;
-	res->violation_step = s->has_viol ? s->viol.step : -1;
-	res->violation_thread = s->has_viol ? s->viol.thread : -1;
-	res->violation_fn = s->viol.fn ? s->viol.fn : "";
-	res->message = s->viol.message;
-	res->decisions = s->decisions;
-	res->ndecisions = s->ndecisions;
-	res->preempted = s->preempted;
-	res->npreempted = s->npreempted;
-	res->trace = fl_sched_trace(s, &res->trace_len);
-	res->nevents = s->nevents;
-	if (!res->trace) {
-		res->outcome = FL_ERROR;
-		res->outcome_id = "error";
-		res->message = "out of memory (trace text)";
-	}
-}
-
 static int toy_run(struct fl_toy *toy, const struct fl_chooser *ch, int max_steps,
 		   struct fl_result *res)
 {
 	/* if the setup or a spawn failed the run is stopped: fl_sched_run() keeps its outcome */
 	toy_prepare(toy, max_steps);
 	fl_sched_run(&toy->s, ch);
-	toy_result(toy, res);
+	fl_sched_result(&toy->s, res);
 	return res->outcome == FL_ERROR ? -1 : 0;
 }
 
