@@ -525,9 +525,25 @@ def _reset_for_tests() -> None:
 # --------------------------------------------------------------------------- the model (slice)
 
 #: Op codes of a scenario op on the C side (``enum fl_sc_code`` in native/model.h).
-_SC_CODES = {"mmap": 0, "write": 1, "read": 2, "move": 3, "bind": 4}
+_SC_CODES = {
+    "mmap": 0,
+    "write": 1,
+    "read": 2,
+    "move": 3,
+    "bind": 4,
+    "shrink_active_list": 5,
+    "page_idle": 6,
+    "damon_mkold": 7,
+    "damon_young": 8,
+    "memory_failure": 9,
+    "munmap": 10,
+    "exit": 11,
+}
+#: Walker ops: they name a setup-bound folio (``FL_MAX_FOLIO_NAMES`` distinct names).
+_WALKER_OPS = ("shrink_active_list", "page_idle", "damon_mkold", "damon_young", "memory_failure")
+_MAX_FOLIO_NAMES = 64
 #: Thread ops the C model implements so far; the rest raise NativeError.
-MODEL_THREAD_OPS = frozenset({"write", "read", "move"})
+MODEL_THREAD_OPS = frozenset({"write", "read", "move", "munmap", "exit", *_WALKER_OPS})
 #: Setup ops the C model implements so far.
 MODEL_SETUP_OPS = frozenset({"mmap", "write", "read", "bind"})
 _MODEL_OP_WORDS = 7
@@ -568,6 +584,14 @@ def _model_knobs(knobs: Any) -> list[int]:
         1 if k["cow.reuse_lock"] == "trylock" else 0,
         b("anon_vma.free_handshake"),
         1 if walks_locked else 0,
+        {"none": 0, "trylock": 1, "lock": 2}[k["walk.referenced_active_lock"]],
+        0 if k["walk.page_idle_lock"] == "none" else 1,
+        0 if k["walk.damon_lock"] == "none" else 1,
+        1 if k["walk.memory_failure_lock"] == "lock" else 0,
+        b("walk.recheck_mapping"),
+        b("walk.check_mapped_after_lock"),
+        1 if k["walk.trylock_fail_result"] else 0,
+        b("unmap.zap_before_unlink"),
     ]
 
 
@@ -576,6 +600,14 @@ def encode_model_scenario(sc: Any, knobs: Any) -> tuple[list[int], str]:
     for the C model (native/model.h), plus its names string.  Raises NativeError for an
     op outside the native slice or a value the C side cannot represent."""
     names: list[str] = []
+    folios: dict[str, int] = {}
+
+    def folio_slot(n: str, where: str) -> int:
+        if n not in folios:
+            if len(folios) == _MAX_FOLIO_NAMES:
+                raise NativeError(f"{where}: more than {_MAX_FOLIO_NAMES} folio names")
+            folios[n] = len(folios)
+        return folios[n]
 
     def name_idx(n: str, where: str) -> int:
         if "\n" in n or "|" in n:
@@ -597,16 +629,26 @@ def encode_model_scenario(sc: Any, knobs: Any) -> tuple[list[int], str]:
             v = o["value"]
             if not _INT64_MIN <= v <= _INT64_MAX:
                 raise NativeError(f"{where}.value: {v} does not fit in 64 bits")
-            return [1, mm, o["addr"], v, 1 if o.get("folio") else 0, 0, 0]
+            bind = folio_slot(o["folio"], where) + 1 if o.get("folio") else 0
+            return [1, mm, o["addr"], v, bind, 0, 0]
         if op == "read":
-            return [2, mm, o["addr"], 1 if o.get("folio") else 0, 0, 0, 0]
+            bind = folio_slot(o["folio"], where) + 1 if o.get("folio") else 0
+            return [2, mm, o["addr"], bind, 0, 0, 0]
         if op == "move":
             mode = 0
             for m in o["mode"]:
                 mode |= {"DONTWAKE": 1, "ALLOW_SRC_HOLES": 2}[m]
             return [3, mm, o["dst"], o["src"], o["len"], mode, 0]
         if op == "bind":
-            return [4, mm, o["addr"], 0, 0, 0, 0]
+            return [4, mm, o["addr"], folio_slot(o["folio"], where) + 1, 0, 0, 0]
+        if op == "munmap":
+            return [10, mm, o["addr"], o["pages"], 0, 0, 0]
+        if op == "exit":
+            return [11, mm, 0, 0, 0, 0, 0]
+        if op in _WALKER_OPS:
+            if o["folio"] not in folios:
+                raise NativeError(f"{where}.folio: {o['folio']!r} is not bound in the setup")
+            return [_SC_CODES[op], 0, folios[o["folio"]], 0, 0, 0, 0]
         raise AssertionError(op)
 
     out = _model_knobs(knobs)
@@ -628,6 +670,8 @@ def encode_model_scenario(sc: Any, knobs: Any) -> tuple[list[int], str]:
             where = f"scenario.threads[{ti}].ops[{j}]"
             if o["op"] not in MODEL_THREAD_OPS:
                 raise NativeError(f"{where}.op: {o['op']!r} is not in the native model yet")
+            if o["op"] in ("write", "read") and o.get("folio"):
+                o = {k: v for k, v in o.items() if k != "folio"}  # binds only in the setup
             out += enc_op(o, where)
     return out, "\n".join(names)
 
@@ -663,6 +707,12 @@ def _model_lib() -> ctypes.CDLL:
         lib.fl_model_bench.restype = ctypes.c_longlong
         lib.fl_model_free.argtypes = [ctypes.c_void_p]
         lib.fl_model_free.restype = None
+        if hasattr(lib, "fl_model_results"):
+            lib.fl_model_results.argtypes = [ctypes.c_void_p]
+            lib.fl_model_results.restype = ctypes.c_char_p
+        if hasattr(lib, "fl_model_violation_objects"):
+            lib.fl_model_violation_objects.argtypes = [ctypes.c_void_p]
+            lib.fl_model_violation_objects.restype = ctypes.c_char_p
         lib.fl_model_new.restype = ctypes.c_void_p
     return lib
 
@@ -705,6 +755,16 @@ def _scenario_of(scenario_json: Any) -> Any:
 ModelViolation = tuple[str, int, int, str, str]
 
 
+class ModelRunResults(NamedTuple):
+    """``run_model_results``: the run, what each thread's operations returned (like
+    ``model.ModelRun.results``), and the violation's objects (``Violation.objects``), or
+    None when the C side did not record them for this violation (not ported yet)."""
+
+    run: tuple[str, list[Event], list[int], list[int], ModelViolation | None]
+    results: list[list[str]]
+    objects: tuple[str, ...] | None
+
+
 def run_model(
     scenario_json: Any,
     protocol_knobs: Any,
@@ -718,6 +778,17 @@ def run_model(
 
     Raises NativeError for an op outside the native slice, NativeSetupError where
     ``fuzzlock.model.run`` raises SetupError."""
+    return run_model_results(scenario_json, protocol_knobs, decisions, max_steps).run
+
+
+def run_model_results(
+    scenario_json: Any,
+    protocol_knobs: Any,
+    decisions: Sequence[int] = (),
+    max_steps: int | None = None,
+) -> ModelRunResults:
+    """``run_model`` plus what each thread's operations returned, formatted like
+    ``model.ModelRun.results`` (the ops a thread completed before the run ended)."""
     sc = _scenario_of(scenario_json)
     steps = _check_max_steps(sc.max_steps if max_steps is None else max_steps)
     encoded, names = encode_model_scenario(sc, protocol_knobs)
@@ -733,11 +804,23 @@ def run_model(
         if rc == _MODEL_SETUP_ERROR:
             raise NativeSetupError(msg)
         r = _toy_result(res)
+        results: list[list[str]] = []
+        if hasattr(m.lib, "fl_model_results"):
+            text = (m.lib.fl_model_results(m.handle) or b"").decode()
+            for line in text.split("\n"):
+                n, *vals = line.split("\t")
+                assert int(n) == len(vals), line
+                results.append(vals)
+        objects: tuple[str, ...] | None = None
+        if hasattr(m.lib, "fl_model_violation_objects"):
+            raw = m.lib.fl_model_violation_objects(m.handle)
+            if raw is not None:
+                objects = tuple(raw.decode().split("\n")) if raw else ()
     viol = None
     if r.violation_step is not None:
         thread = r.violation_thread if r.violation_thread is not None else -1
         viol = (r.outcome, r.violation_step, thread, r.violation_fn or "", r.message)
-    return r.outcome, r.events, r.decisions, r.preempted, viol
+    return ModelRunResults((r.outcome, r.events, r.decisions, r.preempted, viol), results, objects)
 
 
 def model_bench(

@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * fuzzlock/model/__init__.py and the invariant checks of fuzzlock/invariants.py
- * for the slice: setup ops, thread bodies, check_move_result (I16), the
+ * for the slice: setup ops, thread bodies (movers, users and the rmap walkers
+ * shrink_active_list, page_idle, damon_mkold, damon_young, memory_failure, with
+ * their results formatted like model._fmt), check_move_result (I16), the
  * per-step and end-of-run state invariants, and the exported run functions.
  */
 #include <stdarg.h>
@@ -47,11 +49,15 @@ struct fl_sc_op {
 	long long a, b, c, d, e;
 };
 
+#define FL_RES_LEN	48
+
 struct fl_model_thread {
 	struct fl_model *m;
 	const char *name;
 	struct fl_sc_op *ops;
 	size_t nops;
+	size_t ndone;		/* results recorded this run */
+	char (*res)[FL_RES_LEN];
 };
 
 struct fl_setup_arg {
@@ -72,11 +78,16 @@ struct fl_model {
 	struct fl_sc_op *all_ops;
 	char setup_names[64][16];
 	char setup_err[FL_MSG_LEN];
+	int named[FL_MAX_FOLIO_NAMES];	/* folio slot -> folio id, -1 */
+	char (*res_all)[FL_RES_LEN];
+	char *res_text;
+	size_t res_text_len;
 	char res_msg[FL_MSG_LEN + 128];
 };
 
 static const char *const fl_sc_names[FL_SC_NR_CODES] = {
-	"mmap", "write", "read", "move", "bind"
+	"mmap", "write", "read", "move", "bind", "shrink_active_list", "page_idle",
+	"damon_mkold", "damon_young", "memory_failure", "munmap", "exit"
 };
 
 /* --- setup ------------------------------------------------------------------------ */
@@ -142,9 +153,20 @@ static void setup_body(void *arg)
 		return;
 	}
 	/* _bind */
-	if (!mm || fl_pte_get(w, mm, o->a).kind != PTE_PRESENT)
-		snprintf(m->setup_err, sizeof(m->setup_err),
-			 "nothing mapped at mm%d:0x%llx", o->mm, (unsigned long long)o->a);
+	{
+		long long slot = o->code == FL_SC_WRITE ? o->c : o->b;
+		struct fl_pte p;
+
+		if (mm)
+			p = fl_pte_get(w, mm, o->a);
+		if (!mm || p.kind != PTE_PRESENT || p.folio < 0) {
+			snprintf(m->setup_err, sizeof(m->setup_err),
+				 "nothing mapped at mm%d:0x%llx", o->mm,
+				 (unsigned long long)o->a);
+			return;
+		}
+		m->named[slot - 1] = p.folio;
+	}
 }
 
 /* --- thread bodies ---------------------------------------------------------------- */
@@ -173,12 +195,35 @@ static void check_move_result(struct fl_world *w, const struct fl_sc_op *o,
 				    fl_errname(w, r->ret), mv);
 }
 
-static void do_op(struct fl_world *w, const struct fl_sc_op *o)
+/* model._fmt of a memory.user_write/user_read result */
+static void fmt_access(char *out, long long r)
 {
-	struct fl_mm *mm = fl_mm_get(w, o->mm);
+	if (r == FL_SEGV)
+		snprintf(out, FL_RES_LEN, "segv");
+	else if (r == FL_UFFD_MISSING)
+		snprintf(out, FL_RES_LEN, "uffd-missing");
+	else
+		snprintf(out, FL_RES_LEN, "%lld", r);
+}
 
-	if (!mm)
-		return;	/* "no-mm" */
+/* model.do_op: one op, its result formatted like model._fmt into @out */
+static void do_op(struct fl_model *m, const struct fl_sc_op *o, char *out)
+{
+	struct fl_world *w = &m->w;
+	struct fl_mm *mm = NULL;
+	struct fl_folio *folio = NULL;
+
+	if (o->code <= FL_SC_BIND || o->code >= FL_SC_MUNMAP) {
+		mm = fl_mm_get(w, o->mm);
+		if (!mm) {
+			snprintf(out, FL_RES_LEN, "no-mm");
+			return;
+		}
+	} else {
+		if (m->named[o->a] < 0)
+			fl_thread_violation("error", "model", "folio slot %lld is not bound", o->a);
+		folio = &w->folios[m->named[o->a]];
+	}
 	switch (o->code) {
 	case FL_SC_MOVE: {
 		int me = fl_me(w);
@@ -186,14 +231,57 @@ static void do_op(struct fl_world *w, const struct fl_sc_op *o)
 		struct fl_move_result r = userfaultfd_move(w, mm, o->a, o->b, o->c, o->d);
 
 		check_move_result(w, o, &r, w->pte_moves[me] - before);
+		if (r.has_move)
+			snprintf(out, FL_RES_LEN, "ret=%s,move=%lld", fl_errname(w, r.ret), r.move);
+		else
+			snprintf(out, FL_RES_LEN, "ret=%s,move=None", fl_errname(w, r.ret));
 		break;
 	}
 	case FL_SC_WRITE:
-		user_write(w, mm, o->a, o->b);
+		fmt_access(out, user_write(w, mm, o->a, o->b));
 		break;
 	case FL_SC_READ:
-		user_read(w, mm, o->a);
+		fmt_access(out, user_read(w, mm, o->a));
 		break;
+	case FL_SC_MUNMAP:
+		snprintf(out, FL_RES_LEN, "%lld", do_munmap(w, mm, o->a, o->b));
+		break;
+	case FL_SC_EXIT:
+		snprintf(out, FL_RES_LEN, "%lld", exit_mmap(w, mm));
+		break;
+	case FL_SC_SHRINK_ACTIVE: {
+		long long referenced = 0;
+
+		if (shrink_active_list(w, folio, &referenced))
+			snprintf(out, FL_RES_LEN, "%lld", referenced);
+		else
+			snprintf(out, FL_RES_LEN, "-");
+		break;
+	}
+	case FL_SC_PAGE_IDLE:
+		snprintf(out, FL_RES_LEN, "%lld", page_idle_clear_pte_refs(w, folio));
+		break;
+	case FL_SC_DAMON_MKOLD:
+		snprintf(out, FL_RES_LEN, "%lld", damon_folio_mkold(w, folio));
+		break;
+	case FL_SC_DAMON_YOUNG:
+		snprintf(out, FL_RES_LEN, "%d", damon_folio_young(w, folio) ? 1 : 0);
+		break;
+	case FL_SC_MEMORY_FAILURE: {
+		int ids[FL_MAX_MMS], n = kill_procs_now(w, folio, ids), i;
+		size_t len = 0;
+
+		out[0] = '\0';
+		if (n < 0)
+			snprintf(out, FL_RES_LEN, "-");
+		for (i = 0; i < n; i++) {
+			int k = snprintf(out + len, FL_RES_LEN - len, "%s%d", i ? "," : "", ids[i]);
+
+			if (k > 0 && (size_t)k < FL_RES_LEN - len)
+				len += (size_t)k;
+		}
+		break;
+	}
 	default:
 		break;
 	}
@@ -204,8 +292,10 @@ static void thread_body(void *arg)
 	struct fl_model_thread *mt = arg;
 	size_t i;
 
-	for (i = 0; i < mt->nops; i++)
-		do_op(&mt->m->w, &mt->ops[i]);
+	for (i = 0; i < mt->nops; i++) {
+		do_op(mt->m, &mt->ops[i], mt->res[i]);
+		mt->ndone = i + 1;
+	}
 }
 
 /* --- invariants (fuzzlock/invariants.py) -------------------------------------------- */
@@ -453,11 +543,12 @@ static int model_check_end(struct fl_sched *s, void *ctx)
 	for (i = 0; i < w->nfolios; i++) {
 		struct fl_folio *f = &w->folios[i];
 
-		if (!f->freed && f->refcount != f->mapcount + f->pincount)
+		int want = f->mapcount + f->pincount + (f->isolated ? 1 : 0);
+
+		if (!f->freed && f->refcount != want)
 			FAIL("folio.refcount",
 			     "%s refcount %d at quiescence, expected %d (mapcount %d, swapcache 0, "
-			     "pins %d)", f->name, f->refcount, f->mapcount + f->pincount,
-			     f->mapcount, f->pincount);
+			     "pins %d)", f->name, f->refcount, want, f->mapcount, f->pincount);
 	}
 	/* sorted by tid: the setup (-1) first */
 	for (k = -1; k < s->nthreads; k++) {
@@ -500,6 +591,11 @@ static int check_op(const long long *o, bool setup, size_t nnames, const char *w
 		model_err(err, errlen, "%s op %zu: bad op code %lld", who, k, code);
 		return -1;
 	}
+	if (setup && code > FL_SC_BIND) {
+		model_err(err, errlen, "%s op %zu: %s is a thread-only op", who, k,
+			  fl_sc_names[code]);
+		return -1;
+	}
 	if (!setup && (code == FL_SC_MMAP || code == FL_SC_BIND)) {
 		model_err(err, errlen, "%s op %zu: %s is a setup-only op", who, k,
 			  fl_sc_names[code]);
@@ -526,13 +622,13 @@ static int check_op(const long long *o, bool setup, size_t nnames, const char *w
 		}
 		break;
 	case FL_SC_WRITE:
-		if (o[4] > 1 || o[5] || o[6]) {
+		if (o[4] > FL_MAX_FOLIO_NAMES || (!setup && o[4]) || o[5] || o[6]) {
 			model_err(err, errlen, "%s op %zu: malformed write", who, k);
 			return -1;
 		}
 		break;
 	case FL_SC_READ:
-		if (o[3] > 1 || o[4] || o[5] || o[6]) {
+		if (o[3] > FL_MAX_FOLIO_NAMES || (!setup && o[3]) || o[4] || o[5] || o[6]) {
 			model_err(err, errlen, "%s op %zu: malformed read", who, k);
 			return -1;
 		}
@@ -543,9 +639,28 @@ static int check_op(const long long *o, bool setup, size_t nnames, const char *w
 			return -1;
 		}
 		break;
-	default:
-		if (o[3] || o[4] || o[5] || o[6]) {
+	case FL_SC_BIND:
+		if (o[3] < 1 || o[3] > FL_MAX_FOLIO_NAMES || o[4] || o[5] || o[6]) {
 			model_err(err, errlen, "%s op %zu: malformed bind", who, k);
+			return -1;
+		}
+		break;
+	case FL_SC_MUNMAP:
+		if (o[3] < 1 || o[3] > 64 || o[4] || o[5] || o[6]) {
+			model_err(err, errlen, "%s op %zu: malformed munmap", who, k);
+			return -1;
+		}
+		break;
+	case FL_SC_EXIT:
+		if (o[2] || o[3] || o[4] || o[5] || o[6]) {
+			model_err(err, errlen, "%s op %zu: malformed exit", who, k);
+			return -1;
+		}
+		break;
+	default:
+		if (o[1] || o[2] >= FL_MAX_FOLIO_NAMES || o[3] || o[4] || o[5] || o[6]) {
+			model_err(err, errlen, "%s op %zu: malformed %s", who, k,
+				  fl_sc_names[code]);
 			return -1;
 		}
 		break;
@@ -582,8 +697,11 @@ struct fl_model *fl_model_new(const long long *enc, size_t len, const char *name
 		return NULL;
 	}
 	for (i = 0; i < K_NR; i++) {
-		if (enc[i] < 0 || enc[i] > 1) {
-			model_err(err, errlen, "knob %zu: value %lld is not 0 or 1", i, enc[i]);
+		long long hi = i == K_REF_ACTIVE_LOCK ? FL_WALK_LOCK_LOCK : 1;
+
+		if (enc[i] < 0 || enc[i] > hi) {
+			model_err(err, errlen, "knob %zu: value %lld is not in 0..%lld", i, enc[i],
+				  hi);
 			return NULL;
 		}
 	}
@@ -641,11 +759,16 @@ struct fl_model *fl_model_new(const long long *enc, size_t len, const char *name
 		memcpy(m->names_buf, names, strlen(names) + 1);
 	m->names = calloc(nnames, sizeof(*m->names));
 	m->all_ops = calloc(total ? total : 1, sizeof(*m->all_ops));
-	if (!m->names_buf || !m->names || !m->all_ops ||
+	m->res_all = calloc(total ? total : 1, sizeof(*m->res_all));
+	m->res_text_len = (total + nthreads + 1) * (FL_RES_LEN + 8);
+	m->res_text = malloc(m->res_text_len);
+	if (!m->names_buf || !m->names || !m->all_ops || !m->res_all || !m->res_text ||
 	    fl_sched_init(&m->s, FL_DEFAULT_MAX_STEPS)) {
 		free(m->names_buf);
 		free(m->names);
 		free(m->all_ops);
+		free(m->res_all);
+		free(m->res_text);
 		free(m);
 		model_err(err, errlen, "out of memory");
 		return NULL;
@@ -678,6 +801,7 @@ struct fl_model *fl_model_new(const long long *enc, size_t len, const char *name
 		mt->nops = (size_t)enc[pos + 1];
 		pos += 2;
 		mt->ops = &m->all_ops[total];
+		mt->res = &m->res_all[total];
 		for (k = 0; k < mt->nops; k++, pos += FL_OP_WORDS)
 			fill_op(&m->all_ops[total++], &enc[pos]);
 	}
@@ -698,7 +822,37 @@ void fl_model_free(struct fl_model *m)
 	free(m->names_buf);
 	free(m->names);
 	free(m->all_ops);
+	free(m->res_all);
+	free(m->res_text);
 	free(m);
+}
+
+/* Violation.objects of the last run's violation, '\n'-separated; NULL if not recorded */
+const char *fl_model_violation_objects(struct fl_model *m)
+{
+	if (!m || !m->s.has_viol || !m->w.has_viol_objs)
+		return NULL;
+	return m->w.viol_objs;
+}
+
+const char *fl_model_results(struct fl_model *m)
+{
+	size_t len = 0, i;
+	int t;
+
+	if (!m)
+		return "";
+	m->res_text[0] = '\0';
+	for (t = 0; t < m->nthreads; t++) {
+		const struct fl_model_thread *mt = &m->th[t];
+
+		len += (size_t)snprintf(m->res_text + len, m->res_text_len - len, "%s%zu",
+					t ? "\n" : "", mt->ndone);
+		for (i = 0; i < mt->ndone; i++)
+			len += (size_t)snprintf(m->res_text + len, m->res_text_len - len, "\t%s",
+						mt->res[i]);
+	}
+	return m->res_text;
 }
 
 /* A fresh world, the setup run, the threads spawned: 0, or an FL_MODEL_* error. */
@@ -715,6 +869,10 @@ static int model_prepare(struct fl_model *m, int max_steps)
 	s->check_ctx = &m->w;
 	fl_world_reset(&m->w);
 	m->setup_err[0] = '\0';
+	for (i = 0; i < FL_MAX_FOLIO_NAMES; i++)
+		m->named[i] = -1;
+	for (t = 0; t < m->nthreads; t++)
+		m->th[t].ndone = 0;
 	for (i = 0; i < m->nsetup; i++) {
 		struct fl_setup_arg sa = { m, &m->setup[i] };
 

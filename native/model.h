@@ -14,10 +14,15 @@
  * An op is (code, mm, a, b, c, d, e):
  *
  *	FL_SC_MMAP	mm, vma name index, start, pages, flags (FL_MMAP_*)
- *	FL_SC_WRITE	mm, addr, value, bind (a setup "folio" name: 1)
+ *	FL_SC_WRITE	mm, addr, value, bind (setup: folio slot + 1, 0 = none)
  *	FL_SC_READ	mm, addr, bind
  *	FL_SC_MOVE	mm, dst, src, len, mode (UFFDIO_MOVE_MODE_*)
- *	FL_SC_BIND	mm, addr
+ *	FL_SC_BIND	mm, addr, folio slot + 1
+ *	FL_SC_SHRINK_ACTIVE .. FL_SC_MEMORY_FAILURE	0, folio slot (thread ops)
+ *	FL_SC_MUNMAP	mm, addr, pages (thread op)
+ *	FL_SC_EXIT	mm (thread op)
+ *
+ * A folio slot (< FL_MAX_FOLIO_NAMES) stands for one setup "folio" name.
  *
  * fl_model_new() returns NULL with a one-line message for a malformed
  * encoding; it never crashes.
@@ -30,6 +35,7 @@
 #include "sched.h"
 
 #define FL_OP_WORDS	7
+#define FL_MAX_FOLIO_NAMES	64
 
 enum fl_sc_code {
 	FL_SC_MMAP = 0,
@@ -37,6 +43,13 @@ enum fl_sc_code {
 	FL_SC_READ = 2,
 	FL_SC_MOVE = 3,
 	FL_SC_BIND = 4,
+	FL_SC_SHRINK_ACTIVE = 5,
+	FL_SC_PAGE_IDLE = 6,
+	FL_SC_DAMON_MKOLD = 7,
+	FL_SC_DAMON_YOUNG = 8,
+	FL_SC_MEMORY_FAILURE = 9,
+	FL_SC_MUNMAP = 10,
+	FL_SC_EXIT = 11,
 	FL_SC_NR_CODES
 };
 
@@ -58,5 +71,12 @@ int fl_model_run(struct fl_model *m, const long long *decisions, size_t n, int m
 long long fl_model_bench(struct fl_model *m, long long runs, unsigned long long seed,
 			 int max_steps);
 void fl_model_free(struct fl_model *m);
+/*
+ * The thread results of the last fl_model_run() (model.ModelRun.results): one
+ * line per thread, "n" then a tab before each of its n results.
+ */
+const char *fl_model_results(struct fl_model *m);
+/* Violation.objects of the last run's violation ('\n'-separated), NULL if not recorded */
+const char *fl_model_violation_objects(struct fl_model *m);
 
 #endif /* FUZZLOCK_MODEL_H */

@@ -135,6 +135,48 @@ void folio_add_new_anon_rmap(struct fl_world *w, struct fl_folio *folio, struct 
 			     long long addr, bool exclusive);
 void folio_remove_rmap_pte(struct fl_folio *folio);
 
+/* the rmap walk (rmap.c) */
+struct fl_rwc;
+typedef bool (*fl_rmap_one_fn)(struct fl_world *w, struct fl_folio *folio, struct fl_vma *vma,
+			       long long addr, struct fl_rwc *rwc, struct fl_walkrec *rec);
+
+/* struct rmap_walk_control plus the walker's private results (rmap.RmapWalkControl) */
+struct fl_rwc {
+	const char *caller;
+	fl_rmap_one_fn rmap_one;
+	bool try_lock;
+	bool contended;
+	bool stopped_early;
+	int referenced;
+	int mapcount;
+	bool accessed;
+};
+
+void assert_walk_folio_locked(struct fl_world *w, const char *fn, struct fl_folio *folio);
+int folio_lock_anon_vma_read(struct fl_world *w, struct fl_folio *folio, struct fl_rwc *rwc);
+void rmap_walk_anon(struct fl_world *w, struct fl_folio *folio, struct fl_rwc *rwc);
+void check_tree_locked(struct fl_world *w, const char *fn, int av);
+void walkrec_start(struct fl_world *w, struct fl_walkrec *rec, struct fl_folio *folio);
+void walkrec_check(struct fl_world *w, struct fl_walkrec *rec, const char *caller, int av,
+		   long long pgoff, const char *tail);
+bool rmap_one_pte(struct fl_world *w, const char *fn, struct fl_folio *folio,
+		  struct fl_vma *vma, long long addr, struct fl_walkrec *rec, struct fl_pte *out);
+long long folio_referenced(struct fl_world *w, struct fl_folio *folio, bool is_locked);
+long long fl_read_pgoff(const char *fn, struct fl_folio *folio);
+
+/* walkers.c, vmscan */
+bool folio_try_get(struct fl_world *w, const char *fn, struct fl_folio *folio);
+bool shrink_active_list(struct fl_world *w, struct fl_folio *folio, long long *referenced);
+long long page_idle_clear_pte_refs(struct fl_world *w, struct fl_folio *folio);
+long long damon_folio_mkold(struct fl_world *w, struct fl_folio *folio);
+bool damon_folio_young(struct fl_world *w, struct fl_folio *folio);
+/* -1: None; else the number of mm ids (sorted) stored in @ids */
+int kill_procs_now(struct fl_world *w, struct fl_folio *folio, int *ids);
+
+/* vmscan.c: munmap and exit */
+long long do_munmap(struct fl_world *w, struct fl_mm *mm, long long start, long long npages);
+long long exit_mmap(struct fl_world *w, struct fl_mm *mm);
+
 /* memory.c */
 long long user_write(struct fl_world *w, struct fl_mm *mm, long long addr, long long value);
 long long user_read(struct fl_world *w, struct fl_mm *mm, long long addr);

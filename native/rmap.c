@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * mm/rmap.c (fuzzlock/model/rmap.py): the anon_vma life cycle and the folio
- * rmap updates of the slice (no fork, no rmap walks).
+ * mm/rmap.c (fuzzlock/model/rmap.py): the anon_vma life cycle, the folio
+ * rmap updates of the slice (no fork), and the anon rmap walk
+ * (folio_lock_anon_vma_read, rmap_walk_anon, folio_referenced) with its
+ * walk.complete ground truth (fuzzlock/model/walkrecord.py).
  */
 #include <stdio.h>
 #include <string.h>
@@ -37,6 +39,13 @@ int fl_av_deref(struct fl_world *w, int av, const char *fn, const char *field)
 		return av;
 	if (a->free_clock >= 0 && t && t->rcu_since >= 0 && t->rcu_since < a->free_clock)
 		return sl->obj;
+	{
+		char what[64];
+
+		snprintf(what, sizeof(what), "anon_vma:%d%s%s", a->slot, field[0] ? "." : "",
+			 field);
+		fl_viol_objects(w, what, NULL);
+	}
 	fl_thread_violation("uaf", fn,
 			    "anon_vma:%d%s%s touched after it was freed (gen %d, slot now gen "
 			    "%d%s) outside an RCU section that covers the free",
@@ -237,10 +246,7 @@ int folio_get_anon_vma(struct fl_world *w, struct fl_folio *folio)
 	static const char fn[] = "folio_get_anon_vma";
 	int mapping, av;
 
-	if (w->knob[K_WALKS_HOLD_FOLIO_LOCK] && folio->lock.owner != fl_me(w))
-		fl_thread_violation("lock.walk-discipline", fn,
-				    "%s on %s without the folio lock (VM_BUG_ON_FOLIO)", fn,
-				    folio->name);
+	assert_walk_folio_locked(w, fn, folio);
 	fl_rcu_read_lock(fn);
 	mapping = fl_read_mapping(w, fn, folio);
 	if (mapping < 0) {
@@ -349,4 +355,368 @@ void folio_add_new_anon_rmap(struct fl_world *w, struct fl_folio *folio, struct 
 void folio_remove_rmap_pte(struct fl_folio *folio)
 {
 	folio->mapcount--;
+}
+
+/* --- the rmap walk ---------------------------------------------------------------- */
+
+/* I9's post-patch rule, as the kernel's VM_BUG_ON_FOLIO would check it */
+void assert_walk_folio_locked(struct fl_world *w, const char *fn, struct fl_folio *folio)
+{
+	if (w->knob[K_WALKS_HOLD_FOLIO_LOCK] && folio->lock.owner != fl_me(w)) {
+		fl_viol_objects(w, folio->name, NULL);
+		fl_thread_violation("lock.walk-discipline", fn,
+				    "%s on %s without the folio lock (VM_BUG_ON_FOLIO)", fn,
+				    folio->name);
+	}
+}
+
+struct fl_root_arg {
+	struct fl_world *w;
+	int av;
+	int root;
+};
+
+static struct fl_value root_read_thunk(void *arg)
+{
+	struct fl_root_arg *a = arg;
+	struct fl_value v = { .kind = FL_VAL_STR };
+
+	a->root = a->w->avs[a->av].root;
+	v.s = a->w->avs[a->root].repr;
+	return v;
+}
+
+static inline struct fl_lock *av_slot_lock(struct fl_world *w, int av)
+{
+	return &w->slots[w->avs[av].slot].lock;
+}
+
+/*
+ * folio_lock_anon_vma_read (v6.18 with its retry and mapping rechecks; v6.19
+ * without them): the anon_vma with its root read-locked, or -1.
+ */
+int folio_lock_anon_vma_read(struct fl_world *w, struct fl_folio *folio, struct fl_rwc *rwc)
+{
+	static const char fn[] = "folio_lock_anon_vma_read";
+	bool recheck = w->knob[K_RECHECK_MAPPING] != 0;
+	bool check_mapped = w->knob[K_CHECK_MAPPED] != 0;
+
+	assert_walk_folio_locked(w, fn, folio);
+	for (;;) {
+		struct fl_root_arg ra = { .w = w };
+		struct fl_av_arg da;
+		int mapping, av, now;
+
+		fl_rcu_read_lock(fn);
+		mapping = fl_read_mapping(w, fn, folio);
+		if (mapping < 0) {
+			fl_rcu_read_unlock(fn);
+			return -1;
+		}
+		if (!folio_mapped(w, fn, folio)) {
+			fl_rcu_read_unlock(fn);
+			return -1;
+		}
+		ra.av = fl_av_deref(w, mapping, fn, "root");
+		fl_yield_mem(fn, "read", w->slots[w->avs[mapping].slot].n_root, root_read_thunk,
+			     &ra);
+		fl_av_deref(w, ra.root, fn, "rwsem");
+		if (fl_down_read_trylock(fn, av_slot_lock(w, ra.root))) {
+			if (recheck) {
+				now = fl_read_mapping(w, fn, folio);
+				if (now != mapping) {
+					fl_up_read(fn, av_slot_lock(w, ra.root));
+					fl_rcu_read_unlock(fn);
+					continue;
+				}
+			}
+			if (check_mapped && !folio_mapped(w, fn, folio)) {
+				fl_up_read(fn, av_slot_lock(w, ra.root));
+				fl_rcu_read_unlock(fn);
+				return -1;
+			}
+			fl_rcu_read_unlock(fn);
+			return mapping;
+		}
+		if (rwc && rwc->try_lock) {
+			rwc->contended = true;
+			fl_rcu_read_unlock(fn);
+			return -1;
+		}
+		/* trylock failed, we got to sleep: pin the anon_vma first */
+		av = fl_av_deref(w, mapping, fn, "refcount");
+		if (!fl_av_inc_not_zero_op(w, fn, mapping, av)) {
+			fl_rcu_read_unlock(fn);
+			return -1;
+		}
+		if (!folio_mapped(w, fn, folio)) {
+			fl_rcu_read_unlock(fn);
+			put_anon_vma(w, fn, mapping);
+			return -1;
+		}
+		fl_rcu_read_unlock(fn);
+		fl_down_read(fn, fl_av_root_lock(w, mapping), 0);
+		if (recheck) {
+			now = fl_read_mapping(w, fn, folio);
+			if (now != mapping) {
+				fl_up_read(fn, fl_av_root_lock(w, mapping));
+				put_anon_vma(w, fn, mapping);
+				continue;
+			}
+		}
+		da = (struct fl_av_arg){ .w = w, .fn = fn, .av = mapping };
+		if (fl_yield_mem(fn, "atomic", w->avs[mapping].n_refcount, av_dec_thunk, &da).i ==
+		    0) {
+			/* we held the last reference: unlock and bail */
+			fl_up_read(fn, fl_av_root_lock(w, mapping));
+			__put_anon_vma(w, mapping);
+			return -1;
+		}
+		return mapping;
+	}
+}
+
+/* I9: the interval tree is traversed with the root rwsem held */
+void check_tree_locked(struct fl_world *w, const char *fn, int av)
+{
+	const struct fl_lock *lk = fl_av_root_lock(w, av);
+	int me = fl_me(w);
+
+	if (!(lk->readers & (1u << me)) && lk->writer != me) {
+		fl_viol_objects(w, w->slots[w->avs[av].slot].name, lk->name, NULL);
+		fl_thread_violation("lock.walk-discipline", fn,
+				    "traversing %s's interval tree without %s held",
+				    w->avs[av].repr, lk->name);
+	}
+}
+
+/* WalkRecord.__init__: the mappings that exist when the traversal starts */
+void walkrec_start(struct fl_world *w, struct fl_walkrec *rec, struct fl_folio *folio)
+{
+	rec->folio = folio->id;
+	rec->nstart = fl_mapping_ids(w, folio->id, rec->start);
+	rec->nfound = 0;
+}
+
+static void walkrec_visit(struct fl_walkrec *rec, int mid)
+{
+	int i;
+
+	if (!mid)
+		return;
+	for (i = 0; i < rec->nfound; i++)
+		if (rec->found[i] == mid)
+			return;
+	if (rec->nfound < FL_MAX_WALK_MAPS)
+		rec->found[rec->nfound++] = mid;
+}
+
+/*
+ * WalkRecord.missed and the walk.complete violation: mappings present at both
+ * ends of the walk that no rmap_one found.  @tail ends the message.
+ */
+void walkrec_check(struct fl_world *w, struct fl_walkrec *rec, const char *caller, int av,
+		   long long pgoff, const char *tail)
+{
+	struct fl_walk_map *end = w->walk_end;
+	int nend = fl_mapping_ids(w, rec->folio, end);
+	int missed[FL_MAX_WALK_MAPS], nmissed = 0, i, j;
+	char where[FL_MSG_LEN];
+	size_t len = 0;
+
+	for (i = 0; i < nend; i++) {
+		bool in_start = false, found = false;
+
+		for (j = 0; j < rec->nstart; j++)
+			if (rec->start[j].mid == end[i].mid)
+				in_start = true;
+		for (j = 0; j < rec->nfound; j++)
+			if (rec->found[j] == end[i].mid)
+				found = true;
+		if (!in_start || found)
+			continue;
+		for (j = nmissed; j > 0 && end[missed[j - 1]].mid > end[i].mid; j--)
+			missed[j] = missed[j - 1];
+		missed[j] = i;
+		nmissed++;
+	}
+	if (!nmissed)
+		return;
+	fl_viol_objects(w, w->folios[rec->folio].name, NULL);
+	where[0] = '\0';
+	for (i = 0; i < nmissed; i++) {
+		const struct fl_walk_map *m = &end[missed[i]];
+		const struct fl_vma *v = &w->vmas[m->vma];
+		int k;
+
+		fl_viol_object_add(w, fl_pte_name(w, &w->mms[v->mm], m->addr));
+		fl_viol_object_add(w, v->lock_name);
+		k = snprintf(where + len, sizeof(where) - len, "%s%s:0x%llx", i ? ", " : "",
+				 w->vmas[m->vma].name, (unsigned long long)m->addr);
+
+		if (k > 0 && (size_t)k < sizeof(where) - len)
+			len += (size_t)k;
+	}
+	fl_thread_violation("walk.complete", caller,
+			    "%s walked %s at pgoff %lld and missed %s mapped at %s%s", caller,
+			    w->avs[av].repr, pgoff, w->folios[rec->folio].name, where, tail);
+}
+
+/*
+ * page_vma_mapped_walk for one small folio: take the PTL and see whether the
+ * PTE at @addr maps @folio.  True with the PTE in @out and the PTL held.
+ */
+bool rmap_one_pte(struct fl_world *w, const char *fn, struct fl_folio *folio,
+		  struct fl_vma *vma, long long addr, struct fl_walkrec *rec, struct fl_pte *out)
+{
+	struct fl_mm *mm = &w->mms[vma->mm];
+	struct fl_pte pte;
+
+	if (!fl_table_find(w, mm, addr)) {	/* pmd none: nothing mapped there */
+		walkrec_visit(rec, 0);
+		return false;
+	}
+	pte = pte_offset_map_lock(w, fn, mm, addr);
+	if (pte.kind == PTE_PRESENT && pte.folio == folio->id) {
+		walkrec_visit(rec, pte.mid);
+		*out = pte;
+		return true;
+	}
+	pte_unmap_unlock(w, fn, mm, addr);
+	return false;
+}
+
+struct fl_folio_read_arg {
+	struct fl_folio *f;
+};
+
+static struct fl_value index_read_thunk(void *arg)
+{
+	struct fl_folio_read_arg *a = arg;
+	struct fl_value v = { .kind = FL_VAL_INT, .i = a->f->index };
+
+	return v;
+}
+
+static struct fl_value mapcount_read_thunk(void *arg)
+{
+	struct fl_folio_read_arg *a = arg;
+	struct fl_value v = { .kind = FL_VAL_INT, .i = a->f->mapcount };
+
+	return v;
+}
+
+static long long fl_read_index(const char *fn, struct fl_folio *folio)
+{
+	struct fl_folio_read_arg a = { folio };
+
+	return fl_yield_mem(fn, "read", folio->n_index, index_read_thunk, &a).i;
+}
+
+static bool vma_covers(const struct fl_vma *v, long long pgoff)
+{
+	return v->pgoff <= pgoff && pgoff < v->pgoff + (v->end - v->start);
+}
+
+/*
+ * rmap_walk_anon (v6.18/v6.19): lock the anon_vma, then rmap_one on every VMA
+ * of its interval tree that covers the folio's pgoff; walk.complete (I10) at
+ * the end, I9 on each step of the traversal.
+ */
+void rmap_walk_anon(struct fl_world *w, struct fl_folio *folio, struct fl_rwc *rwc)
+{
+	static const char fn[] = "rmap_walk_anon";
+	struct fl_walkrec *rec = &w->walks[fl_me(w)];
+	int av, mem, tree[FL_MAX_VMAS], ntree, i;
+	long long pgoff;
+
+	assert_walk_folio_locked(w, fn, folio);
+	av = folio_lock_anon_vma_read(w, folio, rwc);
+	if (av < 0)
+		return;
+	pgoff = fl_read_index(fn, folio);
+	walkrec_start(w, rec, folio);
+	mem = fl_av_deref(w, av, fn, "rb_root");
+	ntree = w->avs[mem].ntree;
+	memcpy(tree, w->avs[mem].tree, sizeof(int) * (size_t)ntree);
+	for (i = 0; i < ntree; i++) {
+		struct fl_vma *v = &w->vmas[tree[i]];
+
+		check_tree_locked(w, fn, mem);
+		if (!vma_covers(v, pgoff))
+			continue;
+		if (!rwc->rmap_one(w, folio, v, pgoff - v->pgoff + v->start, rwc, rec)) {
+			rwc->stopped_early = true;
+			break;
+		}
+	}
+	if (!rwc->stopped_early)
+		walkrec_check(w, rec, rwc->caller, av, pgoff, " during the whole walk");
+	mem = fl_av_deref(w, av, fn, "root");
+	fl_up_read(fn, fl_av_root_lock(w, mem));
+}
+
+/* --- folio_referenced ------------------------------------------------------------------ */
+
+static bool folio_referenced_one(struct fl_world *w, struct fl_folio *folio, struct fl_vma *vma,
+				 long long addr, struct fl_rwc *rwc, struct fl_walkrec *rec)
+{
+	static const char fn[] = "folio_referenced_one";
+	struct fl_mm *mm = &w->mms[vma->mm];
+	struct fl_pte pte;
+
+	if (!rmap_one_pte(w, fn, folio, vma, addr, rec, &pte))
+		return true;
+	if (pte.young) {	/* ptep_clear_flush_young */
+		pte.young = false;
+		fl_set_pte(w, mm, addr, &pte);
+		rwc->referenced++;
+	}
+	rwc->mapcount--;
+	pte_unmap_unlock(w, fn, mm, addr);
+	return rwc->mapcount > 0;
+}
+
+/*
+ * folio_referenced (v6.18: no folio lock for anon non-KSM folios; v6.19: a
+ * trylock): referenced PTEs, trylock_fail_result on a failed trylock, -1 on
+ * anon_vma contention.
+ */
+long long folio_referenced(struct fl_world *w, struct fl_folio *folio, bool is_locked)
+{
+	static const char fn[] = "folio_referenced";
+	struct fl_folio_read_arg ra = { folio };
+	struct fl_rwc rwc = { .caller = "folio_referenced", .rmap_one = folio_referenced_one,
+			      .try_lock = true };
+	bool we_locked = false;
+	long long mapcount;
+
+	mapcount = fl_yield_mem(fn, "read", folio->n_mapcount, mapcount_read_thunk, &ra).i;
+	if (!mapcount)
+		return 0;
+	if (fl_read_mapping(w, fn, folio) < 0)
+		return 0;
+	if (!is_locked) {
+		long long mode = w->knob[K_REF_ACTIVE_LOCK];
+
+		if (mode == FL_WALK_LOCK_TRYLOCK) {
+			we_locked = folio_trylock(fn, folio);
+			if (!we_locked)
+				return w->knob[K_TRYLOCK_FAIL_RESULT];
+		} else if (mode == FL_WALK_LOCK_LOCK) {
+			folio_lock(fn, folio);
+			we_locked = true;
+		}
+	}
+	rwc.mapcount = (int)mapcount;
+	rmap_walk_anon(w, folio, &rwc);
+	if (we_locked)
+		folio_unlock(fn, folio);
+	return rwc.contended ? -1 : rwc.referenced;
+}
+
+/* READ_ONCE(folio->index) */
+long long fl_read_pgoff(const char *fn, struct fl_folio *folio)
+{
+	return fl_read_index(fn, folio);
 }

@@ -3,6 +3,7 @@
  * The model's state: allocation, lookups and trace strings
  * (fuzzlock/model/world.py, the anon_vma pool of fuzzlock/sched/rcu.py).
  */
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -44,6 +45,36 @@ void fl_world_reset(struct fl_world *w)
 	memset(w->pte_moves, 0, sizeof(w->pte_moves));
 	w->nnames = 0;
 	w->full = false;
+	w->viol_objs[0] = '\0';
+	w->has_viol_objs = false;
+}
+
+void fl_viol_object_add(struct fl_world *w, const char *o)
+{
+	size_t len = strlen(w->viol_objs);
+
+	snprintf(w->viol_objs + len, sizeof(w->viol_objs) - len, "%s%s",
+		 w->has_viol_objs && len ? "\n" : "", o);
+	w->has_viol_objs = true;
+}
+
+void fl_viol_objects(struct fl_world *w, ...)
+{
+	size_t len = 0;
+	const char *o;
+	va_list ap;
+
+	w->viol_objs[0] = '\0';
+	w->has_viol_objs = true;
+	va_start(ap, w);
+	while ((o = va_arg(ap, const char *)) != NULL) {
+		int k = snprintf(w->viol_objs + len, sizeof(w->viol_objs) - len, "%s%s",
+				 len ? "\n" : "", o);
+
+		if (k > 0 && (size_t)k < sizeof(w->viol_objs) - len)
+			len += (size_t)k;
+	}
+	va_end(ap);
 }
 
 int fl_me(struct fl_world *w)
@@ -142,7 +173,7 @@ struct fl_folio *fl_new_folio(struct fl_world *w, long long value)
 	f->index = 0;
 	f->refcount = 1;
 	f->mapcount = 0;
-	f->pae = f->lru = f->dirty = f->freed = false;
+	f->pae = f->lru = f->isolated = f->dirty = f->freed = false;
 	f->pincount = 0;
 	f->value = value;
 	f->have_repr = 0;
@@ -153,6 +184,7 @@ struct fl_folio *fl_new_folio(struct fl_world *w, long long value)
 	snprintf(f->n_mapcount, sizeof(f->n_mapcount), "folio:%d.mapcount", id);
 	snprintf(f->n_pincount, sizeof(f->n_pincount), "folio:%d.pincount", id);
 	snprintf(f->n_data, sizeof(f->n_data), "folio:%d.data", id);
+	snprintf(f->n_lru, sizeof(f->n_lru), "folio:%d.lru", id);
 	fl_lock_init(&f->lock, f->name, w->cls_folio, FL_MUTEX);
 	return f;
 }
@@ -176,6 +208,7 @@ int fl_alloc_anon_vma(struct fl_world *w)
 		memset(sl, 0, sizeof(*sl));
 		snprintf(sl->name, sizeof(sl->name), "anon_vma:%d", i);
 		snprintf(sl->n_rwsem, sizeof(sl->n_rwsem), "anon_vma:%d.rwsem", i);
+		snprintf(sl->n_root, sizeof(sl->n_root), "anon_vma:%d.root", i);
 		fl_lock_init(&sl->lock, sl->name, w->cls_av, FL_RWSEM);
 	}
 	if (w->navs == FL_MAX_AV_OBJS) {
@@ -373,4 +406,66 @@ struct fl_value fl_pte_value(struct fl_world *w, const struct fl_pte *p)
 		v.s = fl_pte_repr(w, p);
 	}
 	return v;
+}
+
+/*
+ * walkrecord.mapping_ids: mid -> (VMA, address) of every present PTE mapping
+ * @folio, in World.all_mappings() order (a repeated mid keeps its first
+ * position and its last place, as a dict would).  Returns the count.
+ */
+int fl_mapping_ids(struct fl_world *w, int folio, struct fl_walk_map *out)
+{
+	int n = 0, mi, ti;
+
+	for (mi = 0; mi < w->nmms; mi++) {
+		struct fl_mm *mm = &w->mms[mi];
+
+		for (ti = 0; ti < w->ntables; ti++) {
+			struct fl_table *t = &w->tables[ti];
+			int order[PTRS_PER_PTE], no = 0, k, j;
+
+			if (t->mm != mi)
+				continue;
+			for (k = 0; k < PTRS_PER_PTE; k++) {
+				if (t->ptes[k].kind == PTE_NONE)
+					continue;
+				for (j = no; j > 0 && t->seq[order[j - 1]] > t->seq[k]; j--)
+					order[j] = order[j - 1];
+				order[j] = k;
+				no++;
+			}
+			for (k = 0; k < no; k++) {
+				const struct fl_pte *p = &t->ptes[order[k]];
+				long long addr = (long long)t->index * PTRS_PER_PTE + order[k];
+				int v = -1;
+
+				if (p->kind != PTE_PRESENT || p->folio != folio)
+					continue;
+				for (j = 0; j < mm->nvmas; j++) {
+					const struct fl_vma *c = &w->vmas[mm->vmas[j]];
+
+					if (c->start <= addr && addr < c->end) {
+						v = c->id;
+						break;
+					}
+				}
+				if (v < 0)
+					continue;
+				for (j = 0; j < n; j++)
+					if (out[j].mid == p->mid)
+						break;
+				if (j == n) {
+					if (n == FL_MAX_WALK_MAPS) {
+						fl_world_full(w, "walk record mappings");
+						return n;
+					}
+					n++;
+				}
+				out[j].mid = p->mid;
+				out[j].vma = v;
+				out[j].addr = addr;
+			}
+		}
+	}
+	return n;
 }

@@ -61,8 +61,24 @@ enum fl_knob {
 	K_COW_REUSE_TRYLOCK,		/* cow.reuse_lock == trylock */
 	K_FREE_HANDSHAKE,
 	K_WALKS_HOLD_FOLIO_LOCK,	/* rmap.walks_hold_folio_lock() */
+	K_REF_ACTIVE_LOCK,		/* walk.referenced_active_lock: FL_WALK_LOCK_* */
+	K_PAGE_IDLE_LOCK,		/* walk.page_idle_lock != none */
+	K_DAMON_LOCK,			/* walk.damon_lock != none */
+	K_MF_LOCK,			/* walk.memory_failure_lock == lock */
+	K_RECHECK_MAPPING,		/* walk.recheck_mapping */
+	K_CHECK_MAPPED,			/* walk.check_mapped_after_lock */
+	K_TRYLOCK_FAIL_RESULT,		/* walk.trylock_fail_result (0 or 1) */
+	K_ZAP_BEFORE_UNLINK,		/* unmap.zap_before_unlink */
 	K_NR
 };
+
+/* walk.referenced_active_lock values */
+#define FL_WALK_LOCK_NONE	0
+#define FL_WALK_LOCK_TRYLOCK	1
+#define FL_WALK_LOCK_LOCK	2
+
+/* most present mappings one walk record tracks */
+#define FL_MAX_WALK_MAPS	64
 
 enum fl_pte_kind {
 	PTE_NONE = 0,
@@ -95,12 +111,12 @@ struct fl_folio {
 	long long index;
 	int refcount;
 	int mapcount;
-	bool pae, lru, dirty, freed;
+	bool pae, lru, isolated, dirty, freed;
 	int pincount;
 	long long value;
 	char name[24];
 	char n_refcount[40], n_mapping[40], n_index[40], n_mapcount[40], n_pincount[40],
-	     n_data[40];
+	     n_data[40], n_lru[40];
 	char repr[16][32];	/* "P(folio:N,flags)" by flag bits, built lazily */
 	unsigned short have_repr;
 };
@@ -123,6 +139,7 @@ struct fl_av_slot {
 	struct fl_lock lock;	/* survives reuse */
 	char name[24];		/* anon_vma:S */
 	char n_rwsem[40];	/* anon_vma:S.rwsem */
+	char n_root[40];	/* anon_vma:S.root */
 	int gen;
 	bool live;
 	int obj;		/* the object the slot holds now */
@@ -151,6 +168,22 @@ struct fl_mm {
 	char n_mmap_lock[40], n_ptl[48], n_mcl[48], n_changing[48], n_mm[24];
 	int nvmas;
 	int vmas[FL_MAX_VMAS];	/* sorted by start */
+};
+
+/* one present mapping of a folio (walkrecord.mapping_ids) */
+struct fl_walk_map {
+	int mid;
+	int vma;
+	long long addr;
+};
+
+/* walkrecord.WalkRecord of an in-flight rmap walk */
+struct fl_walkrec {
+	int folio;
+	int nstart;
+	struct fl_walk_map start[FL_MAX_WALK_MAPS];
+	int nfound;
+	int found[FL_MAX_WALK_MAPS];
 };
 
 struct fl_name {
@@ -183,6 +216,11 @@ struct fl_world {
 	long long pte_moves[FL_MAX_THREADS + 1];
 	int nnames;
 	struct fl_name names[FL_MAX_NAMES];
+	struct fl_walkrec walks[FL_MAX_THREADS + 1];
+	struct fl_walk_map walk_end[FL_MAX_WALK_MAPS];
+	/* Violation.objects of the violation being raised, '\n'-separated ("" = none) */
+	char viol_objs[FL_MSG_LEN];
+	bool has_viol_objs;
 	bool full;		/* a capacity ran out: the run ends in an error */
 	/* scratch of the invariant checks */
 	int chk_present[FL_MAX_FOLIOS];
@@ -234,6 +272,13 @@ static inline struct fl_lock *fl_av_root_lock(struct fl_world *w, int av)
 }
 
 bool fl_av_is_live(struct fl_world *w, int av);
+
+/* walkrecord.mapping_ids: the present PTEs mapping @folio, in all_mappings() order */
+int fl_mapping_ids(struct fl_world *w, int folio, struct fl_walk_map *out);
+
+/* record the objects of the violation about to be raised (NULL-terminated list) */
+void fl_viol_objects(struct fl_world *w, ...);
+void fl_viol_object_add(struct fl_world *w, const char *o);
 
 /* fl_sched_error() with a message that names the capacity */
 void fl_world_full(struct fl_world *w, const char *what);

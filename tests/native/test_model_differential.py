@@ -1,7 +1,10 @@
 """The C model (native/model.c and friends) against the Python model (fuzzlock/model/).
 
 The slice the C model implements so far: setup ``mmap``/``write``/``read``/``bind``, thread
-ops ``write``, ``read`` and ``move`` (UFFDIO_MOVE of present and zero-page PTEs).  Random
+ops ``write``, ``read`` and ``move`` (UFFDIO_MOVE of present and zero-page PTEs) and the rmap
+walkers ``shrink_active_list``, ``page_idle``, ``damon_mkold``, ``damon_young`` and
+``memory_failure`` on setup-bound folios (test_movers_and_walkers: v6.18, v6.19,
+patch2-only, patch1-only and single walker-knob overrides; thread results compared too).  Random
 scenarios of 1-3 movers, writers and readers on 1-3 pages run with random decision lists
 under v6.18 and v6.19 (each with ``move.reset_err_on_retry`` on and off, and some other move
 knobs flipped) on both backends; the traces must be identical event for event, and so
@@ -23,6 +26,8 @@ from fuzzlock import model, native, protocol, scenario
 pytestmark = pytest.mark.native
 
 SEED = 20261128
+# violations whose objects the C model records (the others: message only)
+OBJECTS_PORTED = frozenset({"walk.complete", "lock.walk-discipline", "uaf"})
 N_RUNS = 3000
 
 # knob variations on top of each base protocol
@@ -174,7 +179,7 @@ def difference(sc: scenario.Scenario, proto: protocol.Protocol, decisions: list[
     except model.SetupError as e:
         py_err = str(e)
     try:
-        c = native.run_model(sc.dumps(), proto.knobs, decisions)
+        c, c_results, c_objects = native.run_model_results(sc.dumps(), proto.knobs, decisions)
     except native.NativeSetupError as e:
         c_err = str(e)
     if py_err is not None or c_err is not None:
@@ -200,6 +205,8 @@ def difference(sc: scenario.Scenario, proto: protocol.Protocol, decisions: list[
         return f"decisions: python {pr.decisions} != C {decs}"
     if list(pr.preempted) != preempted:
         return f"preempted: python {pr.preempted} != C {preempted}"
+    if py.results != c_results:
+        return f"thread results: python {py.results} != C {c_results}"
     pv = pr.violation
     if (pv is None) != (viol is None):
         return f"violation: python {pv} != C {viol}"
@@ -208,6 +215,10 @@ def difference(sc: scenario.Scenario, proto: protocol.Protocol, decisions: list[
             return f"violation at: python {(pv.step, pv.thread)} != C {(viol[1], viol[2])}"
         if (pv.fn, pv.message) != (viol[3], viol[4]):
             return f"violation text: python {(pv.fn, pv.message)} != C {(viol[3], viol[4])}"
+        if c_objects is None and pv.id in OBJECTS_PORTED:
+            return f"violation objects: C recorded none for {pv.id}, python {pv.objects}"
+        if c_objects is not None and tuple(pv.objects) != c_objects:
+            return f"violation objects: python {pv.objects} != C {c_objects}"
     return ""
 
 
@@ -307,3 +318,210 @@ def test_setup_error_agrees() -> None:
         model.run(sc, protocol.get("v6.19"))
     with pytest.raises(native.NativeSetupError):
         native.run_model(sc.dumps(), protocol.get("v6.19").knobs, [])
+
+
+# --------------------------------------------------------------------------- walkers
+
+WALKER_OPS = ["shrink_active_list", "page_idle", "damon_mkold", "damon_young", "memory_failure"]
+WALK_BASES = ["v6.18", "v6.19", "patch2-only", "patch1-only"]
+# single walker-knob overrides on top of a base
+WALK_VARIANTS: list[dict[str, Any]] = [
+    {},
+    {"walk.referenced_active_lock": "none"},
+    {"walk.referenced_active_lock": "trylock"},
+    {"walk.referenced_active_lock": "lock"},
+    {"walk.page_idle_lock": "none"},
+    {"walk.page_idle_lock": "trylock"},
+    {"walk.damon_lock": "none"},
+    {"walk.damon_lock": "trylock"},
+    {"walk.memory_failure_lock": "none"},
+    {"walk.memory_failure_lock": "lock"},
+    {"walk.recheck_mapping": True},
+    {"walk.recheck_mapping": False},
+    {"walk.check_mapped_after_lock": False},
+    {"walk.trylock_fail_result": 0},
+    {"anon_vma.free_handshake": False},
+    {"unmap.zap_before_unlink": False},
+]
+N_WALK_RUNS = 2400
+
+
+def movers_and_walkers(rng: random.Random) -> scenario.Scenario:
+    """1-2 movers of src pages (each its own VMA, so the move changes folio->mapping)
+    racing 1-2 rmap walkers of the moved folios, plus sometimes a reader or writer."""
+    npages = rng.randint(1, 2)
+    src, dst = 14, 30
+    setup: list[dict[str, Any]] = [
+        {"op": "mmap", "mm": 0, "vma": "src", "start": src, "pages": 4, "uffd": True},
+        {"op": "mmap", "mm": 0, "vma": "dst", "start": dst, "pages": 4, "uffd": True},
+    ]
+    if rng.random() < 0.3:  # a dst VMA that already has its anon_vma
+        setup.append({"op": "write", "mm": 0, "addr": dst + 3, "value": 9})
+    for k in range(npages):
+        setup.append({"op": "write", "mm": 0, "addr": src + k, "value": 100 + k, "folio": f"F{k}"})
+    threads = []
+    for k in range(rng.randint(1, 2)):
+        off = rng.randint(0, npages - 1)
+        ops: list[dict[str, Any]] = [
+            {
+                "op": "move",
+                "mm": 0,
+                "dst": dst + (off if rng.random() < 0.7 else rng.randint(0, 2)),
+                "src": src + off,
+                "len": rng.randint(1, npages),
+                "mode": ["ALLOW_SRC_HOLES"] if rng.random() < 0.3 else [],
+            }
+        ]
+        if rng.random() < 0.3:
+            ops.append(
+                {
+                    "op": "move",
+                    "mm": 0,
+                    "dst": src + off,
+                    "src": dst + off,
+                    "len": 1,
+                    "mode": [],
+                }
+            )
+        threads.append({"name": f"mover{k}", "ops": ops})
+    for k in range(rng.randint(1, 2)):
+        ops = [
+            {"op": rng.choice(WALKER_OPS), "folio": f"F{rng.randint(0, npages - 1)}"}
+            for _ in range(rng.randint(1, 2))
+        ]
+        threads.append({"name": f"walker{k}", "ops": ops})
+    if rng.random() < 0.3:  # unmap a VMA (or the whole mm) under the walkers
+        u = rng.choice(["munmap-src", "munmap-dst", "exit"])
+        if u == "exit":
+            threads.append({"name": "exiter", "ops": [{"op": "exit", "mm": 0}]})
+        else:
+            start = src if u == "munmap-src" else dst
+            threads.append(
+                {"name": "unmapper", "ops": [{"op": "munmap", "mm": 0, "addr": start, "pages": 4}]}
+            )
+    if rng.random() < 0.25:
+        o: dict[str, Any] = {"op": rng.choice(["read", "write"]), "mm": 0, "addr": dst}
+        if o["op"] == "write":
+            o["value"] = 77
+        threads.append({"name": "user", "ops": [o]})
+    return scenario.from_json({"setup": setup, "threads": threads})
+
+
+def walk_protocol(rng: random.Random) -> protocol.Protocol:
+    base = rng.choice(WALK_BASES)
+    knobs = dict(rng.choice(WALK_VARIANTS)) if rng.random() < 0.5 else {}
+    return protocol.get(base, knobs)
+
+
+def test_movers_and_walkers() -> None:
+    """Movers racing rmap walkers on every base and single walker-knob overrides: the
+    traces, results and violations agree; patch2-only loses mappings (walk.complete)."""
+    rng = random.Random(SEED + 7)
+    outcomes: dict[str, dict[str, int]] = {}
+    t0 = time.monotonic()
+    for i in range(N_WALK_RUNS):
+        sc, proto = movers_and_walkers(rng), walk_protocol(rng)
+        decisions = [rng.randint(0, 4) for _ in range(rng.choice([0, 10, 40, 120]))]
+        diff = difference(sc, proto, decisions)
+        assert not diff, (
+            f"run {i}: {diff}\nprotocol {proto.name}\ndecisions {decisions}\n{sc.dumps()}"
+        )
+        py = model.run(sc, proto, decisions=decisions)
+        c = native.run_model(sc.dumps(), proto.knobs, decisions)
+        for backend, o in (("python", py.outcome), ("C", c[0])):
+            by = outcomes.setdefault(f"{proto.base}/{backend}", {})
+            by[o] = by.get(o, 0) + 1
+    assert time.monotonic() - t0 < 300
+    for backend in ("python", "C"):
+        got = outcomes.get(f"patch2-only/{backend}", {})
+        assert got.get("walk.complete", 0) > 0, outcomes
+    assert sum(n for o, n in outcomes["v6.19/C"].items() if o == "finished") > 0, outcomes
+
+
+def walker_vs_unmapper(rng: random.Random) -> tuple[scenario.Scenario, protocol.Protocol]:
+    """One walker against munmap or exit of its folio's VMA: without the folio_mapped()
+    recheck after the root lock (R4, ``walk.check_mapped_after_lock``) the walk touches
+    the freed anon_vma outside RCU (uaf)."""
+    base = rng.choice(WALK_BASES)
+    proto = protocol.get(
+        base, {"walk.check_mapped_after_lock": False} if rng.random() < 0.7 else {}
+    )
+    setup: list[dict[str, Any]] = [
+        {"op": "mmap", "mm": 0, "vma": "src", "start": 14, "pages": 4, "uffd": True},
+        {"op": "write", "mm": 0, "addr": 14, "value": 100, "folio": "F0"},
+    ]
+    unmap = rng.choice([{"op": "munmap", "mm": 0, "addr": 14, "pages": 4}, {"op": "exit", "mm": 0}])
+    threads = [
+        {"name": "walker", "ops": [{"op": rng.choice(WALKER_OPS), "folio": "F0"}]},
+        {"name": "unmapper", "ops": [unmap]},
+    ]
+    return scenario.from_json({"setup": setup, "threads": threads}), proto
+
+
+N_UNMAP_RUNS = 800
+
+
+def test_walkers_vs_unmap() -> None:
+    rng = random.Random(SEED + 11)
+    uaf = {"python": 0, "C": 0}
+    for i in range(N_UNMAP_RUNS):
+        sc, proto = walker_vs_unmapper(rng)
+        decisions = [rng.choice([0, 0, 0, 1, 1, 2]) for _ in range(rng.choice([20, 60, 150]))]
+        diff = difference(sc, proto, decisions)
+        assert not diff, (
+            f"run {i}: {diff}\nprotocol {proto.name}\ndecisions {decisions}\n{sc.dumps()}"
+        )
+        uaf["python"] += model.run(sc, proto, decisions=decisions).outcome == "uaf"
+        uaf["C"] += native.run_model(sc.dumps(), proto.knobs, decisions)[0] == "uaf"
+    assert uaf["python"] > 0 and uaf["C"] > 0, uaf
+
+
+@pytest.mark.parametrize("family", ["mover_walker", "unmap_walker", "reclaim_move"])
+@pytest.mark.parametrize("base", WALK_BASES)
+def test_strategy_walker_families(family: str, base: str) -> None:
+    """The walker families of fuzzlock.strategies, threads outside the slice dropped."""
+    from fuzzlock import strategies
+
+    rng = random.Random(f"{SEED}-{family}-{base}")
+    n = tries = 0
+    while n < 60 and tries < 2000:
+        tries += 1
+        sc = strategies.gen_scenario(strategies.RandomSource(rng), family)
+        if any(o["op"] not in native.MODEL_SETUP_OPS for o in sc.setup):
+            continue
+        threads = [
+            (name, ops)
+            for name, ops in sc.threads
+            if all(o["op"] in native.MODEL_THREAD_OPS for o in ops)
+        ]
+        if not threads:
+            continue
+        sc = scenario.Scenario(sc.setup, tuple(threads), sc.max_steps)
+        proto = protocol.get(base)
+        decisions = random_decisions(rng)
+        diff = difference(sc, proto, decisions)
+        assert not diff, f"{diff}\nprotocol {proto.name}\ndecisions {decisions}\n{sc.dumps()}"
+        n += 1
+    assert n >= 20, (family, base, n, tries)
+
+
+def test_corpus_entries_in_the_slice() -> None:
+    """Every corpus entry whose ops are all in the native slice replays identically."""
+    from pathlib import Path
+
+    from fuzzlock import corpus
+
+    root = Path(__file__).resolve().parents[2] / "corpora"
+    n = 0
+    for path, entry in corpus.iter_entries([root]):
+        if isinstance(entry, corpus.CorpusError):
+            continue
+        sc = entry.scenario
+        if any(o["op"] not in native.MODEL_SETUP_OPS for o in sc.setup) or any(
+            o["op"] not in native.MODEL_THREAD_OPS for _, ops in sc.threads for o in ops
+        ):
+            continue
+        diff = difference(sc, entry.protocol, list(entry.decisions))
+        assert not diff, f"{path}: {diff}"
+        n += 1
+    assert n > 0
