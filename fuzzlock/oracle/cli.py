@@ -1,8 +1,14 @@
-"""``fuzzlock kernel-check``: the sequential live-kernel oracle from the command line.
+"""``fuzzlock kernel-check``: the live-kernel oracle from the command line.
 
-Exit status: 0 = kernel and model agree on every step, or the check is skipped here (one
-line with the word "skipped"); 1 = a mismatch (printed: the sequence, the step, both
-states); 2 = bad arguments.
+Sequential (default): exit status 0 = kernel and model agree on every step, or the check
+is skipped here (one line with the word "skipped"); 1 = a mismatch (printed: the
+sequence, the step, both states); 2 = bad arguments.
+
+``--concurrent [--runs N] [--seed S] [--json]``: threads racing on the live kernel, each
+outcome classified by the model (fuzzlock/oracle/concurrent.py).  Exit 0 when every
+outcome is reproduced (cleanly, or only through an invariant violation: a kernel
+finding, printed with the invariant and the interleaving); 1 when some outcome is not
+reproduced by any explored schedule (or the setup states differ).
 """
 
 from __future__ import annotations
@@ -39,6 +45,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--no-minimize", action="store_true", help="report mismatches as found")
     parser.add_argument("--json", action="store_true", help="print a JSON summary")
+    parser.add_argument(
+        "--concurrent",
+        action="store_true",
+        help="concurrent mode: threads racing on the live kernel, each outcome checked for "
+        "an interleaving the model reproduces",
+    )
+    parser.add_argument(
+        "--runs", type=int, default=100, help="--concurrent: racing programs to run (100)"
+    )
+    parser.add_argument(
+        "--schedules",
+        type=int,
+        default=2000,
+        help="--concurrent: model schedules to search per outcome (2000)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -53,6 +74,15 @@ def run(args: argparse.Namespace) -> int:
     except protocol.ProtocolError as e:
         print(f"fuzzlock kernel-check: error: {e}", file=sys.stderr)
         return 2
+    if args.concurrent and (args.runs < 1 or args.schedules < 1):
+        print("fuzzlock kernel-check: error: --runs and --schedules must be >= 1", file=sys.stderr)
+        return 2
+    if args.concurrent and (knobs or args.replay or args.known_gaps):
+        print(
+            "fuzzlock kernel-check: error: --concurrent takes no --knob, --replay or --known-gaps",
+            file=sys.stderr,
+        )
+        return 2
     reason = oracle.skip_reason()
     if reason:
         if args.json:
@@ -60,6 +90,8 @@ def run(args: argparse.Namespace) -> int:
         else:
             print(f"kernel-check skipped: {reason}")
         return 0
+    if args.concurrent:
+        return _concurrent(args)
     if args.replay:
         return _replay(args, knobs)
     log = None if args.json else (lambda m: print(m, flush=True))
@@ -108,3 +140,25 @@ def _replay(args: argparse.Namespace, knobs: dict[str, Any]) -> int:
             else:
                 print(f"sequence {i}: {n} steps agree ({p.name})")
     return 1 if bad else 0
+
+
+def _concurrent(args: argparse.Namespace) -> int:
+    from fuzzlock.oracle import concurrent
+
+    log = None if args.json else (lambda m: print(m + "\n", flush=True))
+    s = concurrent.run_concurrent(
+        runs=args.runs, seed=args.seed, proto=args.protocol, budget=args.schedules, log=log
+    )
+    if args.json:
+        print(json.dumps(s.to_json(), indent=2))
+    else:
+        c = s.counts
+        print(
+            f"kernel-check --concurrent: {s.runs} runs, protocol {s.protocol}, seed {s.seed}: "
+            f"{c['ok']} ok, {c['violation']} reproduced only through an invariant violation, "
+            f"{c['not-reproduced']} not reproduced, {c['setup-mismatch']} setup mismatches; "
+            f"{s.livelocks} livelock(s), {s.rare} rare outcome(s), {s.schedules} model "
+            f"schedules ({s.seconds:.1f} s: kernel {s.kernel_seconds:.1f}, model "
+            f"{s.model_seconds:.1f})"
+        )
+    return 1 if s.counts["not-reproduced"] or s.counts["setup-mismatch"] else 0

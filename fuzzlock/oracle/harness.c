@@ -25,6 +25,20 @@
 //   X mm                    the child exits (reaped)         -> "R 0"
 //   A mm addr pages advice  madvise                          -> "R rc errno"
 //   S                       state: "P mm addr pagemap kpagecount kpageflags" lines, "E"
+//   V                       first byte of every present page of mm 0 -> "R addr=value,..."
+//   K repeat stop spec      concurrent mode (fuzzlock/oracle/concurrent.py), below
+//
+// K: one thread per '|'-separated part of spec, each running its ','-separated ops
+// ("M:dst:src:len:mode", "W:addr:value", "A:addr:pages:advice"; mm 0 only, no fork),
+// started together (spin barrier, then a small per-round pseudo-random delay).  Results -> "R iters t0r0,t0r1|t1r0|..." with a move
+// as "rc:errno:move" (move in pages, or "none"), a store as "0", a madvise as "rc:errno".
+// A thread inside one call for more than 2 s is a livelock: "R LIVELOCK thread op iters"
+// and the harness exits at once (exit_group's SIGKILL ends the kernel's loop).  repeat > 1
+// runs the program again (the regions rebuilt: unregistered, remapped, INIT stores,
+// registered) until some move fails with errno == stop (0: any error; -1: until any
+// result differs from the first run's: a rarer interleaving) or repeat runs.
+// Stores must not target a uffd-registered page that may be missing (they would block):
+// the concurrent mode stores only into unregistered regions.
 // A store or load of a page that is neither present nor swapped in a uffd-registered
 // range would block on a MISSING fault; it is refused ("uffd-missing"), which is also
 // what the model reports.
@@ -32,7 +46,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/userfaultfd.h>
+#include <pthread.h>
 #include <sched.h>
+#include <stdatomic.h>
+#include <time.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -234,6 +251,242 @@ static void kill_children(void)
 		}
 }
 
+// --- the concurrent mode (K) ---------------------------------------------------------------
+#define CMAXT 4
+#define CMAXOP 8
+struct cop { char kind; long a, b, c, d; };
+struct cthread {
+	pthread_t th;
+	int nops, id;
+	struct cop ops[CMAXOP];
+	char res[CMAXOP][48];
+	_Atomic long long since;  // CLOCK_MONOTONIC ns when the current call started, 0 idle
+	_Atomic int cur;
+};
+static struct cthread cth[CMAXT];
+static int cnt;
+static _Atomic int cgen, cready, cdone, cquit;
+static const char *init_arg = "-";
+
+static long long now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static void crun_op(struct cthread *t, int i)
+{
+	struct cop *o = &t->ops[i];
+	char *out = t->res[i];
+	atomic_store(&t->cur, i);
+	atomic_store(&t->since, now_ns());
+	if (o->kind == 'M') {
+		struct uffdio_move_ m = { (uintptr_t)KADDR(o->a), (uintptr_t)KADDR(o->b), o->c * PG,
+					  (uint64_t)o->d, NOT_WRITTEN };
+		int rc = ioctl(uffd, UFFDIO_MOVE_, &m);
+		int e = rc ? errno : 0;
+		long long mv = m.move;
+		if (mv == NOT_WRITTEN)
+			snprintf(out, 48, "%d:%d:none", rc, e);
+		else
+			snprintf(out, 48, "%d:%d:%lld", rc, e, mv > 0 ? mv / (long long)PG : mv);
+	} else if (o->kind == 'W') {
+		*(volatile unsigned char *)KADDR(o->a) = (unsigned char)o->b;
+		snprintf(out, 48, "0");
+	} else {
+		int rc = madvise(KADDR(o->a), o->b * PG, (int)o->c);
+		snprintf(out, 48, "%d:%d", rc, rc ? errno : 0);
+	}
+	atomic_store(&t->since, 0);
+}
+
+static void *cworker(void *arg)
+{
+	struct cthread *t = arg;
+	int seen = 0;
+	unsigned jit = 0x9e3779b9u * (unsigned)(t->id + 1);
+	for (;;) {
+		atomic_fetch_add(&cready, 1);
+		long spins = 0;
+		while (atomic_load(&cgen) == seen) {  // spin, then yield to the main thread
+			if (++spins > 10000000)
+				usleep(100);
+			else if (spins > 2000)
+				sched_yield();
+		}
+		seen = atomic_load(&cgen);
+		if (atomic_load(&cquit))
+			return NULL;
+		// a different small start offset each round (0..~2 us), so repeated rounds
+		// sweep the threads' relative timing across the race windows
+		jit = jit * 1103515245u + 12345u + (unsigned)t->id;
+		for (volatile unsigned d = (jit >> 16) % 3000; d; d--)
+			;
+		for (int i = 0; i < t->nops; i++)
+			crun_op(t, i);
+		atomic_fetch_add(&cdone, 1);
+	}
+}
+
+static int parse_init_and_store(int region)  // the INIT stores of one region
+{
+	for (const char *s = init_arg; *s && *s != '-';) {
+		char *end;
+		long addr = strtol(s, &end, 10);
+		if (*end != '=')
+			return -1;
+		long v = strtol(end + 1, &end, 10);
+		if (region_of(addr) == region)
+			*(volatile unsigned char *)KADDR(addr) = (unsigned char)v;
+		s = *end == ',' ? end + 1 : end;
+	}
+	return 0;
+}
+
+static int rebuild_regions(void)
+{
+	for (int i = 0; i < nreg; i++) {
+		char *a = KADDR(16 + 16L * i);
+		if (uffdmask >> i & 1) {
+			struct uffdio_range r = { (uintptr_t)a, pages * PG };
+			if (ioctl(uffd, UFFDIO_UNREGISTER, &r))
+				return -1;
+		}
+		if (mmap(a, pages * PG, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) != a)
+			return -1;
+		madvise(a, pages * PG, MADV_NOHUGEPAGE);
+		if (parse_init_and_store(i))
+			return -1;
+		if (uffdmask >> i & 1) {
+			struct uffdio_register reg = {
+				.range = { (uintptr_t)a, pages * PG },
+				.mode = UFFDIO_REGISTER_MODE_MISSING,
+			};
+			if (ioctl(uffd, UFFDIO_REGISTER, &reg))
+				return -1;
+		}
+	}
+	return 0;
+}
+
+static int parse_spec(char *spec)
+{
+	cnt = 0;
+	char *save1;
+	for (char *part = strtok_r(spec, "|", &save1); part; part = strtok_r(NULL, "|", &save1)) {
+		if (cnt == CMAXT)
+			return -1;
+		struct cthread *t = &cth[cnt];
+		memset(t, 0, sizeof *t);
+		t->id = cnt++;
+		char *save2;
+		for (char *op = strtok_r(part, ",", &save2); op; op = strtok_r(NULL, ",", &save2)) {
+			if (t->nops == CMAXOP)
+				return -1;
+			struct cop *o = &t->ops[t->nops++];
+			o->kind = op[0];
+			int n = sscanf(op + 1, ":%ld:%ld:%ld:%ld", &o->a, &o->b, &o->c, &o->d);
+			int want = o->kind == 'M' ? 4 : o->kind == 'W' ? 2 : o->kind == 'A' ? 3 : -1;
+			if (n != want || region_of(o->a) < 0)
+				return -1;
+			if (o->kind == 'W' && (uffdmask >> region_of(o->a) & 1))
+				return -1;  // would block on a MISSING fault
+		}
+	}
+	return cnt ? 0 : -1;
+}
+
+static void concurrent(long repeat, int stop, char *spec)
+{
+	if (parse_spec(spec)) {
+		printf("R bad-spec\n");
+		return;
+	}
+	atomic_store(&cgen, 0);
+	atomic_store(&cready, 0);
+	atomic_store(&cquit, 0);
+	for (int i = 0; i < cnt; i++)
+		if (pthread_create(&cth[i].th, NULL, cworker, &cth[i])) {
+			printf("R thread-failed\n");
+			exit(2);
+		}
+	static char first[CMAXT][CMAXOP][48];
+	long it;
+	for (it = 1;; it++) {
+		while (atomic_load(&cready) < cnt)
+			sched_yield();
+		atomic_store(&cready, 0);
+		atomic_store(&cdone, 0);
+		atomic_fetch_add(&cgen, 1);  // go
+		long spins = 0;
+		while (atomic_load(&cdone) < cnt) {
+			if (++spins > 20000)
+				usleep(100);
+			else
+				sched_yield();
+			long long t = now_ns();
+			for (int i = 0; i < cnt; i++) {
+				long long s = atomic_load(&cth[i].since);
+				if (s && t - s > 2000000000LL) {
+					printf("R LIVELOCK %d %d %ld\n", i, atomic_load(&cth[i].cur), it);
+					fflush(stdout);
+					_exit(3);  // the fatal signal ends the kernel's loop
+				}
+			}
+		}
+		int hit = 0;
+		for (int i = 0; i < cnt; i++)
+			for (int j = 0; j < cth[i].nops; j++) {
+				if (it == 1)
+					memcpy(first[i][j], cth[i].res[j], sizeof first[i][j]);
+				if (stop < 0) {
+					if (strcmp(first[i][j], cth[i].res[j]))
+						hit = 1;
+				} else if (cth[i].ops[j].kind == 'M' && cth[i].res[j][0] != '0') {
+					int e = atoi(strchr(cth[i].res[j], ':') + 1);
+					if (!stop || e == stop)
+						hit = 1;
+				}
+			}
+		if (hit || it >= repeat)
+			break;
+		if (rebuild_regions()) {
+			printf("R rebuild-failed %d\n", errno);
+			exit(2);
+		}
+	}
+	while (atomic_load(&cready) < cnt)
+		sched_yield();
+	atomic_store(&cquit, 1);
+	atomic_fetch_add(&cgen, 1);
+	for (int i = 0; i < cnt; i++)
+		pthread_join(cth[i].th, NULL);
+	printf("R %ld ", it);
+	for (int i = 0; i < cnt; i++) {
+		for (int j = 0; j < cth[i].nops; j++)
+			printf("%s%s", j ? "," : "", cth[i].res[j]);
+		printf("%s", i + 1 < cnt ? "|" : "\n");
+	}
+}
+
+static void values(void)
+{
+	printf("R");
+	int first = 1;
+	for (int r = 0; r < nreg; r++)
+		for (int i = 0; i < pages; i++) {
+			long addr = 16 + 16L * r + i;
+			if (pagemap_entry(0, addr) >> 63 & 1) {
+				printf("%s%ld=%d", first ? " " : ",", addr,
+				       *(volatile unsigned char *)KADDR(addr));
+				first = 0;
+			}
+		}
+	printf(first ? " -\n" : "\n");
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 7) {
@@ -269,6 +522,7 @@ int main(int argc, char **argv)
 	}
 	base = (char *)(((uintptr_t)res + PMD - 1) & ~(PMD - 1));
 	int keepers = atoi(argv[6]);
+	init_arg = argv[5];
 	uffd = syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
 	struct uffdio_api api = { .api = UFFD_API, .features = UFFD_FEATURE_MOVE_ };
 	if (uffd < 0 || ioctl(uffd, UFFDIO_API, &api) || !(api.features & UFFD_FEATURE_MOVE_)) {
@@ -417,6 +671,18 @@ int main(int argc, char **argv)
 		case 'S':
 			state();
 			continue;
+		case 'V':
+			values();
+			continue;
+		case 'K': {
+			static char spec[sizeof line];
+			int stop = 0;
+			if (sscanf(line + 1, "%ld %d %255s", &a, &stop, spec) == 3 && a >= 1) {
+				concurrent(a, stop, spec);
+				continue;
+			}
+			break;
+		}
 		case 'Q':
 			kill_children();
 			return 0;
