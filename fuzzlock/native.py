@@ -373,8 +373,30 @@ def _toy_lib() -> ctypes.CDLL:
     return lib
 
 
-class _Toy:
+class _Handle:
+    """An object owned by the C side; ``close()`` (or leaving a ``with``) frees it with
+    the library function named by ``_free``."""
+
+    _free = ""
+    lib: Any
+    handle: int | None
+
+    def close(self) -> None:
+        if self.handle:
+            getattr(self.lib, self._free)(self.handle)
+            self.handle = None
+
+    def __enter__(self) -> Any:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class _Toy(_Handle):
     """A parsed toy program on the C side (``struct fl_toy``); close() frees it."""
+
+    _free = "fl_toy_free"
 
     def __init__(self, encoded: Sequence[int]) -> None:
         self.lib = _toy_lib()
@@ -384,17 +406,6 @@ class _Toy:
         if not handle:
             raise NativeError(f"malformed toy program: {err.value.decode(errors='replace')}")
         self.handle: int | None = handle
-
-    def close(self) -> None:
-        if self.handle:
-            self.lib.fl_toy_free(self.handle)
-            self.handle = None
-
-    def __enter__(self) -> _Toy:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
 
 def _toy_result(res: _FlResult) -> ToyRun:
@@ -717,8 +728,10 @@ def _model_lib() -> ctypes.CDLL:
     return lib
 
 
-class _Model:
+class _Model(_Handle):
     """A parsed scenario on the C side (``struct fl_model``); close() frees it."""
+
+    _free = "fl_model_free"
 
     def __init__(self, encoded: Sequence[int], names: str) -> None:
         self.lib = _model_lib()
@@ -731,17 +744,6 @@ class _Model:
         if not handle:
             raise NativeError(f"malformed model scenario: {err.value.decode(errors='replace')}")
         self.handle: int | None = handle
-
-    def close(self) -> None:
-        if self.handle:
-            self.lib.fl_model_free(self.handle)
-            self.handle = None
-
-    def __enter__(self) -> _Model:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
 
 def _scenario_of(scenario_json: Any) -> Any:

@@ -567,19 +567,6 @@ static int model_check_end(struct fl_sched *s, void *ctx)
 
 /* --- building ---------------------------------------------------------------------- */
 
-static void model_err(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void model_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || !errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 static int check_op(const long long *o, bool setup, size_t nnames, const char *who, size_t k,
 		    char *err, size_t errlen)
@@ -588,28 +575,28 @@ static int check_op(const long long *o, bool setup, size_t nnames, const char *w
 	int i;
 
 	if (code < 0 || code >= FL_SC_NR_CODES) {
-		model_err(err, errlen, "%s op %zu: bad op code %lld", who, k, code);
+		fl_format_err(err, errlen, "%s op %zu: bad op code %lld", who, k, code);
 		return -1;
 	}
 	if (setup && code > FL_SC_BIND) {
-		model_err(err, errlen, "%s op %zu: %s is a thread-only op", who, k,
+		fl_format_err(err, errlen, "%s op %zu: %s is a thread-only op", who, k,
 			  fl_sc_names[code]);
 		return -1;
 	}
 	if (!setup && (code == FL_SC_MMAP || code == FL_SC_BIND)) {
-		model_err(err, errlen, "%s op %zu: %s is a setup-only op", who, k,
+		fl_format_err(err, errlen, "%s op %zu: %s is a setup-only op", who, k,
 			  fl_sc_names[code]);
 		return -1;
 	}
 	if (o[1] < 0 || o[1] > 1000000) {
-		model_err(err, errlen, "%s op %zu: mm %lld out of range", who, k, o[1]);
+		fl_format_err(err, errlen, "%s op %zu: mm %lld out of range", who, k, o[1]);
 		return -1;
 	}
 	for (i = 2; i < FL_OP_WORDS; i++) {
 		if (code == FL_SC_WRITE && i == 3)
 			continue;	/* the value: any 64-bit int */
 		if (o[i] < 0 || o[i] > (1LL << 20)) {
-			model_err(err, errlen, "%s op %zu: argument %d (%lld) out of range", who, k,
+			fl_format_err(err, errlen, "%s op %zu: argument %d (%lld) out of range", who, k,
 				  i - 1, o[i]);
 			return -1;
 		}
@@ -617,49 +604,49 @@ static int check_op(const long long *o, bool setup, size_t nnames, const char *w
 	switch (code) {
 	case FL_SC_MMAP:
 		if ((size_t)o[2] >= nnames || o[4] < 1 || o[4] > 64 || o[5] > 7 || o[6]) {
-			model_err(err, errlen, "%s op %zu: malformed mmap", who, k);
+			fl_format_err(err, errlen, "%s op %zu: malformed mmap", who, k);
 			return -1;
 		}
 		break;
 	case FL_SC_WRITE:
 		if (o[4] > FL_MAX_FOLIO_NAMES || (!setup && o[4]) || o[5] || o[6]) {
-			model_err(err, errlen, "%s op %zu: malformed write", who, k);
+			fl_format_err(err, errlen, "%s op %zu: malformed write", who, k);
 			return -1;
 		}
 		break;
 	case FL_SC_READ:
 		if (o[3] > FL_MAX_FOLIO_NAMES || (!setup && o[3]) || o[4] || o[5] || o[6]) {
-			model_err(err, errlen, "%s op %zu: malformed read", who, k);
+			fl_format_err(err, errlen, "%s op %zu: malformed read", who, k);
 			return -1;
 		}
 		break;
 	case FL_SC_MOVE:
 		if (o[4] < 1 || o[4] > 64 || o[5] > 3 || o[6]) {
-			model_err(err, errlen, "%s op %zu: malformed move", who, k);
+			fl_format_err(err, errlen, "%s op %zu: malformed move", who, k);
 			return -1;
 		}
 		break;
 	case FL_SC_BIND:
 		if (o[3] < 1 || o[3] > FL_MAX_FOLIO_NAMES || o[4] || o[5] || o[6]) {
-			model_err(err, errlen, "%s op %zu: malformed bind", who, k);
+			fl_format_err(err, errlen, "%s op %zu: malformed bind", who, k);
 			return -1;
 		}
 		break;
 	case FL_SC_MUNMAP:
 		if (o[3] < 1 || o[3] > 64 || o[4] || o[5] || o[6]) {
-			model_err(err, errlen, "%s op %zu: malformed munmap", who, k);
+			fl_format_err(err, errlen, "%s op %zu: malformed munmap", who, k);
 			return -1;
 		}
 		break;
 	case FL_SC_EXIT:
 		if (o[2] || o[3] || o[4] || o[5] || o[6]) {
-			model_err(err, errlen, "%s op %zu: malformed exit", who, k);
+			fl_format_err(err, errlen, "%s op %zu: malformed exit", who, k);
 			return -1;
 		}
 		break;
 	default:
 		if (o[1] || o[2] >= FL_MAX_FOLIO_NAMES || o[3] || o[4] || o[5] || o[6]) {
-			model_err(err, errlen, "%s op %zu: malformed %s", who, k,
+			fl_format_err(err, errlen, "%s op %zu: malformed %s", who, k,
 				  fl_sc_names[code]);
 			return -1;
 		}
@@ -689,18 +676,18 @@ struct fl_model *fl_model_new(const long long *enc, size_t len, const char *name
 	if (err && errlen)
 		err[0] = '\0';
 	if (!enc || !names) {
-		model_err(err, errlen, "no encoding");
+		fl_format_err(err, errlen, "no encoding");
 		return NULL;
 	}
 	if (len < K_NR + 2) {
-		model_err(err, errlen, "encoding too short");
+		fl_format_err(err, errlen, "encoding too short");
 		return NULL;
 	}
 	for (i = 0; i < K_NR; i++) {
 		long long hi = i == K_REF_ACTIVE_LOCK ? FL_WALK_LOCK_LOCK : 1;
 
 		if (enc[i] < 0 || enc[i] > hi) {
-			model_err(err, errlen, "knob %zu: value %lld is not in 0..%lld", i, enc[i],
+			fl_format_err(err, errlen, "knob %zu: value %lld is not in 0..%lld", i, enc[i],
 				  hi);
 			return NULL;
 		}
@@ -712,7 +699,7 @@ struct fl_model *fl_model_new(const long long *enc, size_t len, const char *name
 	pos = K_NR;
 	nsetup = (size_t)enc[pos];
 	if (enc[pos] < 0 || enc[pos] > 64 || nsetup > (len - pos - 1) / FL_OP_WORDS) {
-		model_err(err, errlen, "setup: %lld ops do not fit", enc[pos]);
+		fl_format_err(err, errlen, "setup: %lld ops do not fit", enc[pos]);
 		return NULL;
 	}
 	pos++;
@@ -721,7 +708,7 @@ struct fl_model *fl_model_new(const long long *enc, size_t len, const char *name
 			return NULL;
 	total += nsetup;
 	if (pos >= len || enc[pos] < 1 || enc[pos] > FL_MAX_THREADS) {
-		model_err(err, errlen, "bad thread count");
+		fl_format_err(err, errlen, "bad thread count");
 		return NULL;
 	}
 	nthreads = (size_t)enc[pos++];
@@ -731,13 +718,13 @@ struct fl_model *fl_model_new(const long long *enc, size_t len, const char *name
 
 		snprintf(who, sizeof(who), "thread %zu", i);
 		if (pos + 2 > len || enc[pos] < 0 || (size_t)enc[pos] >= nnames) {
-			model_err(err, errlen, "%s: bad name", who);
+			fl_format_err(err, errlen, "%s: bad name", who);
 			return NULL;
 		}
 		n = enc[pos + 1];
 		pos += 2;
 		if (n < 0 || n > 64 || (size_t)n > (len - pos) / FL_OP_WORDS) {
-			model_err(err, errlen, "%s: %lld ops do not fit", who, n);
+			fl_format_err(err, errlen, "%s: %lld ops do not fit", who, n);
 			return NULL;
 		}
 		for (k = 0; k < (size_t)n; k++, pos += FL_OP_WORDS)
@@ -746,12 +733,12 @@ struct fl_model *fl_model_new(const long long *enc, size_t len, const char *name
 		total += (size_t)n;
 	}
 	if (pos != len) {
-		model_err(err, errlen, "%zu trailing integers", len - pos);
+		fl_format_err(err, errlen, "%zu trailing integers", len - pos);
 		return NULL;
 	}
 	m = calloc(1, sizeof(*m));
 	if (!m) {
-		model_err(err, errlen, "out of memory");
+		fl_format_err(err, errlen, "out of memory");
 		return NULL;
 	}
 	m->names_buf = malloc(strlen(names) + 1);
@@ -770,7 +757,7 @@ struct fl_model *fl_model_new(const long long *enc, size_t len, const char *name
 		free(m->res_all);
 		free(m->res_text);
 		free(m);
-		model_err(err, errlen, "out of memory");
+		fl_format_err(err, errlen, "out of memory");
 		return NULL;
 	}
 	m->nnames = nnames;

@@ -1469,3 +1469,14 @@ void fl_sched_result(struct fl_sched *s, struct fl_result *res)
 		res->message = "out of memory (trace text)";
 	}
 }
+
+void fl_format_err(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!err || !errlen)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}

@@ -330,6 +330,10 @@ struct fl_result {
 
 void fl_sched_result(struct fl_sched *s, struct fl_result *res);
 
+/* Format a one-line error for a caller-provided buffer (err may be NULL). */
+void fl_format_err(char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
 /*
  * Toy programs of tests/sched/toy.py (native/toy.c; the encoding is described
  * there).  fl_toy_new() returns NULL with a one-line message in @err for a

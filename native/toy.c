@@ -333,19 +333,6 @@ static int toy_idx_limit(int code)
 	}
 }
 
-static void toy_err(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void toy_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || !errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 /* One encoded action (code, a1, a2), action @k of @who: 0 if well formed. */
 static int toy_check_action(const long long *a, const char *who, size_t k, char *err,
@@ -355,16 +342,16 @@ static int toy_check_action(const long long *a, const char *who, size_t k, char 
 	int lim;
 
 	if (code < 0 || code >= TOY_NR_CODES) {
-		toy_err(err, errlen, "%s action %zu: bad action code %lld", who, k, code);
+		fl_format_err(err, errlen, "%s action %zu: bad action code %lld", who, k, code);
 		return -1;
 	}
 	lim = toy_idx_limit((int)code);
 	if (lim ? (idx < 0 || idx >= lim) : idx != 0) {
-		toy_err(err, errlen, "%s action %zu: index %lld out of range", who, k, idx);
+		fl_format_err(err, errlen, "%s action %zu: index %lld out of range", who, k, idx);
 		return -1;
 	}
 	if (code != TOY_WRITE && a[2] != 0) {
-		toy_err(err, errlen, "%s action %zu: unexpected value %lld", who, k, a[2]);
+		fl_format_err(err, errlen, "%s action %zu: unexpected value %lld", who, k, a[2]);
 		return -1;
 	}
 	return 0;
@@ -400,17 +387,17 @@ struct fl_toy *fl_toy_new(const long long *prog, size_t len, char *err, size_t e
 	if (err && errlen)
 		err[0] = '\0';
 	if (!prog || len < 1) {
-		toy_err(err, errlen, "empty program encoding");
+		fl_format_err(err, errlen, "empty program encoding");
 		return NULL;
 	}
 	nthreads = prog[0];
 	if (nthreads < 0 || nthreads > FL_MAX_THREADS) {
-		toy_err(err, errlen, "%lld threads: the C scheduler runs 0 to %d", nthreads,
+		fl_format_err(err, errlen, "%lld threads: the C scheduler runs 0 to %d", nthreads,
 			FL_MAX_THREADS);
 		return NULL;
 	}
 	if (len < 2 || prog[1] < 0 || prog[1] > TOY_CHECKS) {
-		toy_err(err, errlen, "bad or missing flags");
+		fl_format_err(err, errlen, "bad or missing flags");
 		return NULL;
 	}
 	/* first pass: validate and count; list 0 is the setup, list i + 1 thread i */
@@ -423,12 +410,12 @@ struct fl_toy *fl_toy_new(const long long *prog, size_t len, char *err, size_t e
 		else
 			snprintf(who, sizeof(who), "setup");
 		if (pos >= len) {
-			toy_err(err, errlen, "%s: no action count", who);
+			fl_format_err(err, errlen, "%s: no action count", who);
 			return NULL;
 		}
 		n = prog[pos++];
 		if (n < 0 || (unsigned long long)n > (len - pos) / 3) {
-			toy_err(err, errlen, "%s: %lld actions do not fit", who, n);
+			fl_format_err(err, errlen, "%s: %lld actions do not fit", who, n);
 			return NULL;
 		}
 		for (k = 0; k < (size_t)n; k++, pos += 3)
@@ -437,18 +424,18 @@ struct fl_toy *fl_toy_new(const long long *prog, size_t len, char *err, size_t e
 		total += (size_t)n;
 	}
 	if (pos != len) {
-		toy_err(err, errlen, "%zu trailing integers after the last thread", len - pos);
+		fl_format_err(err, errlen, "%zu trailing integers after the last thread", len - pos);
 		return NULL;
 	}
 	toy = calloc(1, sizeof(*toy));
 	if (!toy) {
-		toy_err(err, errlen, "out of memory");
+		fl_format_err(err, errlen, "out of memory");
 		return NULL;
 	}
 	toy->acts = calloc(total ? total : 1, sizeof(*toy->acts));
 	if (!toy->acts) {
 		free(toy);
-		toy_err(err, errlen, "out of memory");
+		fl_format_err(err, errlen, "out of memory");
 		return NULL;
 	}
 	fl_sched_init(&toy->s, FL_DEFAULT_MAX_STEPS);
