@@ -97,8 +97,20 @@ def _protocol_from_args(args: argparse.Namespace):  # type: ignore[no-untyped-de
 
 
 def _default_backend() -> str:
-    # The C port of the model is not built yet: the Python backend is the default.
-    return "python"
+    # DESIGN: native where the C model is built, else python.
+    from fuzzlock import campaign
+
+    return "native" if campaign.native_model_available() else "python"
+
+
+def _native_missing() -> str | None:
+    """Why ``--backend native`` cannot run, or None if the C model is built."""
+    from fuzzlock import campaign, native
+
+    if campaign.native_model_available():
+        return None
+    why = native.unavailable_reason() or "the C library has no model (stale build)"
+    return f"--backend native: the C model is not available: {why}; use --backend python"
 
 
 # --------------------------------------------------------------------------- protocols
@@ -171,8 +183,8 @@ def _hunt_run(args: argparse.Namespace) -> int:
     except protocol.ProtocolError as e:
         return _bad(str(e))
     backend = args.backend or _default_backend()
-    if backend == "native":
-        return _bad("--backend native: the C port of the model is not built yet; use python")
+    if backend == "native" and (missing := _native_missing()) is not None:
+        return _bad(missing)
     if args.strategy == "exhaustive":
         return _bad("--strategy exhaustive is not implemented yet")
     if args.max_seconds <= 0 or (args.max_schedules is not None and args.max_schedules <= 0):
@@ -212,6 +224,11 @@ def _hunt_run(args: argparse.Namespace) -> int:
             f"{res.schedules} schedules, {res.steps} steps in {res.seconds:.1f} s "
             f"({res.schedules_per_second:,.0f} schedules/s), {res.distinct} distinct traces"
         )
+        if res.native_fraction is not None:
+            print(
+                f"{res.native_runs} schedules on C, {res.python_runs} on Python "
+                f"(native fraction {res.native_fraction:.0%})"
+            )
         for n in res.notes:
             print(n)
         if res.verdict == "violation":
@@ -239,9 +256,13 @@ def _replay_args(parser: argparse.ArgumentParser) -> None:
 def _replay_run(args: argparse.Namespace) -> int:
     import json
 
+    import attrs
+
     from fuzzlock import corpus
 
     backend = args.backend or _default_backend()
+    if backend == "native" and (missing := _native_missing()) is not None:
+        return _bad(missing)
     status = 0
     bad = 0
     n = 0
@@ -256,6 +277,10 @@ def _replay_run(args: argparse.Namespace) -> int:
             continue
         try:
             r = corpus.replay(item, backend=backend)
+            if not r.applicable and args.backend is None:
+                # the default backend cannot run it (outside the C slice): use Python
+                r = corpus.replay(item, backend="python")
+                r = attrs.evolve(r, message=f"{r.message}; on python: outside the C slice")
         except NotImplementedError as e:
             return _bad(str(e))
         if args.json:
@@ -266,10 +291,13 @@ def _replay_run(args: argparse.Namespace) -> int:
                         "ok": r.ok,
                         "expected": r.expected,
                         "outcome": r.outcome,
+                        "applicable": r.applicable,
                         "message": r.message,
                     }
                 )
             )
+        elif not r.applicable:
+            print(f"skip   {path}: {r.message}")
         else:
             print(
                 f"{'ok    ' if r.ok else 'FAIL  '} {path}: expected {r.expected}, "
@@ -286,6 +314,73 @@ def _replay_run(args: argparse.Namespace) -> int:
 
 register(
     "replay", "replay corpus entries; exit 1 if one does not reproduce", _replay_args, _replay_run
+)
+
+# --------------------------------------------------------------------------- bench
+
+
+def _bench_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--protocol", default="v6.19", help="named protocol (default v6.19)")
+    parser.add_argument("--knob", action="append", metavar="K=V", help="override a knob")
+    parser.add_argument("--scenarios", type=int, default=20, help="scenarios (default 20)")
+    parser.add_argument("--runs", type=int, default=50, help="schedules per scenario (python)")
+    parser.add_argument(
+        "--native-runs", type=int, default=2000, help="schedules per scenario in the C loop"
+    )
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--max-seconds", type=float, default=30.0, help="per backend")
+    parser.add_argument(
+        "--xdist",
+        type=int,
+        metavar="BUDGET",
+        default=None,
+        help="also time the pytest campaign with -n 1 and -n 2, BUDGET schedules per test",
+    )
+    parser.add_argument("--xdist-backend", choices=("python", "native"), default=None)
+    parser.add_argument("--tests", default="tests/campaign", help="campaign tests (--xdist)")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+
+
+def _bench_run(args: argparse.Namespace) -> int:
+    import json
+
+    from fuzzlock import bench, protocol
+
+    try:
+        proto = _protocol_from_args(args)
+    except protocol.ProtocolError as e:
+        return _bad(str(e))
+    if (missing := _native_missing()) is not None:
+        return _bad(missing.replace("--backend native", "bench"))
+    if min(args.scenarios, args.runs, args.native_runs) <= 0 or args.max_seconds <= 0:
+        return _bad("--scenarios, --runs, --native-runs and --max-seconds must be positive")
+    if args.xdist is not None and args.xdist <= 0:
+        return _bad("--xdist BUDGET must be positive")
+    try:
+        res = bench.run(
+            proto,
+            args.scenarios,
+            args.runs,
+            args.native_runs,
+            args.seed,
+            args.max_seconds,
+            args.xdist,
+            args.xdist_backend or _default_backend(),
+            args.tests,
+        )
+    except ValueError as e:
+        return _bad(str(e))
+    if res.scenarios == 0:
+        return _bad(f"no generated scenario is inside the C slice under {proto.name}")
+    print(json.dumps(res.to_json(), indent=1) if args.json else res.text())
+    return 0
+
+
+register(
+    "bench",
+    "measure steps/s and schedules/s of the Python and C models on the same scenarios",
+    _bench_args,
+    _bench_run,
 )
 
 # --------------------------------------------------------------------------- minimize

@@ -18,8 +18,12 @@ An entry is ``corpora/<protocol>/<trace digest>.json``::
 * ``iter_entries`` walks files and directories; one bad file never stops the others.
 
 Backends are plain functions ``Entry -> BackendRun`` registered by name in ``BACKENDS``
-(``register_backend``); ``python`` runs the reference model, ``native`` is a placeholder
-until the C port can run whole scenarios.
+(``register_backend``); ``python`` runs the reference model, ``native`` the C model
+(``fuzzlock.native.run_model``).  An entry whose scenario uses an op outside the C slice
+cannot run on C: the native backend reports it as *not applicable* (outcome
+``not-applicable``, ``Replayed.applicable`` False, ``ok`` True, message ``skipped: outside
+the C slice (...)``): it is neither a reproduction nor a failure, and ``fuzzlock replay
+--backend native`` prints it as ``skip``.
 """
 
 from __future__ import annotations
@@ -49,6 +53,7 @@ if TYPE_CHECKING:
 __all__ = [
     "BACKENDS",
     "CLEAN",
+    "NOT_APPLICABLE",
     "SCHEMA",
     "BackendRun",
     "CorpusError",
@@ -474,8 +479,29 @@ def _python_backend(entry: Entry) -> BackendRun:
     return BackendRun(r.outcome, r.digest, v.one_line() if v is not None else "")
 
 
+#: ``BackendRun.outcome`` of a backend that cannot run the entry at all (e.g. the native
+#: backend on a scenario outside the C slice).
+NOT_APPLICABLE = "not-applicable"
+
+
 def _native_backend(entry: Entry) -> BackendRun:
-    raise NotImplementedError("native backend not built yet")
+    from fuzzlock import native, trace
+
+    try:
+        outcome, events, _d, _p, viol = native.run_model(
+            entry.scenario, entry.protocol.knobs, entry.decisions
+        )
+    except native.NativeSetupError as e:
+        return BackendRun("setup-error", "", str(e))
+    except native.NativeUnavailableError as e:
+        raise NotImplementedError(f"native backend unavailable: {e}") from None
+    except native.NativeError as e:
+        return BackendRun(NOT_APPLICABLE, "", f"outside the C slice ({e})")
+    detail = ""
+    if viol is not None:
+        vid, step, thread, fn, msg = viol
+        detail = f"{vid} at step {step} (thread {thread}, {fn}): {msg}"
+    return BackendRun(outcome, trace.digest(events), detail)
 
 
 BACKENDS: dict[str, Backend] = {"python": _python_backend, "native": _native_backend}
@@ -498,6 +524,7 @@ class Replayed:
     digest_matches: bool
     model_hash_changed: bool
     message: str
+    applicable: bool = True  # False: the backend cannot run this entry (ok is then True)
 
 
 def replay(entry: Entry, backend: str = "python") -> Replayed:
@@ -507,6 +534,17 @@ def replay(entry: Entry, backend: str = "python") -> Replayed:
         raise ValueError(f"unknown backend {backend!r}; known: {', '.join(sorted(BACKENDS))}")
     got = run(entry)
     expected = entry.expect
+    if got.outcome == NOT_APPLICABLE:
+        return Replayed(
+            ok=True,
+            outcome=got.outcome,
+            expected=expected,
+            digest="",
+            digest_matches=False,
+            model_hash_changed=False,
+            message=f"skipped: {got.detail}",
+            applicable=False,
+        )
     from fuzzlock.sched.result import FINISHED
 
     ok = got.outcome == FINISHED if expected == CLEAN else got.outcome == expected

@@ -549,16 +549,35 @@ _SC_CODES = {
     "memory_failure": 9,
     "munmap": 10,
     "exit": 11,
+    "fork": 12,
+    "pin": 13,
+    "unpin": 14,
+    "migrate": 15,
+    "madvise_dontneed": 16,
 }
 #: Walker ops: they name a setup-bound folio (``FL_MAX_FOLIO_NAMES`` distinct names).
 _WALKER_OPS = ("shrink_active_list", "page_idle", "damon_mkold", "damon_young", "memory_failure")
 _MAX_FOLIO_NAMES = 64
 #: Thread ops the C model implements so far; the rest raise NativeError.
-MODEL_THREAD_OPS = frozenset({"write", "read", "move", "munmap", "exit", *_WALKER_OPS})
+MODEL_THREAD_OPS = frozenset(
+    {
+        "write",
+        "read",
+        "move",
+        "munmap",
+        "exit",
+        "fork",
+        "pin",
+        "unpin",
+        "migrate",
+        "madvise_dontneed",
+        *_WALKER_OPS,
+    }
+)
 #: Setup ops the C model implements so far.
 MODEL_SETUP_OPS = frozenset({"mmap", "write", "read", "bind"})
 _MODEL_OP_WORDS = 7
-_MMAP_UFFD, _MMAP_WRITE, _MMAP_LOCKED = 1, 2, 4
+_MMAP_UFFD, _MMAP_WRITE, _MMAP_LOCKED, _MMAP_DONTFORK, _MMAP_WIPEONFORK = 1, 2, 4, 8, 16
 _MODEL_SETUP_ERROR = -2
 
 
@@ -603,6 +622,8 @@ def _model_knobs(knobs: Any) -> list[int]:
         b("walk.check_mapped_after_lock"),
         1 if k["walk.trylock_fail_result"] else 0,
         b("unmap.zap_before_unlink"),
+        b("fork.clear_exclusive"),
+        b("fork.link_before_copy"),
     ]
 
 
@@ -634,6 +655,8 @@ def encode_model_scenario(sc: Any, knobs: Any) -> tuple[list[int], str]:
                 (_MMAP_UFFD if o["uffd"] else 0)
                 | (_MMAP_WRITE if o["write"] else 0)
                 | (_MMAP_LOCKED if o["locked"] else 0)
+                | (_MMAP_DONTFORK if o["dontfork"] else 0)
+                | (_MMAP_WIPEONFORK if o["wipeonfork"] else 0)
             )
             return [0, mm, name_idx(o["vma"], where), o["start"], o["pages"], flags, 0]
         if op == "write":
@@ -654,9 +677,17 @@ def encode_model_scenario(sc: Any, knobs: Any) -> tuple[list[int], str]:
             return [4, mm, o["addr"], folio_slot(o["folio"], where) + 1, 0, 0, 0]
         if op == "munmap":
             return [10, mm, o["addr"], o["pages"], 0, 0, 0]
+        if op == "madvise_dontneed":
+            return [16, mm, o["addr"], o["pages"], 0, 0, 0]
         if op == "exit":
             return [11, mm, 0, 0, 0, 0, 0]
-        if op in _WALKER_OPS:
+        if op == "fork":
+            return [12, mm, o["child"], 0, 0, 0, 0]
+        if op == "pin":
+            return [13, mm, o["addr"], 0, 0, 0, 0]
+        if op == "unpin":
+            return [14, 0, 0, 0, 0, 0, 0]
+        if op in _WALKER_OPS or op == "migrate":
             if o["folio"] not in folios:
                 raise NativeError(f"{where}.folio: {o['folio']!r} is not bound in the setup")
             return [_SC_CODES[op], 0, folios[o["folio"]], 0, 0, 0, 0]

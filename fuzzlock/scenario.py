@@ -184,8 +184,20 @@ def _check_names(sc: Scenario, where: str) -> None:
             vmas.setdefault(o["mm"], []).append((lo, hi, o["vma"]))
         if o.get("folio"):
             bound.add(o["folio"])
+    mm_ids = {o["mm"] for o in sc.setup if o["op"] == "mmap"}
+    mm_ids |= {o["child"] for o in sc.setup if o["op"] == "fork"}
+    children: dict[int, int] = {}  # child mm id -> the thread that forks it
     for ti, (_, ops) in enumerate(sc.threads):
         for j, o in enumerate(ops):
+            if o["op"] == "fork":
+                # forks in different threads must not race for one child id (a second fork
+                # in the same thread just finds it taken: "child-exists")
+                if o["child"] in mm_ids or children.get(o["child"], ti) != ti:
+                    raise ScenarioError(
+                        f"{where}.threads[{ti}].ops[{j}].child: mm {o['child']} already "
+                        "exists or is another thread's fork child"
+                    )
+                children[o["child"]] = ti
             if o.get("folio") and o["op"] not in ("write", "read") and o["folio"] not in bound:
                 raise ScenarioError(
                     f"{where}.threads[{ti}].ops[{j}].folio: {o['folio']!r} is not bound in the setup"

@@ -3,7 +3,7 @@
  * fuzzlock/model/__init__.py and the invariant checks of fuzzlock/invariants.py
  * for the slice: setup ops, thread bodies (movers, users and the rmap walkers
  * shrink_active_list, page_idle, damon_mkold, damon_young, memory_failure, with
- * their results formatted like model._fmt), check_move_result (I16), the
+ * their results formatted like model._fmt; munmap, exit, fork, pin, unpin, migrate), check_move_result (I16), the
  * per-step and end-of-run state invariants, and the exported run functions.
  */
 #include <stdarg.h>
@@ -87,7 +87,7 @@ struct fl_model {
 
 static const char *const fl_sc_names[FL_SC_NR_CODES] = {
 	"mmap", "write", "read", "move", "bind", "shrink_active_list", "page_idle",
-	"damon_mkold", "damon_young", "memory_failure", "munmap", "exit"
+	"damon_mkold", "damon_young", "memory_failure", "munmap", "exit", "fork", "pin", "unpin", "migrate", "madvise_dontneed"
 };
 
 /* --- setup ------------------------------------------------------------------------ */
@@ -115,6 +115,8 @@ static void setup_body(void *arg)
 		v->uffd = o->d & FL_MMAP_UFFD;
 		v->write = o->d & FL_MMAP_WRITE;
 		v->locked = o->d & FL_MMAP_LOCKED;
+		v->dontfork = o->d & FL_MMAP_DONTFORK;
+		v->wipeonfork = o->d & FL_MMAP_WIPEONFORK;
 		/* mm.vmas.append(v); mm.vmas.sort(key=start): stable */
 		i = mm->nvmas;
 		while (i > 0 && w->vmas[mm->vmas[i - 1]].start > v->start) {
@@ -213,7 +215,10 @@ static void do_op(struct fl_model *m, const struct fl_sc_op *o, char *out)
 	struct fl_mm *mm = NULL;
 	struct fl_folio *folio = NULL;
 
-	if (o->code <= FL_SC_BIND || o->code >= FL_SC_MUNMAP) {
+	if (o->code == FL_SC_UNPIN) {
+		/* no mm, no folio */
+	} else if (o->code != FL_SC_MIGRATE &&
+		   (o->code <= FL_SC_BIND || o->code >= FL_SC_MUNMAP)) {
 		mm = fl_mm_get(w, o->mm);
 		if (!mm) {
 			snprintf(out, FL_RES_LEN, "no-mm");
@@ -246,8 +251,26 @@ static void do_op(struct fl_model *m, const struct fl_sc_op *o, char *out)
 	case FL_SC_MUNMAP:
 		snprintf(out, FL_RES_LEN, "%lld", do_munmap(w, mm, o->a, o->b));
 		break;
+	case FL_SC_DONTNEED:
+		snprintf(out, FL_RES_LEN, "%lld", madvise_dontneed(w, mm, o->a, o->b));
+		break;
 	case FL_SC_EXIT:
 		snprintf(out, FL_RES_LEN, "%lld", exit_mmap(w, mm));
+		break;
+	case FL_SC_PIN: {
+		int f = gup_fast_pin(w, mm, o->a);
+
+		snprintf(out, FL_RES_LEN, "%s", f < 0 ? "no-pin" : w->folios[f].name);
+		break;
+	}
+	case FL_SC_UNPIN:
+		snprintf(out, FL_RES_LEN, "%lld", unpin_last(w));
+		break;
+	case FL_SC_FORK:
+		if (fl_mm_get(w, (int)o->a))
+			snprintf(out, FL_RES_LEN, "child-exists");
+		else
+			snprintf(out, FL_RES_LEN, "%lld", dup_mmap(w, mm, (int)o->a));
 		break;
 	case FL_SC_SHRINK_ACTIVE: {
 		long long referenced = 0;
@@ -258,6 +281,9 @@ static void do_op(struct fl_model *m, const struct fl_sc_op *o, char *out)
 			snprintf(out, FL_RES_LEN, "-");
 		break;
 	}
+	case FL_SC_MIGRATE:
+		snprintf(out, FL_RES_LEN, "%s", migrate_folio(w, folio));
+		break;
 	case FL_SC_PAGE_IDLE:
 		snprintf(out, FL_RES_LEN, "%lld", page_idle_clear_pte_refs(w, folio));
 		break;
@@ -309,32 +335,34 @@ static void where_of(char *buf, size_t n, const struct fl_vma *v, long long addr
 }
 
 static int check_rmap(struct fl_world *w, struct fl_folio *f, struct fl_vma *v,
-		      long long addr, const char *where)
+		      long long addr, const char *where, bool mig)
 {
+	const char *reach = mig ? "migration.reachable" : "rmap.reachable";
+	const char *life = mig ? reach : "anon_vma.lifetime";
+	const char *idx = mig ? reach : "rmap.index";
 	int av = f->mapping, i;
 	long long want;
 
 	if (av < 0)
-		FAIL("rmap.reachable", "%s mapped at %s has no anon_vma", f->name, where);
+		FAIL(reach, "%s mapped at %s has no anon_vma", f->name, where);
 	if (!fl_av_is_live(w, av))
-		FAIL("anon_vma.lifetime", "%s mapped at %s: its anon_vma %s is freed", f->name,
+		FAIL(life, "%s mapped at %s: its anon_vma %s is freed", f->name,
 		     where, w->avs[av].repr);
 	for (i = 0; i < w->avs[av].ntree; i++)
 		if (w->avs[av].tree[i] == v->id)
 			break;
 	if (i == w->avs[av].ntree)
-		FAIL("rmap.reachable",
+		FAIL(reach,
 		     "%s mapped at %s but %s is not in the interval tree of its anon_vma %s: rmap "
 		     "walks cannot find this mapping", f->name, where, v->name, w->avs[av].repr);
 	if (v->anon_vma >= 0 && w->avs[v->anon_vma].root != w->avs[av].root)
-		FAIL("rmap.reachable", "%s mapped at %s: root %s differs from the VMA's root %s",
+		FAIL(reach, "%s mapped at %s: root %s differs from the VMA's root %s",
 		     f->name, where, w->avs[w->avs[av].root].repr,
 		     w->avs[w->avs[v->anon_vma].root].repr);
 	want = fl_linear_page_index(v, addr);
 	if (f->index != want)
-		FAIL("rmap.index", "%s index %lld but it is mapped at %s, linear index %lld",
+		FAIL(idx, "%s index %lld but it is mapped at %s, linear index %lld",
 		     f->name, f->index, where, want);
-	(void)addr;
 	return 0;
 }
 
@@ -379,15 +407,28 @@ static int check_mappings(struct fl_world *w)
 						break;
 					}
 				}
-				if (!v || p->kind != PTE_PRESENT || p->folio < 0)
+				if (!v || p->folio < 0)
 					continue;
 				f = &w->folios[p->folio];
 				where_of(where, sizeof(where), v, addr);
+				if (p->kind == PTE_MIGRATION) {
+					if (f->freed)
+						FAIL("migration.reachable",
+						     "migration entry at %s still points at %s, which "
+						     "was freed: remove_migration_ptes did not reach it "
+						     "(a later fault would wait on it forever)", where,
+						     f->name);
+					if (check_rmap(w, f, v, addr, where, true))
+						return 1;
+					continue;
+				}
+				if (p->kind != PTE_PRESENT)
+					continue;
 				present[f->id]++;
 				if (f->freed)
 					FAIL("folio.refcount", "%s is mapped at %s but was freed",
 					     f->name, where);
-				if (check_rmap(w, f, v, addr, where))
+				if (check_rmap(w, f, v, addr, where, false))
 					return 1;
 				if (p->writable && !f->pae)
 					FAIL("folio.exclusive",
@@ -603,7 +644,7 @@ static int check_op(const long long *o, bool setup, size_t nnames, const char *w
 	}
 	switch (code) {
 	case FL_SC_MMAP:
-		if ((size_t)o[2] >= nnames || o[4] < 1 || o[4] > 64 || o[5] > 7 || o[6]) {
+		if ((size_t)o[2] >= nnames || o[4] < 1 || o[4] > 64 || o[5] > 31 || o[6]) {
 			fl_format_err(err, errlen, "%s op %zu: malformed mmap", who, k);
 			return -1;
 		}
@@ -633,8 +674,27 @@ static int check_op(const long long *o, bool setup, size_t nnames, const char *w
 		}
 		break;
 	case FL_SC_MUNMAP:
+	case FL_SC_DONTNEED:
 		if (o[3] < 1 || o[3] > 64 || o[4] || o[5] || o[6]) {
 			fl_format_err(err, errlen, "%s op %zu: malformed munmap", who, k);
+			return -1;
+		}
+		break;
+	case FL_SC_PIN:
+		if (o[3] || o[4] || o[5] || o[6]) {
+			fl_format_err(err, errlen, "%s op %zu: malformed pin", who, k);
+			return -1;
+		}
+		break;
+	case FL_SC_UNPIN:
+		if (o[1] || o[2] || o[3] || o[4] || o[5] || o[6]) {
+			fl_format_err(err, errlen, "%s op %zu: malformed unpin", who, k);
+			return -1;
+		}
+		break;
+	case FL_SC_FORK:
+		if (o[2] > 1000000 || o[3] || o[4] || o[5] || o[6]) {
+			fl_format_err(err, errlen, "%s op %zu: malformed fork", who, k);
 			return -1;
 		}
 		break;

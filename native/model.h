@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
  * The C port of fuzzlock/model/__init__.py for the scenarios of the slice
- * (setup mmap/write/read/bind; thread ops write, read and move), with the
+ * (setup mmap/write/read/bind; thread ops write, read, move, the rmap walkers,
+ * munmap, exit, fork, pin, unpin and migrate), with the
  * invariants of fuzzlock/invariants.py that the slice can break.
  *
  * A scenario arrives from fuzzlock/native.py as a flat array of long long
@@ -21,6 +22,11 @@
  *	FL_SC_SHRINK_ACTIVE .. FL_SC_MEMORY_FAILURE	0, folio slot (thread ops)
  *	FL_SC_MUNMAP	mm, addr, pages (thread op)
  *	FL_SC_EXIT	mm (thread op)
+ *	FL_SC_FORK	mm, child mm id (thread op)
+ *	FL_SC_PIN	mm, addr (thread op)
+ *	FL_SC_UNPIN	(thread op)
+ *	FL_SC_MIGRATE	0, folio slot (thread op)
+ *	FL_SC_DONTNEED	mm, addr, pages (thread op madvise_dontneed)
  *
  * A folio slot (< FL_MAX_FOLIO_NAMES) stands for one setup "folio" name.
  *
@@ -50,12 +56,19 @@ enum fl_sc_code {
 	FL_SC_MEMORY_FAILURE = 9,
 	FL_SC_MUNMAP = 10,
 	FL_SC_EXIT = 11,
+	FL_SC_FORK = 12,
+	FL_SC_PIN = 13,
+	FL_SC_UNPIN = 14,
+	FL_SC_MIGRATE = 15,
+	FL_SC_DONTNEED = 16,
 	FL_SC_NR_CODES
 };
 
 #define FL_MMAP_UFFD	1
 #define FL_MMAP_WRITE	2
 #define FL_MMAP_LOCKED	4
+#define FL_MMAP_DONTFORK	8
+#define FL_MMAP_WIPEONFORK	16
 
 /* fl_model_run() return values */
 #define FL_MODEL_OK		0

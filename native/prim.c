@@ -215,6 +215,15 @@ static struct fl_value pte_read_thunk(void *arg)
 	return fl_pte_value(a->w, &a->pte);
 }
 
+/* ptep_get: a lock-free PTE read outside the PTL */
+struct fl_pte ptep_get(struct fl_world *w, const char *fn, struct fl_mm *mm, long long addr)
+{
+	struct fl_pte_arg a = { .w = w, .mm = mm, .addr = addr };
+
+	fl_yield_mem(fn, "read", fl_pte_name(w, mm, addr), pte_read_thunk, &a);
+	return a.pte;
+}
+
 /* pte_offset_map: map the PTE page (RCU section, no sleeping), read the PTE lock-free */
 struct fl_pte pte_offset_map(struct fl_world *w, const char *fn, struct fl_mm *mm,
 			     long long addr)

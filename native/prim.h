@@ -89,6 +89,7 @@ int free_folio(struct fl_world *w, const char *fn, struct fl_folio *f);
 bool folio_mapped(struct fl_world *w, const char *fn, struct fl_folio *f);
 bool folio_maybe_dma_pinned(struct fl_world *w, const char *fn, struct fl_folio *f);
 
+struct fl_pte ptep_get(struct fl_world *w, const char *fn, struct fl_mm *mm, long long addr);
 struct fl_pte pte_offset_map(struct fl_world *w, const char *fn, struct fl_mm *mm,
 			     long long addr);
 void pte_unmap(struct fl_world *w, const char *fn, struct fl_mm *mm, long long addr);
@@ -150,6 +151,9 @@ struct fl_rwc {
 	int referenced;
 	int mapcount;
 	bool accessed;
+	bool no_anon_lock;	/* !rwc.anon_lock: rmap_walk_anon_lock on the pinned anon_vma */
+	bool done_unmapped;	/* rwc.done: stop once the folio is unmapped */
+	int src;		/* rwc.arg["src"] of remove_migration_ptes */
 };
 
 void assert_walk_folio_locked(struct fl_world *w, const char *fn, struct fl_folio *folio);
@@ -174,10 +178,20 @@ bool damon_folio_young(struct fl_world *w, struct fl_folio *folio);
 int kill_procs_now(struct fl_world *w, struct fl_folio *folio, int *ids);
 
 /* vmscan.c: munmap and exit */
+int anon_vma_fork(struct fl_world *w, struct fl_vma *vma, struct fl_vma *pvma);
+long long dup_mmap(struct fl_world *w, struct fl_mm *oldmm, int child_id);
+
 long long do_munmap(struct fl_world *w, struct fl_mm *mm, long long start, long long npages);
+long long madvise_dontneed(struct fl_world *w, struct fl_mm *mm, long long start,
+			   long long npages);
 long long exit_mmap(struct fl_world *w, struct fl_mm *mm);
 
 /* memory.c */
+bool isolate_lru_folio(struct fl_world *w, const char *fn, struct fl_folio *folio);
+void putback_lru_folio(struct fl_world *w, const char *fn, struct fl_folio *folio);
+const char *migrate_folio(struct fl_world *w, struct fl_folio *src);
+int gup_fast_pin(struct fl_world *w, struct fl_mm *mm, long long addr);
+long long unpin_last(struct fl_world *w);
 long long user_write(struct fl_world *w, struct fl_mm *mm, long long addr, long long value);
 long long user_read(struct fl_world *w, struct fl_mm *mm, long long addr);
 

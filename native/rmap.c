@@ -619,6 +619,28 @@ static bool vma_covers(const struct fl_vma *v, long long pgoff)
 }
 
 /*
+ * rmap_walk_anon_lock (v6.18/v6.19): the anon_vma the caller pinned, read-locked
+ * (trylock first; try_lock callers give up).
+ */
+static int rmap_walk_anon_lock(struct fl_world *w, struct fl_folio *folio, struct fl_rwc *rwc)
+{
+	static const char fn[] = "rmap_walk_anon_lock";
+	int av = fl_read_mapping(w, fn, folio), mem;
+
+	if (av < 0)
+		return -1;
+	mem = fl_av_deref(w, av, fn, "root");
+	if (fl_down_read_trylock(fn, fl_av_root_lock(w, mem)))
+		return av;
+	if (rwc->try_lock) {
+		rwc->contended = true;
+		return -1;
+	}
+	fl_down_read(fn, fl_av_root_lock(w, av), 0);
+	return av;
+}
+
+/*
  * rmap_walk_anon (v6.18/v6.19): lock the anon_vma, then rmap_one on every VMA
  * of its interval tree that covers the folio's pgoff; walk.complete (I10) at
  * the end, I9 on each step of the traversal.
@@ -631,7 +653,10 @@ void rmap_walk_anon(struct fl_world *w, struct fl_folio *folio, struct fl_rwc *r
 	long long pgoff;
 
 	assert_walk_folio_locked(w, fn, folio);
-	av = folio_lock_anon_vma_read(w, folio, rwc);
+	if (rwc->no_anon_lock)
+		av = rmap_walk_anon_lock(w, folio, rwc);
+	else
+		av = folio_lock_anon_vma_read(w, folio, rwc);
 	if (av < 0)
 		return;
 	pgoff = fl_read_index(fn, folio);
@@ -646,6 +671,10 @@ void rmap_walk_anon(struct fl_world *w, struct fl_folio *folio, struct fl_rwc *r
 		if (!vma_covers(v, pgoff))
 			continue;
 		if (!rwc->rmap_one(w, folio, v, pgoff - v->pgoff + v->start, rwc, rec)) {
+			rwc->stopped_early = true;
+			break;
+		}
+		if (rwc->done_unmapped && folio->mapcount == 0) {
 			rwc->stopped_early = true;
 			break;
 		}
@@ -719,4 +748,81 @@ long long folio_referenced(struct fl_world *w, struct fl_folio *folio, bool is_l
 long long fl_read_pgoff(const char *fn, struct fl_folio *folio)
 {
 	return fl_read_index(fn, folio);
+}
+
+/* --- fork ---------------------------------------------------------------------------- */
+
+/*
+ * anon_vma_clone (v6.18): link @dst into every anon_vma @src is linked into (newest
+ * to oldest), each under its root's write lock, and reuse an anon_vma with no VMAs
+ * and fewer than two children as @dst's own.
+ */
+static int anon_vma_clone(struct fl_world *w, struct fl_vma *dst, struct fl_vma *src)
+{
+	static const char fn[] = "anon_vma_clone";
+	int chain[FL_MAX_CHAIN], nchain = src->nchain, root = -1, i;
+
+	memcpy(chain, src->chain, sizeof(int) * (size_t)nchain);
+	for (i = nchain - 1; i >= 0; i--) {
+		int av = chain[i];
+		struct fl_anon_vma *a = &w->avs[av];
+
+		if (root != a->root) {	/* lock_anon_vma_root: once per root */
+			if (root >= 0)
+				anon_vma_unlock_write(w, fn, root);
+			root = a->root;
+			anon_vma_lock_write(w, fn, root);
+		}
+		anon_vma_chain_link(w, dst, av);
+		if (dst->anon_vma < 0 && src->anon_vma >= 0 && a->num_children < 2 &&
+		    a->num_active_vmas == 0)
+			dst->anon_vma = av;
+	}
+	if (dst->anon_vma >= 0)
+		w->avs[dst->anon_vma].num_active_vmas++;
+	if (root >= 0)
+		anon_vma_unlock_write(w, fn, root);
+	return 0;
+}
+
+static struct fl_value av_inc_thunk(void *arg)
+{
+	struct fl_av_arg *a = arg;
+	struct fl_value v = { .kind = FL_VAL_INT };
+
+	v.i = ++a->w->avs[a->av].refcount;
+	return v;
+}
+
+/*
+ * anon_vma_fork (v6.18): clone the parent's chain, then (unless an anon_vma was
+ * reused) a new anon_vma whose root is the parent's root, linked under it.
+ */
+int anon_vma_fork(struct fl_world *w, struct fl_vma *vma, struct fl_vma *pvma)
+{
+	static const char fn[] = "anon_vma_fork";
+	struct fl_av_arg arg = { .w = w, .fn = fn };
+	int av, root;
+
+	if (pvma->anon_vma < 0)
+		return 0;
+	vma->anon_vma = -1;
+	anon_vma_clone(w, vma, pvma);
+	if (vma->anon_vma >= 0)
+		return 0;
+	av = anon_vma_alloc(w, fn);
+	if (av < 0)
+		return 0;
+	w->avs[av].num_active_vmas++;
+	w->avs[av].root = w->avs[pvma->anon_vma].root;
+	w->avs[av].parent = pvma->anon_vma;
+	root = w->avs[av].root;
+	arg.av = root;
+	fl_yield_mem(fn, "atomic", w->avs[root].n_refcount, av_inc_thunk, &arg);	/* get_anon_vma */
+	vma->anon_vma = av;
+	anon_vma_lock_write(w, fn, av);
+	anon_vma_chain_link(w, vma, av);
+	w->avs[w->avs[av].parent].num_children++;
+	anon_vma_unlock_write(w, fn, av);
+	return 0;
 }

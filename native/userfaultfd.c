@@ -482,6 +482,12 @@ static long long move_pages_ptes_body(struct fl_world *w, struct fl_mm *mm,
 		    !fl_pte_same(&st->src_folio_pte, &orig_src))
 			return -EAGAIN;
 
+		if (orig_src.kind == PTE_MIGRATION) {	/* a migration entry */
+			move_sleep_prepare(w, fn, mm, st, src_addr, dst_addr);
+			fl_yield_lock(FL_OP_WAIT, FL_EXCL, 0, "migration_entry_wait", "wait",
+				      &w->folios[orig_src.folio].lock);
+			return -EAGAIN;
+		}
 		if (orig_src.kind == PTE_ZERO)
 			return move_zeropage_pte(w, mm, dst_addr, src_addr, &orig_dst, &orig_src);
 		if (w->knob[K_MOVE_LOCK_ORDER_AV_FIRST] && w->knob[K_MOVE_ANON_VMA_LOCK]) {

@@ -84,7 +84,7 @@ static void unlink_anon_vmas(struct fl_world *w, struct fl_vma *vma)
 		}
 		av_tree_remove(a, vma->id);
 		if (!a->ntree) {
-			a->num_children--;	/* av.parent: itself in the slice (no fork) */
+			w->avs[a->parent].num_children--;
 			emptied[nemptied++] = av;
 			continue;
 		}
@@ -173,4 +173,22 @@ long long do_munmap(struct fl_world *w, struct fl_mm *mm, long long start, long 
 long long exit_mmap(struct fl_world *w, struct fl_mm *mm)
 {
 	return unmap_vmas_of(w, mm, 0, 0, true);
+}
+
+/* madvise_dontneed_single_vma (v6.18/v6.19) under the mmap read lock: zap */
+long long madvise_dontneed(struct fl_world *w, struct fl_mm *mm, long long start,
+			   long long npages)
+{
+	static const char fn[] = "madvise_dontneed";
+	struct fl_vma *vma;
+
+	fl_down_read(fn, &mm->mmap_lock, 0);
+	vma = fl_find_vma(w, mm, start);
+	if (!vma || start + npages > vma->end) {
+		fl_up_read(fn, &mm->mmap_lock);
+		return -EINVAL;
+	}
+	zap_pte_range(w, vma, start, start + npages);
+	fl_up_read(fn, &mm->mmap_lock);
+	return 0;
 }

@@ -63,6 +63,23 @@ static struct fl_value putback_thunk(void *arg)
 	return v;
 }
 
+/* isolate_lru_folios for one folio: false if it is not on the LRU */
+bool isolate_lru_folio(struct fl_world *w, const char *fn, struct fl_folio *folio)
+{
+	struct fl_walker_arg a = { w, folio };
+
+	return fl_yield_mem(fn, "atomic", folio->n_lru, isolate_thunk, &a).i != 0;
+}
+
+/* back on the LRU and drop the isolation reference */
+void putback_lru_folio(struct fl_world *w, const char *fn, struct fl_folio *folio)
+{
+	struct fl_walker_arg a = { w, folio };
+
+	fl_yield_mem(fn, "atomic", folio->n_lru, putback_thunk, &a);
+	folio_put(w, fn, folio, true);
+}
+
 /* shrink_active_list (v6.18/v6.19) for one folio: false if it is not on the LRU */
 bool shrink_active_list(struct fl_world *w, struct fl_folio *folio, long long *referenced)
 {
@@ -182,7 +199,7 @@ static int collect_procs_anon(struct fl_world *w, struct fl_folio *folio, int *i
 {
 	static const char fn[] = "collect_procs_anon";
 	struct fl_walkrec *rec = &w->walks[fl_me(w)];
-	int order[FL_MAX_MMS], nkill = 0, av, mem, i, j, k;
+	int order[FL_MAX_MMS], nkill = 0, nmms, av, mem, i, j, k;
 	long long pgoff;
 
 	av = folio_lock_anon_vma_read(w, folio, NULL);
@@ -192,12 +209,13 @@ static int collect_procs_anon(struct fl_world *w, struct fl_folio *folio, int *i
 	walkrec_start(w, rec, folio);
 	fl_rcu_read_lock(fn);
 	mem = fl_av_deref(w, av, fn, "rb_root");
-	for (i = 0; i < w->nmms; i++) {	/* for_each_process, by mm id */
+	nmms = w->nmms;	/* sorted(w.mms.values()): a snapshot */
+	for (i = 0; i < nmms; i++) {	/* for_each_process, by mm id */
 		for (j = i; j > 0 && w->mms[order[j - 1]].id > w->mms[i].id; j--)
 			order[j] = order[j - 1];
 		order[j] = i;
 	}
-	for (i = 0; i < w->nmms; i++) {
+	for (i = 0; i < nmms; i++) {
 		int mi = order[i], tree[FL_MAX_VMAS], ntree = w->avs[mem].ntree;
 		bool kill = false;
 

@@ -43,6 +43,7 @@ void fl_world_reset(struct fl_world *w)
 	w->next_mid = 1;
 	memset(w->refs, 0, sizeof(w->refs));
 	memset(w->pte_moves, 0, sizeof(w->pte_moves));
+	memset(w->npins, 0, sizeof(w->npins));
 	w->nnames = 0;
 	w->full = false;
 	w->viol_objs[0] = '\0';
@@ -178,6 +179,8 @@ struct fl_folio *fl_new_folio(struct fl_world *w, long long value)
 	f->value = value;
 	f->have_repr = 0;
 	snprintf(f->name, sizeof(f->name), "folio:%d", id);
+	snprintf(f->mrepr[0], sizeof(f->mrepr[0]), "M(folio:%d)", id);
+	snprintf(f->mrepr[1], sizeof(f->mrepr[1]), "M(folio:%d,x)", id);
 	snprintf(f->n_refcount, sizeof(f->n_refcount), "folio:%d.refcount", id);
 	snprintf(f->n_mapping, sizeof(f->n_mapping), "folio:%d.mapping", id);
 	snprintf(f->n_index, sizeof(f->n_index), "folio:%d.index", id);
@@ -225,6 +228,7 @@ int fl_alloc_anon_vma(struct fl_world *w)
 	av->slot = i;
 	av->gen = sl->gen;
 	av->root = obj;
+	av->parent = obj;
 	av->refcount = 1;
 	av->free_clock = -1;
 	snprintf(av->repr, sizeof(av->repr), "anon_vma:%d#%d", i, sl->gen);
@@ -326,7 +330,8 @@ bool fl_pte_same(const struct fl_pte *a, const struct fl_pte *b)
 	if (a->kind == PTE_NONE || b->kind == PTE_NONE)
 		return a->kind == b->kind;
 	return a->kind == b->kind && a->folio == b->folio && a->writable == b->writable &&
-	       a->young == b->young && a->dirty == b->dirty && a->soft_dirty == b->soft_dirty;
+	       a->young == b->young && a->dirty == b->dirty && a->soft_dirty == b->soft_dirty &&
+	       a->exclusive == b->exclusive;
 }
 
 long long fl_ghost_get(struct fl_world *w, const struct fl_mm *mm, long long addr)
@@ -376,8 +381,10 @@ const char *fl_pte_repr(struct fl_world *w, const struct fl_pte *p)
 	if (p->kind == PTE_ZERO)
 		return "Z";
 	if (p->folio < 0)
-		return "P(folio:?)";
+		return p->kind == PTE_MIGRATION ? "M(folio:?)" : "P(folio:?)";
 	f = &w->folios[p->folio];
+	if (p->kind == PTE_MIGRATION)
+		return f->mrepr[p->exclusive ? 1 : 0];
 	bits = (p->writable ? 1u : 0) | (p->young ? 2u : 0) | (p->dirty ? 4u : 0) |
 	       (p->soft_dirty ? 8u : 0);
 	if (!(f->have_repr & (1u << bits))) {

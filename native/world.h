@@ -30,6 +30,7 @@
 #define FL_MAX_CHAIN	4
 #define FL_MAX_NAMES	512
 #define FL_NAME_LEN	48
+#define FL_MAX_PINS	16
 
 /* errnos (prim.py) */
 #define EPERM	1
@@ -69,6 +70,8 @@ enum fl_knob {
 	K_CHECK_MAPPED,			/* walk.check_mapped_after_lock */
 	K_TRYLOCK_FAIL_RESULT,		/* walk.trylock_fail_result (0 or 1) */
 	K_ZAP_BEFORE_UNLINK,		/* unmap.zap_before_unlink */
+	K_FORK_CLEAR_EXCL,		/* fork.clear_exclusive */
+	K_FORK_LINK_FIRST,		/* fork.link_before_copy */
 	K_NR
 };
 
@@ -84,12 +87,14 @@ enum fl_pte_kind {
 	PTE_NONE = 0,
 	PTE_PRESENT = 1,
 	PTE_ZERO = 2,
+	PTE_MIGRATION = 3,
 };
 
 /* world.Pte; pte_same() compares all but mid */
 struct fl_pte {
 	unsigned char kind;
 	bool writable, young, dirty, soft_dirty;
+	bool exclusive;		/* a migration entry's exclusive marker */
 	int folio;		/* -1 for none */
 	int mid;		/* ghost mapping id */
 };
@@ -119,6 +124,7 @@ struct fl_folio {
 	     n_data[40], n_lru[40];
 	char repr[16][32];	/* "P(folio:N,flags)" by flag bits, built lazily */
 	unsigned short have_repr;
+	char mrepr[2][32];	/* "M(folio:N)", "M(folio:N,x)" */
 };
 
 /* one anon_vma generation (world.AnonVma) */
@@ -128,6 +134,7 @@ struct fl_anon_vma {
 	int refcount;
 	int num_active_vmas;
 	int num_children;
+	int parent;		/* object index (itself for a root) */
 	int ntree;
 	int tree[FL_MAX_VMAS];	/* AVCs in the interval tree: the VMA of each */
 	long long free_clock;	/* clock at which this generation was freed, -1 */
@@ -151,7 +158,7 @@ struct fl_vma {
 	char name[FL_NAME_LEN];
 	char lock_name[FL_NAME_LEN + 8];
 	long long start, end, pgoff;
-	bool write, shared, locked, uffd, detached;
+	bool write, shared, locked, uffd, detached, dontfork, wipeonfork;
 	int anon_vma;		/* object, -1 */
 	int nchain;
 	int chain[FL_MAX_CHAIN];	/* anon_vma objects */
@@ -165,6 +172,7 @@ struct fl_mm {
 	struct fl_lock page_table_lock;
 	struct fl_lock map_changing_lock;
 	int mmap_changing;
+	bool pinned;		/* MMF_HAS_PINNED (world.pinned_mms) */
 	char n_mmap_lock[40], n_ptl[48], n_mcl[48], n_changing[48], n_mm[24];
 	int nvmas;
 	int vmas[FL_MAX_VMAS];	/* sorted by start */
@@ -214,6 +222,8 @@ struct fl_world {
 	/* per thread slot (FL_MAX_THREADS = the setup thread) */
 	int refs[FL_MAX_THREADS + 1][FL_MAX_FOLIOS];
 	long long pte_moves[FL_MAX_THREADS + 1];
+	int pins[FL_MAX_THREADS + 1][FL_MAX_PINS];	/* world.pins: folios pinned, oldest first */
+	int npins[FL_MAX_THREADS + 1];
 	int nnames;
 	struct fl_name names[FL_MAX_NAMES];
 	struct fl_walkrec walks[FL_MAX_THREADS + 1];

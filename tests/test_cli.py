@@ -98,7 +98,7 @@ def test_hunt_random_and_pct_strategies_run_their_budget_on_a_clean_protocol() -
         ["hunt", "--knob", "move.anon_vma_lock=maybe"],
         ["hunt", "--knob", "move.anon_vma_lock"],
         ["hunt", "--max-seconds", "-1"],
-        ["hunt", "--backend", "native"],
+        ["hunt", "--backend", "bogus"],
         ["hunt", "--strategy", "bogus"],
         ["replay"],
         ["replay", "/nonexistent/path.json"],

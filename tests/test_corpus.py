@@ -183,8 +183,8 @@ def test_changed_model_hash_and_digest_are_reported_not_fatal(violating: Entry) 
 
 
 def test_backends_plug_in(monkeypatch: pytest.MonkeyPatch, clean: Entry) -> None:
-    with pytest.raises(NotImplementedError, match="native backend not built yet"):
-        corpus.replay(clean, backend="native")
+    native = corpus.replay(clean, backend="native")  # skipped if the C model is not built
+    assert native.ok or not native.applicable, native.message
     with pytest.raises(ValueError, match="unknown backend 'nope'"):
         corpus.replay(clean, backend="nope")
     seen: list[Entry] = []

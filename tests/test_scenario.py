@@ -402,3 +402,17 @@ def test_protocols_and_knobs_are_introspectable_from_the_package() -> None:
 
     assert fuzzlock.protocols() == ["v6.18", "v6.19", "patch2-only", "patch1-only"]
     assert {k.name for k in fuzzlock.knobs()} >= {"move.anon_vma_lock", "walk.recheck_mapping"}
+
+
+def test_two_forks_to_one_child_id_are_a_malformed_scenario() -> None:
+    import pytest
+
+    from fuzzlock import scenario
+
+    base = {"setup": [{"op": "mmap", "mm": 0, "vma": "a", "start": 16, "pages": 4}]}
+    fork = {"op": "fork", "mm": 0, "child": 1}
+    with pytest.raises(scenario.ScenarioError, match=r"threads\[1\]\.ops\[0\]\.child"):
+        scenario.from_json({**base, "threads": [{"ops": [fork]}, {"ops": [fork]}]})
+    with pytest.raises(scenario.ScenarioError, match="already exists"):
+        scenario.from_json({**base, "threads": [{"ops": [{**fork, "child": 0}]}]})
+    scenario.from_json({**base, "threads": [{"ops": [fork]}, {"ops": [{**fork, "child": 2}]}]})

@@ -15,7 +15,7 @@ from __future__ import annotations
 from fuzzlock.model import prim, rmap
 from fuzzlock.model.prim import Gen
 from fuzzlock.model.world import MM, PTRS_PER_PTE, VMA, Pte, World
-from fuzzlock.sched import ops
+from fuzzlock.sched import ViolationError, ops
 
 
 def dup_mmap(w: World, oldmm: MM, child_id: int) -> Gen:
@@ -98,6 +98,14 @@ def copy_present_pte(w: World, dst_vma: VMA, src_vma: VMA, addr: int, pte: Pte) 
     src_mm, dst_mm = src_vma.mm, dst_vma.mm
     if folio.pae and src_mm.id in w.pinned_mms and folio.pincount > 0:
         # folio_needs_cow_for_dma -> -EBUSY -> copy_present_page: the child gets a copy
+        if dst_vma.anon_vma is None:  # only with fork.link_before_copy=false
+            raise ViolationError(
+                "rmap.reachable",
+                "copy_present_pte",
+                f"early copy into {dst_vma.name} before it has an anon_vma "
+                "(BUG_ON in __folio_set_anon)",
+                (dst_vma.name,),
+            )
         new = w.new_folio(folio.value)
         rmap.folio_add_new_anon_rmap(w, new, dst_vma, addr)
         new.lru = True

@@ -1,0 +1,147 @@
+"""The native backend wired into the workflow: ``hunt --backend native``, ``replay --backend
+native`` and ``fuzzlock bench``.  Skipped when the C library has no model, unless
+FUZZLOCK_REQUIRE_NATIVE is set (then a missing model fails)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from fuzzlock import campaign, corpus, protocol
+
+ROOT = Path(__file__).resolve().parents[1]
+CORPORA = ROOT / "corpora"
+
+if not campaign.native_model_available():
+    if os.environ.get("FUZZLOCK_REQUIRE_NATIVE"):
+        raise RuntimeError("FUZZLOCK_REQUIRE_NATIVE is set but the C model is not available")
+    pytest.skip("the C library has no model (fl_model_new)", allow_module_level=True)
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "fuzzlock", *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=False,
+        timeout=300,
+    )
+
+
+def test_hunt_native_on_patch2_only_finds_walk_complete_and_replays_on_both_backends(
+    tmp_path: Path,
+) -> None:
+    p = run_cli(
+        "hunt",
+        "--protocol",
+        "patch2-only",
+        "--knob",
+        "move.reset_err_on_retry=true",
+        "--backend",
+        "native",
+        "--strategy",
+        "random",
+        "--max-seconds",
+        "60",
+        "--json",
+        "--save",
+        str(tmp_path / "c"),
+    )
+    assert p.returncode == 1, p.stdout + p.stderr
+    d = json.loads(p.stdout)
+    assert d["backend"] == "native" and d["invariant"] == "walk.complete"
+    assert 0.0 <= d["native_fraction"] <= 1.0 and d["native_schedules"] >= 1
+    assert d["entry"]["minimized"] is True
+    entry = corpus.load_entry(d["saved"])
+    py = corpus.replay(entry, "python")
+    assert py.ok and py.outcome == "walk.complete", py.message
+    c = corpus.replay(entry, "native")
+    if d["found_on"] == "native":
+        assert c.applicable, c.message  # minimizing only removes ops: still in the slice
+    if c.applicable:
+        assert c.ok and c.outcome == "walk.complete" and c.digest == py.digest, c.message
+    for backend in ("python", "native"):
+        r = run_cli("replay", "--backend", backend, d["saved"])
+        assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_native_hunt_random_and_pct_run_their_budget_on_a_clean_protocol() -> None:
+    proto = protocol.get("v6.19", {"move.reset_err_on_retry": True})
+    for strategy in ("random", "pct"):
+        res = campaign.hunt(proto, "native", strategy, max_seconds=60, max_schedules=150)
+        assert res.verdict == "clean", res.report
+        assert res.schedules == 150 and res.native_runs + res.python_runs == 150
+        assert res.native_runs > 0
+        assert "native_fraction" in res.to_json()
+
+
+def test_native_hunt_with_hypothesis_runs_on_python_and_says_so() -> None:
+    proto = protocol.get("v6.19", {"move.reset_err_on_retry": True})
+    res = campaign.hunt(proto, "native", "hypothesis", max_seconds=30, max_schedules=20)
+    assert res.native_runs == 0 and res.python_runs == res.schedules
+    assert any("hypothesis runs on the Python model" in n for n in res.notes)
+
+
+def test_first_difference_names_the_first_differing_event() -> None:
+    assert campaign.first_difference([1, 2, 3], [1, 2, 3]) == "the traces are equal"
+    assert "python has 3 events, C 2" in campaign.first_difference([1, 2, 3], [1, 2])
+
+
+def test_the_corpus_replays_identically_on_both_backends_inside_the_slice() -> None:
+    inside = 0
+    for path, e in corpus.iter_entries([CORPORA]):
+        assert not isinstance(e, Exception), e
+        c = corpus.replay(e, "native")
+        if not c.applicable:
+            assert c.ok and c.message.startswith("skipped: outside the C slice"), c.message
+            continue
+        inside += 1
+        py = corpus.replay(e, "python")
+        assert (c.outcome, c.digest) == (py.outcome, py.digest), path
+        assert c.ok, f"{path}: {c.message}"
+    assert inside >= 1
+
+
+def test_replay_backend_native_on_the_corpus() -> None:
+    r = run_cli("replay", "--backend", "native", str(CORPORA))
+    assert r.returncode == 0, r.stdout + r.stderr
+    lines = r.stdout.splitlines()
+    assert any(ln.startswith("ok") for ln in lines)
+    assert all(ln.startswith(("ok", "skip")) for ln in lines), r.stdout
+    j = run_cli("replay", "--backend", "native", "--json", str(CORPORA))
+    rows = [json.loads(ln) for ln in j.stdout.splitlines()]
+    assert all(row["ok"] for row in rows)
+    assert {row["applicable"] for row in rows} <= {True, False}
+
+
+def test_bench_runs_small_and_prints_both_backends() -> None:
+    r = run_cli("bench", "--scenarios", "3", "--runs", "3", "--native-runs", "20")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "python" in r.stdout and "native-loop" in r.stdout and "native-call" in r.stdout
+    assert "ratio native-loop/python steps/s" in r.stdout
+    j = run_cli("bench", "--scenarios", "2", "--runs", "2", "--native-runs", "10", "--json")
+    d = json.loads(j.stdout)
+    assert {row["backend"] for row in d["rows"]} == {"python", "native-call", "native-loop"}
+    assert all(row["steps"] > 0 for row in d["rows"])
+
+
+def test_a_c_violation_python_does_not_reproduce_is_a_differential(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def fake(sc, proto, decisions):  # type: ignore[no-untyped-def]
+        return "walk.complete", [], [1], True
+
+    monkeypatch.setattr(campaign, "run_native", fake)
+    proto = protocol.get("v6.19", {"move.reset_err_on_retry": True})
+    res = campaign.hunt(proto, "native", "random", max_seconds=30, max_schedules=200)
+    assert res.verdict == "violation" and res.invariant == "differential"
+    assert res.found is not None and res.found.on == "native"
+    assert res.report is not None and "C outcome walk.complete, python outcome" in res.report
+    assert "first difference: event 0" in res.report
+    assert res.to_json()["invariant"] == "differential"
