@@ -190,26 +190,12 @@ def hunt(
     else:
         found = _hunt_seeded(proto, strategy, seed, budget, max_seconds, stats, notes)
     if diff is not None:
+        # the backends disagree: report that, unminimized (the Python replay is the truth)
         notes.append(diff.message)
-        return HuntResult(
-            "violation",
-            DIFFERENTIAL,
-            proto,
-            backend,
-            strategy,
-            stats.schedules,
-            stats.steps,
-            stats.seconds,
-            len(stats.digests),
-            diff.found,
-            report=diff.message,
-            notes=notes,
-            native_runs=counts[0],
-            python_runs=counts[1],
-        )
+        found = diff.found
     res = HuntResult(
         "violation" if found else "clean",
-        found.outcome if found else None,
+        DIFFERENTIAL if diff is not None else (found.outcome if found else None),
         proto,
         backend,
         strategy,
@@ -218,11 +204,12 @@ def hunt(
         stats.seconds,
         len(stats.digests),
         found,
+        report=diff.message if diff is not None else None,
         notes=notes,
         native_runs=counts[0],
         python_runs=counts[1],
     )
-    if found is not None:
+    if found is not None and diff is None:
         res.entry, res.report = finish(found, proto, strategy, minimize_found)
     return res
 
