@@ -27,6 +27,7 @@ from fuzzlock.model.world import World
 from fuzzlock.protocol import Protocol
 from fuzzlock.scenario import MOVE_MODES, Scenario
 from fuzzlock.sched import Chooser, Replay, RunResult, Scheduler, Violation, ViolationError
+from fuzzlock.sched.footprint import Recorder, StepInfo
 
 
 @attrs.define
@@ -36,6 +37,7 @@ class ModelRun:
     result: RunResult
     results: list[list[str]]
     world: World
+    step_infos: list[StepInfo] = attrs.field(factory=list)  # only when recorded
 
     @property
     def outcome(self) -> str:
@@ -57,8 +59,11 @@ def run(
     chooser: Chooser | None = None,
     max_steps: int | None = None,
     check: bool = True,
+    recorder: Recorder | None = None,
 ) -> ModelRun:
-    """Run ``sc`` under ``proto`` with a decision list (or any chooser)."""
+    """Run ``sc`` under ``proto`` with a decision list (or any chooser).  ``recorder``
+    (inside ``footprint.tracking``) records each step's footprint into
+    ``result.step_infos`` (fuzzlock.explore)."""
     sched = Scheduler(max_steps=max_steps or sc.max_steps)
     w = World(sched, proto)
     for i, o in enumerate(sc.setup):
@@ -74,8 +79,11 @@ def run(
     if check:
         sched.check_step = invariants.step_hook(w)
         sched.check_end = invariants.end_hook(w)
+    sched.recorder = recorder
     r = sched.run(chooser if chooser is not None else Replay(decisions or []))
-    return ModelRun(r, results, w)
+    if recorder is not None:
+        recorder.on = False
+    return ModelRun(r, results, w, sched.step_infos)
 
 
 class SetupError(ValueError):

@@ -23,6 +23,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
+from fuzzlock.sched import footprint
 from fuzzlock.sched.result import ViolationError
 
 if TYPE_CHECKING:
@@ -82,6 +83,7 @@ class TypesafePool:
             )
         s.live = False
         s.free_clock[obj.gen] = self.sched.clock
+        footprint.note_write(footprint.RCU)  # ordered against RCU read sections
 
     def is_live(self, obj: PoolObject) -> bool:
         s = self.slots[obj.slot]

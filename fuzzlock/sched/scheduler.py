@@ -22,8 +22,9 @@ from collections.abc import Callable, Generator
 from typing import Any
 
 from fuzzlock import trace
-from fuzzlock.sched import ops
+from fuzzlock.sched import footprint, ops
 from fuzzlock.sched.choosers import Chooser
+from fuzzlock.sched.footprint import Recorder, StepInfo
 from fuzzlock.sched.lockdep import Edge, LockGraph, unsafe_scenario
 from fuzzlock.sched.locks import Lock, RWSem
 from fuzzlock.sched.result import FINISHED, STEP_BOUND, RunResult, Violation, ViolationError
@@ -119,6 +120,11 @@ class Scheduler:
         self.events: list[trace.Event] = []
         self.check_step: Callable[[Scheduler, SimThread], None] | None = None
         self.check_end: Callable[[Scheduler], None] | None = None
+        # Set by fuzzlock.explore: record each step's thread, enabled order and footprint
+        # into ``step_infos`` (fuzzlock.sched.footprint).
+        self.recorder: Recorder | None = None
+        self.mem_object_cells = False  # toy programs: a MEM op's object is its footprint
+        self.step_infos: list[StepInfo] = []
         self._solo = False
 
     # --- building ------------------------------------------------------------------------------
@@ -200,6 +206,9 @@ class Scheduler:
                 t = threads[pick]
                 self.current = t
                 op = t.pending
+                rec = self.recorder
+                if rec is not None:
+                    rec.start()
                 try:
                     val = self._execute(t, op)  # type: ignore[arg-type]
                 except ViolationError:
@@ -211,6 +220,8 @@ class Scheduler:
                 )
                 self.clock += 1
                 self._advance(t, val)
+                if rec is not None:
+                    self._record_step(rec, t, op, order)  # type: ignore[arg-type]
                 if self.check_step is not None:
                     self.check_step(self, t)
                 self.step += 1
@@ -233,6 +244,28 @@ class Scheduler:
             preempted=preempted,
             thread_names=[t.name for t in threads],
         )
+
+    def _record_step(self, rec: Recorder, t: SimThread, op: ops.Op, order: list[int]) -> None:
+        """The footprint of the step just run: what the recorder saw, plus the explicit
+        cells of fuzzlock.sched.footprint (lock state, RCU order, toy objects)."""
+        reads, writes = rec.stop()
+        extra_r: set[Any] = set()
+        extra_w: set[Any] = set()
+        k = op.kind
+        if k in (_LOCK, _TRYLOCK, _UNLOCK, _WAIT):
+            extra_w.add(("lock", id(op.lock)))
+        elif k in (ops.RCU_LOCK, ops.RCU_UNLOCK, ops.PTE_MAP, ops.PTE_UNMAP):
+            extra_r.add(footprint.RCU)
+        elif k == _MEM and self.mem_object_cells:
+            (extra_r if op.label == "read" else extra_w).add(("obj", op.obj))
+        nxt = t.pending
+        if nxt is not None and nxt.kind == _LOCK and nxt.mode == _WRITE:
+            extra_w.add(("lock", id(nxt.lock)))  # the writer-waiting rule (see _advance)
+        if extra_w:
+            writes = writes | extra_w
+        if extra_r:
+            reads = (reads | extra_r) - writes
+        self.step_infos.append(StepInfo(t.tid, tuple(order), len(order) >= 2, reads, writes))
 
     # --- thread stepping -----------------------------------------------------------------------
 

@@ -1,0 +1,264 @@
+"""Per-step access footprints, for partial-order reduction (``fuzzlock.explore``).
+
+PYTEST_DONT_REWRITE
+
+Two steps of different threads commute when neither writes what the other reads or
+writes.  A step is everything a thread does from executing its op to its next
+scheduling point (``fuzzlock.sched.ops``), so the footprint must include the plain
+Python that runs after the op, not only the op's named object.  Like KCSAN's compiler
+instrumentation, it is recorded rather than declared: while a ``Recorder`` is active,
+the model's state classes (``TRACKED``) get an attribute hook that notes each read and
+write of a mutable field as a cell ``(id(object), field)``.  A container field (the
+PTE dict of a page table, an mm's VMA list, ...) is replaced on first access by a
+subclass whose mutators note a write, so ``table.ptes[addr] = pte`` is a write of
+``(table, "ptes")`` and ``table.ptes.get(addr)`` a read.
+
+What is left out, and why it cannot change what a thread does next:
+
+* immutable fields (an object's id, name, its lock object, a VMA's mm);
+* ghost and per-thread bookkeeping that only the invariant checks read: ``World.ghost``
+  (user.data's sequential values), ``walks`` (walk.complete records), ``folio_refs``,
+  ``anon_vma_pins``, ``notifier_depth``, ``pte_moves`` and ``pins`` (each thread reads
+  and writes only its own key), ``next_mid`` (ghost mapping ids);
+* lock state: a lock op writes the lock's cell explicitly (so all ops on one lock are
+  dependent), as does a step that ends by yielding ``down_write`` (the writer-waiting
+  rule changes what readers may do from then on);
+* the scheduler clock: RCU read sections are ordered against typesafe-pool frees by an
+  explicit ``RCU`` cell (sections read it, a free writes it).
+
+The hooks are installed only for the duration of an exploration (``tracking()``), so
+campaigns on the normal path pay nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, NamedTuple
+
+RCU = ("rcu",)
+Cell = Any
+
+
+class StepInfo(NamedTuple):
+    """One executed step as the explorer sees it."""
+
+    tid: int  # the thread that ran it
+    order: tuple[int, ...]  # the enabled threads, round-robin from the current one
+    decided: bool  # a decision was consumed (two or more enabled)
+    reads: frozenset[Cell]  # cells read and not written
+    writes: frozenset[Cell]
+
+
+class Recorder:
+    """The current step's reads and writes (sets of cells)."""
+
+    __slots__ = ("on", "reads", "writes")
+
+    def __init__(self) -> None:
+        self.on = False
+        self.reads: set[Cell] = set()
+        self.writes: set[Cell] = set()
+
+    def start(self) -> None:
+        self.reads = set()
+        self.writes = set()
+        self.on = True
+
+    def stop(self) -> tuple[frozenset[Cell], frozenset[Cell]]:
+        self.on = False
+        return frozenset(self.reads - self.writes), frozenset(self.writes)
+
+
+_REC: Recorder | None = None
+
+
+def note_write(cell: Cell) -> None:
+    """An explicit write (pool frees); a no-op unless a recorder is on."""
+    r = _REC
+    if r is not None and r.on:
+        r.writes.add(cell)
+
+
+def note_read(cell: Cell) -> None:
+    r = _REC
+    if r is not None and r.on:
+        r.reads.add(cell)
+
+
+# --- tracked containers ------------------------------------------------------------------------
+
+
+def _wrap_mutators(base: type, names: tuple[str, ...]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name in names:
+        orig = getattr(base, name)
+
+        def m(self: Any, *a: Any, _orig: Any = orig, **kw: Any) -> Any:
+            r = _REC
+            if r is not None and r.on:
+                r.writes.add(self._cell)
+            return _orig(self, *a, **kw)
+
+        m.__name__ = name
+        out[name] = m
+    return out
+
+
+_DICT_MUT = ("__setitem__", "__delitem__", "pop", "popitem", "setdefault", "update", "clear")
+_LIST_MUT = (
+    "__setitem__",
+    "__delitem__",
+    "__iadd__",
+    "append",
+    "extend",
+    "insert",
+    "pop",
+    "remove",
+    "sort",
+    "reverse",
+    "clear",
+)
+_SET_MUT = (
+    "add",
+    "discard",
+    "remove",
+    "pop",
+    "clear",
+    "update",
+    "__ior__",
+    "__iand__",
+    "__isub__",
+    "difference_update",
+    "intersection_update",
+)
+
+TrackedDict = type(
+    "TrackedDict", (dict,), {"__slots__": ("_cell",), **_wrap_mutators(dict, _DICT_MUT)}
+)
+TrackedList = type(
+    "TrackedList", (list,), {"__slots__": ("_cell",), **_wrap_mutators(list, _LIST_MUT)}
+)
+TrackedSet = type("TrackedSet", (set,), {"__slots__": ("_cell",), **_wrap_mutators(set, _SET_MUT)})
+_CONTAINERS = {dict: TrackedDict, list: TrackedList, set: TrackedSet}
+
+
+# --- the attribute hooks -----------------------------------------------------------------------
+
+_get = object.__getattribute__
+_set = object.__setattr__
+
+
+def _hooks(fields: frozenset[str]) -> tuple[Any, Any]:
+    def __getattribute__(self: Any, name: str) -> Any:
+        v = _get(self, name)
+        if name in fields:
+            r = _REC
+            if r is not None and r.on:
+                cell = (id(self), name)
+                r.reads.add(cell)
+                wrap = _CONTAINERS.get(type(v))
+                if wrap is not None:
+                    nv = wrap(v)
+                    nv._cell = cell
+                    _set(self, name, nv)
+                    v = nv
+        return v
+
+    def __setattr__(self: Any, name: str, value: Any) -> None:
+        if name in fields:
+            r = _REC
+            if r is not None and r.on:
+                r.writes.add((id(self), name))
+        _set(self, name, value)
+
+    return __getattribute__, __setattr__
+
+
+def _tracked_classes() -> dict[type, frozenset[str]]:
+    """The model's state classes and the fields whose accesses are recorded."""
+    from fuzzlock.model import world as W
+    from fuzzlock.sched import rcu
+
+    return {
+        W.Folio: frozenset(
+            {
+                "dirty",
+                "freed",
+                "index",
+                "isolated",
+                "lru",
+                "mapcount",
+                "mapping",
+                "pae",
+                "pincount",
+                "refcount",
+                "swap",
+                "value",
+            }
+        ),
+        W.AnonVma: frozenset(
+            {"num_active_vmas", "num_children", "parent", "refcount", "root", "tree"}
+        ),
+        W.VMA: frozenset(
+            {
+                "anon_vma",
+                "chain",
+                "detached",
+                "dontfork",
+                "end",
+                "locked",
+                "pgoff",
+                "shared",
+                "start",
+                "uffd",
+                "wipeonfork",
+                "write",
+            }
+        ),
+        W.MM: frozenset({"alive", "tables", "vmas"}),
+        W.UffdCtx: frozenset({"mmap_changing"}),
+        W.PageTable: frozenset({"ptes"}),
+        W.SwapDevice: frozenset({"cache", "content", "count", "next_entry", "present"}),
+        W.World: frozenset(
+            {"folios", "mms", "named_folios", "next_vma_id", "pinned_mms", "swap", "vmas_by_name"}
+        ),
+        rcu.TypesafePool: frozenset({"slots"}),
+        rcu._Slot: frozenset({"free_clock", "gen", "live", "obj"}),
+    }
+
+
+_ACTIVE = 0
+
+
+@contextmanager
+def tracking(rec: Recorder) -> Iterator[Recorder]:
+    """Install the hooks and make ``rec`` the current recorder (not reentrant across
+    recorders: one exploration at a time per process)."""
+    global _REC, _ACTIVE
+    if _ACTIVE:
+        raise RuntimeError("footprint tracking is already active in this process")
+    classes = _tracked_classes()
+    for cls, fields in classes.items():
+        ga, sa = _hooks(fields)
+        cls.__getattribute__ = ga  # type: ignore[method-assign]
+        cls.__setattr__ = sa  # type: ignore[method-assign]
+    _ACTIVE = 1
+    _REC = rec
+    try:
+        yield rec
+    finally:
+        _REC = None
+        _ACTIVE = 0
+        for cls in classes:
+            del cls.__getattribute__
+            del cls.__setattr__
+
+
+def independent(
+    ra: frozenset[Cell], wa: frozenset[Cell], rb: frozenset[Cell], wb: frozenset[Cell]
+) -> bool:
+    """No write of one step touches a cell the other reads or writes."""
+    if wa and (not wa.isdisjoint(wb) or not wa.isdisjoint(rb)):
+        return False
+    return not wb or wb.isdisjoint(ra)
