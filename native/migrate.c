@@ -73,11 +73,17 @@ static bool remove_migration_pte(struct fl_world *w, struct fl_folio *dst, struc
 	struct fl_mm *mm = &w->mms[vma->mm];
 	struct fl_pte p;
 
-	(void)rec;	/* WalkRecord.visit(vma, addr, 0) records no mapping */
 	if (!fl_table_find(w, mm, addr))	/* pmd none: no entry to restore */
 		return true;
 	pte_offset_map_lock(w, fn, mm, addr);
 	p = fl_pte_get(w, mm, addr);
+	/*
+	 * Under the PTL the walk sees what is at the address it computed: a present
+	 * PTE of the walked folio (src itself after a failed migration, e.g.
+	 * try_to_migrate_one aborted on a pinned page) is found there, not missed.
+	 */
+	if (p.kind == PTE_PRESENT && p.folio == dst->id)
+		walkrec_visit(rec, p.mid);
 	if (p.kind == PTE_MIGRATION && p.folio == rwc->src) {
 		struct fl_pte np;
 

@@ -161,6 +161,7 @@ int folio_lock_anon_vma_read(struct fl_world *w, struct fl_folio *folio, struct 
 void rmap_walk_anon(struct fl_world *w, struct fl_folio *folio, struct fl_rwc *rwc);
 void check_tree_locked(struct fl_world *w, const char *fn, int av);
 void walkrec_start(struct fl_world *w, struct fl_walkrec *rec, struct fl_folio *folio);
+void walkrec_visit(struct fl_walkrec *rec, int mid);
 void walkrec_check(struct fl_world *w, struct fl_walkrec *rec, const char *caller, int av,
 		   long long pgoff, const char *tail);
 bool rmap_one_pte(struct fl_world *w, const char *fn, struct fl_folio *folio,

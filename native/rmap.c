@@ -498,7 +498,8 @@ void walkrec_start(struct fl_world *w, struct fl_walkrec *rec, struct fl_folio *
 	rec->nfound = 0;
 }
 
-static void walkrec_visit(struct fl_walkrec *rec, int mid)
+/* WalkRecord.visit: rmap_one found mapping @mid (0: nothing mapped the folio there) */
+void walkrec_visit(struct fl_walkrec *rec, int mid)
 {
 	int i;
 
@@ -582,6 +583,14 @@ bool rmap_one_pte(struct fl_world *w, const char *fn, struct fl_folio *folio,
 		*out = pte;
 		return true;
 	}
+	/*
+	 * A migration entry of this folio (a migration racing a walker without the
+	 * folio lock): page_vma_mapped_walk skips it, but the walk reached that
+	 * mapping at its exact address, which is what I10 asks; the restored PTE
+	 * keeps the mapping id.
+	 */
+	if (pte.kind == PTE_MIGRATION && pte.folio == folio->id)
+		walkrec_visit(rec, pte.mid);
 	pte_unmap_unlock(w, fn, mm, addr);
 	return false;
 }

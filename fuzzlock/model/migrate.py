@@ -82,7 +82,11 @@ def remove_migration_pte(
         return True
     yield from prim.pte_offset_map_lock(w, fn, mm, addr)
     p = mm.pte(addr)
-    rec.visit(vma, addr, 0)
+    # under the PTL the walk sees what is at the address it computed: a present PTE of
+    # the walked folio (src itself after a failed migration, e.g. try_to_migrate_one
+    # aborted on a pinned page) is found there, not missed
+    found = p is not None and p.kind == "present" and p.folio is dst
+    rec.visit(vma, addr, p.mid if found and p is not None else 0)
     if p is not None and p.kind == "migration" and p.folio is src:
         dst.mapcount += 1
         dst.refcount += 1
