@@ -273,6 +273,7 @@ static struct fl_folio *read_swap_cache_async(struct fl_world *w, int entry)
 	return folio;
 }
 
+/* trace.fmt_value of a Folio or None: "folio:N" or "" */
 static struct fl_value folio_value(struct fl_folio *folio)
 {
 	struct fl_value v = { .kind = FL_VAL_NONE };

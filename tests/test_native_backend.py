@@ -117,6 +117,11 @@ def test_replay_backend_native_on_the_corpus() -> None:
     j = run_cli("replay", "--backend", "native", "--json", str(CORPORA))
     rows = [json.loads(ln) for ln in j.stdout.splitlines()]
     assert rows and all(row["ok"] and row["applicable"] for row in rows)
+    py = run_cli("replay", "--backend", "python", "--json", str(CORPORA))
+    py_rows = {row["path"]: row for row in map(json.loads, py.stdout.splitlines())}
+    assert {row["path"]: row["outcome"] for row in rows} == {
+        path: row["outcome"] for path, row in py_rows.items()
+    }
 
 
 @pytest.mark.parametrize("base", ["v6.18", "v6.19", "patch2-only", "patch1-only"])

@@ -321,6 +321,15 @@ def test_every_scenario_op_is_native() -> None:
                 assert not diff, f"{diff}\nprotocol {proto.name}\n{sc.dumps()}"
 
 
+def test_every_knob_reaches_the_c_model() -> None:
+    """Each value of each knob of fuzzlock.protocol gives the C model a different knob
+    vector: no knob is dropped on the way to C."""
+    base = protocol.get("v6.19")
+    for k in protocol.KNOBS:
+        vectors = {tuple(native._model_knobs({**base.knobs, k.name: v})) for v in k.values}
+        assert len(vectors) == len(k.values), k.name
+
+
 def test_malformed_encodings_are_refused() -> None:
     sc = random_scenario(random.Random(1))
     enc, names = native.encode_model_scenario(sc, protocol.get("v6.19").knobs)
