@@ -10,7 +10,9 @@ Strategies (DESIGN "Command line"):
 
 Backends: ``python`` runs every schedule on the reference model; ``native`` runs the
 ``random`` and ``pct`` strategies on the C model (``fuzzlock.native.run_model``) whenever the
-scenario is inside the C slice, and on Python otherwise (counted: ``native_fraction``).  The
+C model can run the scenario (it implements every scenario op; only a scenario beyond its
+fixed capacities, e.g. more than 8 mms, is refused) and on Python otherwise (counted:
+``native_fraction``, 1.0 for every scenario family of ``fuzzlock.strategies``).  The
 C model takes a decision list, not a callback chooser, so its schedules are pre-drawn in
 Python with the same decision rule (``order[c % len(order)]``, 0 = stay): ``random`` draws
 each decision as "stay" with probability ``1 - preempt`` and else uniformly (modulo the

@@ -19,8 +19,9 @@ An entry is ``corpora/<protocol>/<trace digest>.json``::
 
 Backends are plain functions ``Entry -> BackendRun`` registered by name in ``BACKENDS``
 (``register_backend``); ``python`` runs the reference model, ``native`` the C model
-(``fuzzlock.native.run_model``).  An entry whose scenario uses an op outside the C slice
-cannot run on C: the native backend reports it as *not applicable* (outcome
+(``fuzzlock.native.run_model``).  The C model implements every scenario op; an entry it
+still cannot run (a value it cannot represent, or beyond its fixed capacities) is outside
+the C slice: the native backend reports it as *not applicable* (outcome
 ``not-applicable``, ``Replayed.applicable`` False, ``ok`` True, message ``skipped: outside
 the C slice (...)``): it is neither a reproduction nor a failure, and ``fuzzlock replay
 --backend native`` prints it as ``skip``.

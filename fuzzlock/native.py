@@ -533,7 +533,7 @@ def _reset_for_tests() -> None:
         _loaded, _lib, _path, _reason = False, None, None, ""
 
 
-# --------------------------------------------------------------------------- the model (slice)
+# --------------------------------------------------------------------------- the model
 
 #: Op codes of a scenario op on the C side (``enum fl_sc_code`` in native/model.h).
 _SC_CODES = {
@@ -554,11 +554,14 @@ _SC_CODES = {
     "unpin": 14,
     "migrate": 15,
     "madvise_dontneed": 16,
+    "shrink_folio_list": 17,
+    "madvise_cold": 18,
+    "madvise_pageout": 19,
 }
 #: Walker ops: they name a setup-bound folio (``FL_MAX_FOLIO_NAMES`` distinct names).
 _WALKER_OPS = ("shrink_active_list", "page_idle", "damon_mkold", "damon_young", "memory_failure")
 _MAX_FOLIO_NAMES = 64
-#: Thread ops the C model implements so far; the rest raise NativeError.
+#: Thread ops the C model implements (every op of fuzzlock.scenario but the setup-only ones).
 MODEL_THREAD_OPS = frozenset(
     {
         "write",
@@ -571,11 +574,14 @@ MODEL_THREAD_OPS = frozenset(
         "unpin",
         "migrate",
         "madvise_dontneed",
+        "madvise_cold",
+        "madvise_pageout",
+        "shrink_folio_list",
         *_WALKER_OPS,
     }
 )
-#: Setup ops the C model implements so far.
-MODEL_SETUP_OPS = frozenset({"mmap", "write", "read", "bind"})
+#: Setup ops the C model implements: mmap and bind, and every thread op (run alone).
+MODEL_SETUP_OPS = frozenset({"mmap", "bind", *MODEL_THREAD_OPS})
 _MODEL_OP_WORDS = 7
 _MMAP_UFFD, _MMAP_WRITE, _MMAP_LOCKED, _MMAP_DONTFORK, _MMAP_WIPEONFORK = 1, 2, 4, 8, 16
 _MODEL_SETUP_ERROR = -2
@@ -624,13 +630,15 @@ def _model_knobs(knobs: Any) -> list[int]:
         b("unmap.zap_before_unlink"),
         b("fork.clear_exclusive"),
         b("fork.link_before_copy"),
+        1 if k["reclaim.unmap_lock"] == "trylock" else 0,
+        b("move.swap_moves_rmap"),
     ]
 
 
 def encode_model_scenario(sc: Any, knobs: Any) -> tuple[list[int], str]:
     """The flat encoding of a scenario (``fuzzlock.scenario.Scenario``) and a full knob map
     for the C model (native/model.h), plus its names string.  Raises NativeError for an
-    op outside the native slice or a value the C side cannot represent."""
+    op the C model does not implement or a value the C side cannot represent."""
     names: list[str] = []
     folios: dict[str, int] = {}
 
@@ -677,8 +685,8 @@ def encode_model_scenario(sc: Any, knobs: Any) -> tuple[list[int], str]:
             return [4, mm, o["addr"], folio_slot(o["folio"], where) + 1, 0, 0, 0]
         if op == "munmap":
             return [10, mm, o["addr"], o["pages"], 0, 0, 0]
-        if op == "madvise_dontneed":
-            return [16, mm, o["addr"], o["pages"], 0, 0, 0]
+        if op in ("madvise_dontneed", "madvise_cold", "madvise_pageout"):
+            return [_SC_CODES[op], mm, o["addr"], o["pages"], 0, 0, 0]
         if op == "exit":
             return [11, mm, 0, 0, 0, 0, 0]
         if op == "fork":
@@ -687,10 +695,11 @@ def encode_model_scenario(sc: Any, knobs: Any) -> tuple[list[int], str]:
             return [13, mm, o["addr"], 0, 0, 0, 0]
         if op == "unpin":
             return [14, 0, 0, 0, 0, 0, 0]
-        if op in _WALKER_OPS or op == "migrate":
+        if op in _WALKER_OPS or op in ("migrate", "shrink_folio_list"):
             if o["folio"] not in folios:
                 raise NativeError(f"{where}.folio: {o['folio']!r} is not bound in the setup")
-            return [_SC_CODES[op], 0, folios[o["folio"]], 0, 0, 0, 0]
+            ign = 1 if op == "shrink_folio_list" and o["ignore_references"] else 0
+            return [_SC_CODES[op], 0, folios[o["folio"]], ign, 0, 0, 0]
         raise AssertionError(op)
 
     out = _model_knobs(knobs)
@@ -702,8 +711,11 @@ def encode_model_scenario(sc: Any, knobs: Any) -> tuple[list[int], str]:
             raise NativeError(f"{where}.op: {o['op']!r} is not in the native model yet")
         if o["op"] == "mmap":
             mms.add(o["mm"])
-        elif o["mm"] not in mms:
+        elif o["op"] in ("write", "read") and o["mm"] not in mms:
+            # the Python setup looks the mm up unguarded (a KeyError, not a result)
             raise NativeError(f"{where}.mm: mm{o['mm']} has no mapping yet")
+        elif o["op"] == "fork" and o["mm"] in mms:
+            mms.add(o["child"])
         out += enc_op(o, where)
     out.append(len(sc.threads))
     for ti, (tname, ops) in enumerate(sc.threads):
@@ -809,7 +821,8 @@ def run_model(
     scenario's.  Returns ``(outcome, events, decisions, preempted, violation)`` where
     violation is ``(id, step, thread, fn, message)`` or None.
 
-    Raises NativeError for an op outside the native slice, NativeSetupError where
+    Raises NativeError for an op or value outside the native slice (or a run beyond the C
+    model's capacities), NativeSetupError where
     ``fuzzlock.model.run`` raises SetupError."""
     return run_model_results(scenario_json, protocol_knobs, decisions, max_steps).run
 

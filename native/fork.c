@@ -1,8 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * kernel/fork.c / mm/mmap.c dup_mmap and mm/memory.c copy_page_range
- * (fuzzlock/model/fork.py).  Swap entries are not in the C model yet:
- * copy_nonpresent_pte copies migration entries only.
+ * (fuzzlock/model/fork.py).
  */
 #include <stdio.h>
 #include <string.h>
@@ -59,6 +58,39 @@ static void copy_present_pte(struct fl_world *w, struct fl_vma *dst_vma, struct 
 }
 
 /*
+ * copy_nonpresent_pte (v6.18/v6.19): duplicate a swap entry (the exclusive
+ * marker is cleared in the parent and not given to the child) or a migration
+ * entry (made readable in both).
+ */
+static void copy_nonpresent_pte(struct fl_world *w, struct fl_vma *dst_vma,
+				struct fl_vma *src_vma, long long addr, struct fl_pte pte)
+{
+	struct fl_mm *src_mm = &w->mms[src_vma->mm], *dst_mm = &w->mms[dst_vma->mm];
+
+	if (pte.kind == PTE_SWAP) {
+		struct fl_pte np = pte;
+
+		/* swap_duplicate */
+		fl_swap_set_count(w, pte.entry, fl_swap_count(w, pte.entry, 0) + 1);
+		np.exclusive = false;
+		if (pte.exclusive)
+			fl_set_pte(w, src_mm, addr, &np);
+		np.mid = fl_mapping_id(w);
+		fl_set_pte(w, dst_mm, addr, &np);
+	} else if (pte.kind == PTE_MIGRATION) {
+		/* COW mappings need readable (not exclusive, not writable) migration
+		 * entries in both parent and child: make_readable_migration_entry */
+		struct fl_pte ro = pte;
+
+		ro.exclusive = false;
+		ro.writable = false;
+		fl_set_pte(w, src_mm, addr, &ro);
+		ro.mid = fl_mapping_id(w);
+		fl_set_pte(w, dst_mm, addr, &ro);
+	}
+}
+
+/*
  * copy_page_range -> copy_pte_range (v6.18/v6.19): per page-table page, the dst PTL
  * then the src PTL (nested).
  */
@@ -100,16 +132,8 @@ static void copy_page_range(struct fl_world *w, struct fl_vma *dst_vma, struct f
 
 					z.mid = fl_mapping_id(w);
 					fl_set_pte(w, dst_mm, a, &z);
-				} else if (p.kind == PTE_MIGRATION) {
-					/* copy_nonpresent_pte: COW mappings need readable
-					 * migration entries in both parent and child */
-					struct fl_pte ro = p;
-
-					ro.exclusive = false;
-					ro.writable = false;
-					fl_set_pte(w, src_mm, a, &ro);
-					ro.mid = fl_mapping_id(w);
-					fl_set_pte(w, dst_mm, a, &ro);
+				} else {
+					copy_nonpresent_pte(w, dst_vma, src_vma, a, p);
 				}
 			}
 			fl_unlock_op(fn, src_ptl);

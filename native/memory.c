@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * mm/memory.c (fuzzlock/model/memory.py): user reads and writes through the
- * page table, the anonymous and write-protect faults of the slice (no swap,
- * no zap, no pins).
+ * mm/memory.c (and mm/gup.c, mm/swapfile.c pieces; fuzzlock/model/memory.py):
+ * user reads and writes through the page table, the anonymous, write-protect
+ * and swap faults, the swap cache, and GUP-fast pins.  zap_pte_range lives in
+ * vmscan.c with the rest of munmap.
  */
 #include <stdio.h>
 #include <string.h>
@@ -11,6 +12,8 @@
 
 static long long handle_mm_fault(struct fl_world *w, struct fl_mm *mm, long long addr,
 				 bool write);
+static long long handle_pte_fault(struct fl_world *w, struct fl_vma *vma, long long addr,
+				  bool write);
 
 /* --- user accesses ------------------------------------------------------------ */
 
@@ -79,7 +82,7 @@ static struct fl_value user_load_thunk(void *arg)
 	struct fl_value v = { .kind = FL_VAL_NONE };
 	long long got, want;
 
-	if (p.kind == PTE_NONE || p.kind == PTE_MIGRATION)
+	if (p.kind != PTE_PRESENT && p.kind != PTE_ZERO)	/* !pte_present */
 		return v;
 	if (p.kind == PTE_ZERO) {
 		got = 0;
@@ -192,7 +195,160 @@ static struct fl_value data_read_thunk(void *arg)
 	return v;
 }
 
-/* wp_can_reuse_anon_folio (v6.18/v6.19, small folio, no swap cache), PTL held */
+/* --- swap ------------------------------------------------------------------------- */
+
+struct fl_swap_arg {
+	struct fl_world *w;
+	struct fl_folio *folio;
+	int entry;
+};
+
+static struct fl_value free_swap_thunk(void *arg)
+{
+	struct fl_swap_arg *a = arg;
+	struct fl_value v = { .kind = FL_VAL_BOOL, .i = 1 };
+
+	fl_swap_drop(a->w, a->entry, true, true, true);
+	a->folio->swap = 0;
+	a->folio->refcount--;
+	return v;
+}
+
+/*
+ * folio_free_swap (v6.18/v6.19), folio locked: drop the swap cache if no swap
+ * PTE still refers to the entry.
+ */
+static bool folio_free_swap(struct fl_world *w, const char *fn, struct fl_folio *folio)
+{
+	struct fl_swap_arg a = { w, folio, folio->swap };
+
+	if (!a.entry || fl_swap_count(w, a.entry, 0) > 0)
+		return false;
+	return fl_yield_mem(fn, "write", fl_swap_slot(w, a.entry)->name, free_swap_thunk,
+			    &a).i != 0;
+}
+
+/*
+ * swap_cache_get_folio / filemap_get_folio on the swap cache (v6.18/v6.19): the
+ * cached folio with a reference (folio_try_get), or NULL if there is none or it
+ * is being freed.  Runs inside a thunk.
+ */
+static struct fl_folio *swap_cache_get_folio(struct fl_world *w, int entry)
+{
+	int id = fl_swap_slot(w, entry)->cache;
+	struct fl_folio *folio;
+
+	if (id < 0)
+		return NULL;
+	folio = &w->folios[id];
+	if (folio->freed || folio->refcount == 0)
+		return NULL;
+	folio->refcount++;
+	fl_ref(w, folio, +1);
+	return folio;
+}
+
+/*
+ * __read_swap_cache_async (v6.18/v6.19): the cached folio, or a new one read
+ * from the slot and added to the swap cache (its reference plus ours); NULL if
+ * the slot is free (swapcache_prepare fails).  Runs inside a thunk.
+ */
+static struct fl_folio *read_swap_cache_async(struct fl_world *w, int entry)
+{
+	struct fl_swap_slot *e = fl_swap_slot(w, entry);
+	struct fl_folio *folio = swap_cache_get_folio(w, entry);
+
+	if (folio)
+		return folio;
+	if (!e->has_count)
+		return NULL;
+	folio = fl_new_folio(w, e->has_content ? e->content : 0);
+	if (!folio)
+		return NULL;
+	folio->swap = entry;
+	folio->refcount = 2;
+	folio->lru = true;
+	e->cache = folio->id;
+	fl_ref(w, folio, +1);
+	return folio;
+}
+
+/* trace.fmt_value of a Folio or None: "folio:N" or "" */
+static struct fl_value folio_value(struct fl_folio *folio)
+{
+	struct fl_value v = { .kind = FL_VAL_NONE };
+
+	if (folio) {
+		v.kind = FL_VAL_STR;
+		v.s = folio->name;
+		v.p = folio;
+	}
+	return v;
+}
+
+static struct fl_value swap_cache_get_thunk(void *arg)
+{
+	struct fl_swap_arg *a = arg;
+
+	a->folio = swap_cache_get_folio(a->w, a->entry);
+	return folio_value(a->folio);
+}
+
+static struct fl_value read_swap_cache_thunk(void *arg)
+{
+	struct fl_swap_arg *a = arg;
+
+	a->folio = read_swap_cache_async(a->w, a->entry);
+	return folio_value(a->folio);
+}
+
+/*
+ * The swap-cache lookup of do_swap_page and move_pages_ptes as one atomic step
+ * (filemap_get_folio under RCU, rechecked with xas_reload): the folio, with a
+ * reference, or NULL.
+ */
+struct fl_folio *swap_cache_get_folio_op(struct fl_world *w, const char *fn, int entry)
+{
+	struct fl_swap_arg a = { w, NULL, entry };
+
+	fl_yield_mem(fn, "atomic", fl_swap_slot(w, entry)->n_cache, swap_cache_get_thunk, &a);
+	return a.folio;
+}
+
+/*
+ * free_swap_and_cache (v6.18/v6.19), under the PTL: drop one swap count; if it
+ * was the last, try-lock the swap-cache folio and drop it if it is unmapped.
+ */
+void free_swap_and_cache(struct fl_world *w, const char *fn, int entry)
+{
+	struct fl_swap_slot *e = fl_swap_slot(w, entry);
+	struct fl_folio *folio;
+
+	fl_swap_set_count(w, entry, fl_swap_count(w, entry, 1) - 1);
+	if (e->count > 0)
+		return;
+	if (e->cache < 0) {
+		fl_swap_drop(w, entry, false, true, true);
+		return;
+	}
+	folio = &w->folios[e->cache];
+	if (!folio_trylock(fn, folio))	/* __try_to_reclaim_swap */
+		return;
+	if (folio->mapcount == 0 && folio->swap == entry) {
+		fl_swap_drop(w, entry, true, true, true);
+		folio->swap = 0;
+		folio->refcount--;
+		if (folio->refcount == 0)
+			free_folio_body(w, fn, folio);
+	}
+	folio_unlock(fn, folio);
+}
+
+/*
+ * wp_can_reuse_anon_folio (v6.18/v6.19, small folio), called with the PTL held:
+ * reuse only an unshared folio, verified under the folio (try)lock (knob
+ * cow.reuse_lock), and move its rmap to this VMA's own anon_vma (same root).
+ */
 static bool wp_can_reuse_anon_folio(struct fl_world *w, struct fl_folio *folio,
 				    struct fl_vma *vma)
 {
@@ -204,11 +360,12 @@ static bool wp_can_reuse_anon_folio(struct fl_world *w, struct fl_folio *folio,
 	ref = fl_yield_mem(fn, "read", folio->n_refcount, refcount_read_thunk, &a).i;
 	if (ref > 3)
 		return false;
-	if (ref > 1)
+	if (ref > 1 + (folio->swap ? 1 : 0))
 		return false;
 	if (locked && !folio_trylock(fn, folio))
 		return false;
-	/* folio_free_swap: nothing in the swap cache in the slice */
+	if (folio->swap)
+		folio_free_swap(w, fn, folio);
 	ref = fl_yield_mem(fn, "read", folio->n_refcount, refcount_read_thunk, &a).i;
 	if (ref != 1) {
 		if (locked)
@@ -297,6 +454,78 @@ static long long do_wp_page(struct fl_world *w, struct fl_vma *vma, long long ad
 	return wp_page_copy(w, vma, addr, orig, folio);
 }
 
+/*
+ * do_swap_page (v6.18/v6.19, swap-cache path): find or read in the folio, lock
+ * it, recheck the PTE under the PTL, map it (folio_add_anon_rmap_pte checks the
+ * rmap, I12), free the swap slot.
+ */
+static long long do_swap_page(struct fl_world *w, struct fl_vma *vma, long long addr,
+			      const struct fl_pte *orig, bool write)
+{
+	static const char fn[] = "do_swap_page";
+	struct fl_mm *mm = &w->mms[vma->mm];
+	struct fl_swap_arg a = { w, NULL, orig->entry };
+	int entry = orig->entry, me;
+	struct fl_folio *folio;
+	struct fl_pte cur, p;
+	bool exclusive, writable;
+
+	/* swap_cache_get_folio: lookup and folio_try_get in one step (RCU, xas_reload) */
+	folio = swap_cache_get_folio_op(w, fn, entry);
+	if (!folio) {
+		fl_might_sleep(fn, fl_swap_slot(w, entry)->n_swapin);	/* swapin_readahead */
+		fl_yield_mem(fn, "atomic", fl_swap_slot(w, entry)->n_cache, read_swap_cache_thunk,
+			     &a);
+		folio = a.folio;
+		if (!folio)	/* the slot was freed: the PTE changed meanwhile; refault */
+			return 0;
+	}
+	folio_lock(fn, folio);	/* folio_lock_or_retry */
+	if (folio->swap != entry) {
+		folio_unlock(fn, folio);
+		folio_put(w, fn, folio, true);
+		return 0;
+	}
+	pte_offset_map_lock(w, fn, mm, addr);
+	cur = fl_pte_get(w, mm, addr);
+	if (cur.kind == PTE_NONE || !fl_pte_same(&cur, orig)) {
+		pte_unmap_unlock(w, fn, mm, addr);
+		folio_unlock(fn, folio);
+		folio_put(w, fn, folio, true);
+		return 0;
+	}
+	exclusive = orig->exclusive;
+	fl_swap_set_count(w, entry, fl_swap_count(w, entry, 0) - 1);	/* swap_free */
+	/* should_try_to_free_swap: a write fault on a folio only we hold (cache + ours) */
+	if (write && folio->swap && folio->refcount == 2)
+		folio_free_swap(w, fn, folio);
+	if (!exclusive && folio->refcount == 1)
+		exclusive = true;	/* certainly not shared: same logic as do_wp_page */
+	if (folio->mapping < 0)
+		folio_add_new_anon_rmap(w, folio, vma, addr, exclusive);
+	else
+		folio_add_anon_rmap_pte(w, folio, vma, addr, exclusive);
+	writable = exclusive && vma->write;
+	memset(&p, 0, sizeof(p));
+	p.kind = PTE_PRESENT;
+	p.folio = folio->id;
+	p.writable = writable;
+	p.young = true;
+	p.dirty = write && writable;
+	p.soft_dirty = orig->soft_dirty;
+	p.mid = fl_mapping_id(w);
+	fl_set_pte(w, mm, addr, &p);
+	/* the reference we took becomes the PTE's */
+	me = fl_me(w);
+	if (me >= 0)
+		w->refs[me][folio->id]--;
+	pte_unmap_unlock(w, fn, mm, addr);
+	folio_unlock(fn, folio);
+	if (write && !writable)	/* handle_mm_fault_retry_write: a shared entry goes on to CoW */
+		return handle_pte_fault(w, vma, addr, true);
+	return 0;
+}
+
 /* handle_pte_fault (v6.18/v6.19): dispatch on the PTE read lock-free */
 static long long handle_pte_fault(struct fl_world *w, struct fl_vma *vma, long long addr,
 				  bool write)
@@ -310,6 +539,10 @@ static long long handle_pte_fault(struct fl_world *w, struct fl_vma *vma, long l
 	if (orig.kind == PTE_NONE) {
 		pte_unmap(w, fn, mm, addr);
 		return do_anonymous_page(w, vma, addr, write);
+	}
+	if (orig.kind == PTE_SWAP) {
+		pte_unmap(w, fn, mm, addr);
+		return do_swap_page(w, vma, addr, &orig, write);
 	}
 	if (orig.kind == PTE_MIGRATION) {
 		pte_unmap(w, fn, mm, addr);

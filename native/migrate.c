@@ -73,11 +73,17 @@ static bool remove_migration_pte(struct fl_world *w, struct fl_folio *dst, struc
 	struct fl_mm *mm = &w->mms[vma->mm];
 	struct fl_pte p;
 
-	(void)rec;	/* WalkRecord.visit(vma, addr, 0) records no mapping */
 	if (!fl_table_find(w, mm, addr))	/* pmd none: no entry to restore */
 		return true;
 	pte_offset_map_lock(w, fn, mm, addr);
 	p = fl_pte_get(w, mm, addr);
+	/*
+	 * Under the PTL the walk sees what is at the address it computed: a present
+	 * PTE of the walked folio (src itself after a failed migration, e.g.
+	 * try_to_migrate_one aborted on a pinned page) is found there, not missed.
+	 */
+	if (p.kind == PTE_PRESENT && p.folio == dst->id)
+		walkrec_visit(rec, p.mid);
 	if (p.kind == PTE_MIGRATION && p.folio == rwc->src) {
 		struct fl_pte np;
 
@@ -132,7 +138,9 @@ static struct fl_value move_mapping_thunk(void *arg)
 
 /*
  * migrate_pages of one isolated small anon folio, MIGRATE_SYNC (v6.18/v6.19):
- * migrate_folio_unmap then migrate_folio_move.  Returns "migrated" or why not.
+ * migrate_folio_unmap then migrate_folio_move; remove_migration_ptes only if
+ * the folio was mapped when try_to_migrate ran (PAGE_WAS_MAPPED).  Returns
+ * "migrated" or why not.
  */
 const char *migrate_folio(struct fl_world *w, struct fl_folio *src)
 {
@@ -157,6 +165,13 @@ const char *migrate_folio(struct fl_world *w, struct fl_folio *src)
 	dst->refcount = 1;
 	if (!folio_trylock(fn, dst))
 		fl_thread_violation("error", fn, "a new folio is never locked");
+	/*
+	 * folio_get_anon_vma found the folio unmapped (a racing zap), and an unmapped
+	 * anon folio cannot be mapped again while we hold its lock: the kernel's
+	 * folio_mapped() check before try_to_migrate fails, PAGE_WAS_MAPPED stays clear.
+	 */
+	if (mapped && anon_vma < 0)
+		mapped = false;
 	if (mapped)
 		try_to_migrate(w, src);
 	still = folio_mapped(w, fn, src);
@@ -168,7 +183,8 @@ const char *migrate_folio(struct fl_world *w, struct fl_folio *src)
 			result = "migrated";
 	}
 	target = strcmp(result, "migrated") == 0 ? dst : src;
-	remove_migration_ptes(w, src, target);
+	if (mapped)	/* PAGE_WAS_MAPPED */
+		remove_migration_ptes(w, src, target);
 	folio_unlock(fn, dst);
 	folio_unlock(fn, src);
 	if (anon_vma >= 0)

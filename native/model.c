@@ -1,10 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * fuzzlock/model/__init__.py and the invariant checks of fuzzlock/invariants.py
- * for the slice: setup ops, thread bodies (movers, users and the rmap walkers
- * shrink_active_list, page_idle, damon_mkold, damon_young, memory_failure, with
- * their results formatted like model._fmt; munmap, exit, fork, pin, unpin, migrate), check_move_result (I16), the
- * per-step and end-of-run state invariants, and the exported run functions.
+ * fuzzlock/model/__init__.py and the invariant checks of fuzzlock/invariants.py:
+ * setup ops (model.setup_op), thread bodies (model.do_op for every scenario op,
+ * results formatted like model._fmt), check_move_result (I16), the per-step and
+ * end-of-run state invariants, and the exported run functions.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -87,8 +86,29 @@ struct fl_model {
 
 static const char *const fl_sc_names[FL_SC_NR_CODES] = {
 	"mmap", "write", "read", "move", "bind", "shrink_active_list", "page_idle",
-	"damon_mkold", "damon_young", "memory_failure", "munmap", "exit", "fork", "pin", "unpin", "migrate", "madvise_dontneed"
+	"damon_mkold", "damon_young", "memory_failure", "munmap", "exit", "fork", "pin", "unpin",
+	"migrate", "madvise_dontneed", "shrink_folio_list", "madvise_cold", "madvise_pageout",
 };
+
+/* ops with an "mm" field (model.do_op answers "no-mm" if it does not exist) */
+static bool op_has_mm(int code)
+{
+	switch (code) {
+	case FL_SC_SHRINK_ACTIVE:
+	case FL_SC_PAGE_IDLE:
+	case FL_SC_DAMON_MKOLD:
+	case FL_SC_DAMON_YOUNG:
+	case FL_SC_MEMORY_FAILURE:
+	case FL_SC_UNPIN:
+	case FL_SC_MIGRATE:
+	case FL_SC_SHRINK_FOLIO:
+		return false;
+	default:
+		return true;
+	}
+}
+
+static void do_op(struct fl_model *m, const struct fl_sc_op *o, char *out);
 
 /* --- setup ------------------------------------------------------------------------ */
 
@@ -151,23 +171,31 @@ static void setup_body(void *arg)
 	}
 	case FL_SC_BIND:
 		break;
-	default:
+	default: {
+		char scratch[FL_RES_LEN];
+
+		do_op(m, o, scratch);
 		return;
 	}
-	/* _bind */
+	}
+	/* _bind: the folio a PTE maps, or the swap-cache folio of a swap entry */
 	{
 		long long slot = o->code == FL_SC_WRITE ? o->c : o->b;
-		struct fl_pte p;
+		struct fl_pte p = { .kind = PTE_NONE, .folio = -1 };
+		int f;
 
 		if (mm)
 			p = fl_pte_get(w, mm, o->a);
-		if (!mm || p.kind != PTE_PRESENT || p.folio < 0) {
+		f = p.kind != PTE_NONE ? p.folio : -1;
+		if (f < 0 && p.kind == PTE_SWAP)
+			f = fl_swap_slot(w, p.entry)->cache;
+		if (f < 0) {
 			snprintf(m->setup_err, sizeof(m->setup_err),
 				 "nothing mapped at mm%d:0x%llx", o->mm,
 				 (unsigned long long)o->a);
 			return;
 		}
-		m->named[slot - 1] = p.folio;
+		m->named[slot - 1] = f;
 	}
 }
 
@@ -217,8 +245,7 @@ static void do_op(struct fl_model *m, const struct fl_sc_op *o, char *out)
 
 	if (o->code == FL_SC_UNPIN) {
 		/* no mm, no folio */
-	} else if (o->code != FL_SC_MIGRATE &&
-		   (o->code <= FL_SC_BIND || o->code >= FL_SC_MUNMAP)) {
+	} else if (op_has_mm(o->code)) {
 		mm = fl_mm_get(w, o->mm);
 		if (!mm) {
 			snprintf(out, FL_RES_LEN, "no-mm");
@@ -284,6 +311,14 @@ static void do_op(struct fl_model *m, const struct fl_sc_op *o, char *out)
 	case FL_SC_MIGRATE:
 		snprintf(out, FL_RES_LEN, "%s", migrate_folio(w, folio));
 		break;
+	case FL_SC_SHRINK_FOLIO:
+		snprintf(out, FL_RES_LEN, "%s", shrink_folio_list(w, folio, o->b != 0));
+		break;
+	case FL_SC_COLD:
+	case FL_SC_PAGEOUT:
+		snprintf(out, FL_RES_LEN, "%lld",
+			 madvise_pageout(w, mm, o->a, o->b, o->code == FL_SC_COLD));
+		break;
 	case FL_SC_PAGE_IDLE:
 		snprintf(out, FL_RES_LEN, "%lld", page_idle_clear_pte_refs(w, folio));
 		break;
@@ -334,12 +369,16 @@ static void where_of(char *buf, size_t n, const struct fl_vma *v, long long addr
 	snprintf(buf, n, "%s:0x%llx", v->name, (unsigned long long)addr);
 }
 
+/*
+ * invariants._check_rmap: I1/I2 for a present PTE (@kind NULL), I12 for a swap
+ * PTE (@kind "swap.rmap"), I13 for a migration entry ("migration.reachable").
+ */
 static int check_rmap(struct fl_world *w, struct fl_folio *f, struct fl_vma *v,
-		      long long addr, const char *where, bool mig)
+		      long long addr, const char *where, const char *kind)
 {
-	const char *reach = mig ? "migration.reachable" : "rmap.reachable";
-	const char *life = mig ? reach : "anon_vma.lifetime";
-	const char *idx = mig ? reach : "rmap.index";
+	const char *reach = kind ? kind : "rmap.reachable";
+	const char *life = kind ? reach : "anon_vma.lifetime";
+	const char *idx = kind ? reach : "rmap.index";
 	int av = f->mapping, i;
 	long long want;
 
@@ -407,7 +446,23 @@ static int check_mappings(struct fl_world *w)
 						break;
 					}
 				}
-				if (!v || p->folio < 0)
+				if (!v)
+					continue;
+				if (p->kind == PTE_SWAP) {
+					int cached = fl_swap_slot(w, p->entry)->cache;
+
+					/* a folio read in from swap and not mapped yet is not
+					 * anon: do_swap_page gives it its rmap with
+					 * folio_add_new_anon_rmap, so there is nothing to check */
+					if (cached < 0 || w->folios[cached].mapping < 0)
+						continue;
+					where_of(where, sizeof(where), v, addr);
+					if (check_rmap(w, &w->folios[cached], v, addr, where,
+						       "swap.rmap"))
+						return 1;
+					continue;
+				}
+				if (p->folio < 0)
 					continue;
 				f = &w->folios[p->folio];
 				where_of(where, sizeof(where), v, addr);
@@ -418,7 +473,7 @@ static int check_mappings(struct fl_world *w)
 						     "was freed: remove_migration_ptes did not reach it "
 						     "(a later fault would wait on it forever)", where,
 						     f->name);
-					if (check_rmap(w, f, v, addr, where, true))
+					if (check_rmap(w, f, v, addr, where, "migration.reachable"))
 						return 1;
 					continue;
 				}
@@ -428,7 +483,7 @@ static int check_mappings(struct fl_world *w)
 				if (f->freed)
 					FAIL("folio.refcount", "%s is mapped at %s but was freed",
 					     f->name, where);
-				if (check_rmap(w, f, v, addr, where, false))
+				if (check_rmap(w, f, v, addr, where, NULL))
 					return 1;
 				if (p->writable && !f->pae)
 					FAIL("folio.exclusive",
@@ -584,12 +639,13 @@ static int model_check_end(struct fl_sched *s, void *ctx)
 	for (i = 0; i < w->nfolios; i++) {
 		struct fl_folio *f = &w->folios[i];
 
-		int want = f->mapcount + f->pincount + (f->isolated ? 1 : 0);
+		int want = f->mapcount + (f->swap ? 1 : 0) + f->pincount + (f->isolated ? 1 : 0);
 
 		if (!f->freed && f->refcount != want)
 			FAIL("folio.refcount",
-			     "%s refcount %d at quiescence, expected %d (mapcount %d, swapcache 0, "
-			     "pins %d)", f->name, f->refcount, want, f->mapcount, f->pincount);
+			     "%s refcount %d at quiescence, expected %d (mapcount %d, swapcache %d, "
+			     "pins %d)", f->name, f->refcount, want, f->mapcount, f->swap ? 1 : 0,
+			     f->pincount);
 	}
 	/* sorted by tid: the setup (-1) first */
 	for (k = -1; k < s->nthreads; k++) {
@@ -617,11 +673,6 @@ static int check_op(const long long *o, bool setup, size_t nnames, const char *w
 
 	if (code < 0 || code >= FL_SC_NR_CODES) {
 		fl_format_err(err, errlen, "%s op %zu: bad op code %lld", who, k, code);
-		return -1;
-	}
-	if (setup && code > FL_SC_BIND) {
-		fl_format_err(err, errlen, "%s op %zu: %s is a thread-only op", who, k,
-			  fl_sc_names[code]);
 		return -1;
 	}
 	if (!setup && (code == FL_SC_MMAP || code == FL_SC_BIND)) {
@@ -675,6 +726,8 @@ static int check_op(const long long *o, bool setup, size_t nnames, const char *w
 		break;
 	case FL_SC_MUNMAP:
 	case FL_SC_DONTNEED:
+	case FL_SC_COLD:
+	case FL_SC_PAGEOUT:
 		if (o[3] < 1 || o[3] > 64 || o[4] || o[5] || o[6]) {
 			fl_format_err(err, errlen, "%s op %zu: malformed munmap", who, k);
 			return -1;
@@ -701,6 +754,13 @@ static int check_op(const long long *o, bool setup, size_t nnames, const char *w
 	case FL_SC_EXIT:
 		if (o[2] || o[3] || o[4] || o[5] || o[6]) {
 			fl_format_err(err, errlen, "%s op %zu: malformed exit", who, k);
+			return -1;
+		}
+		break;
+	case FL_SC_SHRINK_FOLIO:
+		if (o[1] || o[2] >= FL_MAX_FOLIO_NAMES || o[3] > 1 || o[4] || o[5] || o[6]) {
+			fl_format_err(err, errlen, "%s op %zu: malformed %s", who, k,
+				      fl_sc_names[code]);
 			return -1;
 		}
 		break;

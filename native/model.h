@@ -1,9 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
- * The C port of fuzzlock/model/__init__.py for the scenarios of the slice
- * (setup mmap/write/read/bind; thread ops write, read, move, the rmap walkers,
- * munmap, exit, fork, pin, unpin and migrate), with the
- * invariants of fuzzlock/invariants.py that the slice can break.
+ * The C port of fuzzlock/model/__init__.py: every scenario op of
+ * fuzzlock/scenario.py (setup and thread ops), with the invariants of
+ * fuzzlock/invariants.py.
  *
  * A scenario arrives from fuzzlock/native.py as a flat array of long long
  * plus a string of names separated by '\n':
@@ -27,6 +26,12 @@
  *	FL_SC_UNPIN	(thread op)
  *	FL_SC_MIGRATE	0, folio slot (thread op)
  *	FL_SC_DONTNEED	mm, addr, pages (thread op madvise_dontneed)
+ *	FL_SC_SHRINK_FOLIO	0, folio slot, ignore_references (0/1)
+ *	FL_SC_COLD	mm, addr, pages (madvise_cold)
+ *	FL_SC_PAGEOUT	mm, addr, pages (madvise_pageout)
+ *
+ * mmap and bind are setup-only; every other op may also run in the setup (its
+ * result is dropped), as fuzzlock.model.setup_op runs it.
  *
  * A folio slot (< FL_MAX_FOLIO_NAMES) stands for one setup "folio" name.
  *
@@ -61,6 +66,9 @@ enum fl_sc_code {
 	FL_SC_UNPIN = 14,
 	FL_SC_MIGRATE = 15,
 	FL_SC_DONTNEED = 16,
+	FL_SC_SHRINK_FOLIO = 17,
+	FL_SC_COLD = 18,
+	FL_SC_PAGEOUT = 19,
 	FL_SC_NR_CODES
 };
 

@@ -130,16 +130,33 @@ int folio_get(struct fl_world *w, const char *fn, struct fl_folio *f)
 	return (int)fl_yield_mem(fn, "atomic", f->n_refcount, folio_get_thunk, &a).i;
 }
 
+/*
+ * free_folio: the last reference is gone.  A folio still mapped or cached
+ * cannot be freed.  From a thunk: nonzero after a violation.
+ */
 int free_folio(struct fl_world *w, const char *fn, struct fl_folio *f)
 {
-	if (f->mapcount > 0) {
-		fl_sched_violation(w->s, "folio.refcount", fn, "%s freed with mapcount %d",
-				   f->name, f->mapcount);
+	if (f->mapcount > 0 || f->swap) {
+		fl_viol_objects(w, f->name, NULL);
+		fl_sched_violation(w->s, "folio.refcount", fn, "%s freed with mapcount %d%s",
+				   f->name, f->mapcount, f->swap ? " in swap cache" : "");
 		return -1;
 	}
 	f->freed = true;
 	f->lru = false;
 	return 0;
+}
+
+/* free_folio from a thread body: a violation ends the run there */
+void free_folio_body(struct fl_world *w, const char *fn, struct fl_folio *f)
+{
+	if (f->mapcount > 0 || f->swap) {
+		fl_viol_objects(w, f->name, NULL);
+		fl_thread_violation("folio.refcount", fn, "%s freed with mapcount %d%s", f->name,
+				    f->mapcount, f->swap ? " in swap cache" : "");
+	}
+	f->freed = true;
+	f->lru = false;
 }
 
 static struct fl_value folio_put_thunk(void *arg)

@@ -86,6 +86,7 @@ int folio_get(struct fl_world *w, const char *fn, struct fl_folio *f);
 int folio_put(struct fl_world *w, const char *fn, struct fl_folio *f, bool owned);
 /* free_folio from a thunk: returns nonzero after a violation */
 int free_folio(struct fl_world *w, const char *fn, struct fl_folio *f);
+void free_folio_body(struct fl_world *w, const char *fn, struct fl_folio *f);
 bool folio_mapped(struct fl_world *w, const char *fn, struct fl_folio *f);
 bool folio_maybe_dma_pinned(struct fl_world *w, const char *fn, struct fl_folio *f);
 
@@ -134,6 +135,8 @@ void set_folio_index(struct fl_world *w, const char *fn, struct fl_folio *folio,
 		     long long index);
 void folio_add_new_anon_rmap(struct fl_world *w, struct fl_folio *folio, struct fl_vma *vma,
 			     long long addr, bool exclusive);
+void folio_add_anon_rmap_pte(struct fl_world *w, struct fl_folio *folio, struct fl_vma *vma,
+			     long long addr, bool exclusive);
 void folio_remove_rmap_pte(struct fl_folio *folio);
 
 /* the rmap walk (rmap.c) */
@@ -161,14 +164,16 @@ int folio_lock_anon_vma_read(struct fl_world *w, struct fl_folio *folio, struct 
 void rmap_walk_anon(struct fl_world *w, struct fl_folio *folio, struct fl_rwc *rwc);
 void check_tree_locked(struct fl_world *w, const char *fn, int av);
 void walkrec_start(struct fl_world *w, struct fl_walkrec *rec, struct fl_folio *folio);
+void walkrec_visit(struct fl_walkrec *rec, int mid);
 void walkrec_check(struct fl_world *w, struct fl_walkrec *rec, const char *caller, int av,
 		   long long pgoff, const char *tail);
 bool rmap_one_pte(struct fl_world *w, const char *fn, struct fl_folio *folio,
 		  struct fl_vma *vma, long long addr, struct fl_walkrec *rec, struct fl_pte *out);
 long long folio_referenced(struct fl_world *w, struct fl_folio *folio, bool is_locked);
 long long fl_read_pgoff(const char *fn, struct fl_folio *folio);
+void try_to_unmap(struct fl_world *w, struct fl_folio *folio);
 
-/* walkers.c, vmscan */
+/* walkers.c, vmscan.c */
 bool folio_try_get(struct fl_world *w, const char *fn, struct fl_folio *folio);
 bool shrink_active_list(struct fl_world *w, struct fl_folio *folio, long long *referenced);
 long long page_idle_clear_pte_refs(struct fl_world *w, struct fl_folio *folio);
@@ -177,7 +182,7 @@ bool damon_folio_young(struct fl_world *w, struct fl_folio *folio);
 /* -1: None; else the number of mm ids (sorted) stored in @ids */
 int kill_procs_now(struct fl_world *w, struct fl_folio *folio, int *ids);
 
-/* vmscan.c: munmap and exit */
+/* fork.c (anon_vma_fork in rmap.c); vmscan.c: munmap, exit, madvise */
 int anon_vma_fork(struct fl_world *w, struct fl_vma *vma, struct fl_vma *pvma);
 long long dup_mmap(struct fl_world *w, struct fl_mm *oldmm, int child_id);
 
@@ -185,8 +190,12 @@ long long do_munmap(struct fl_world *w, struct fl_mm *mm, long long start, long 
 long long madvise_dontneed(struct fl_world *w, struct fl_mm *mm, long long start,
 			   long long npages);
 long long exit_mmap(struct fl_world *w, struct fl_mm *mm);
+const char *shrink_folio_list(struct fl_world *w, struct fl_folio *folio,
+			      bool ignore_references);
+long long madvise_pageout(struct fl_world *w, struct fl_mm *mm, long long start,
+			  long long npages, bool cold);
 
-/* memory.c */
+/* vmscan.c, migrate.c, memory.c */
 bool isolate_lru_folio(struct fl_world *w, const char *fn, struct fl_folio *folio);
 void putback_lru_folio(struct fl_world *w, const char *fn, struct fl_folio *folio);
 const char *migrate_folio(struct fl_world *w, struct fl_folio *src);
@@ -194,6 +203,8 @@ int gup_fast_pin(struct fl_world *w, struct fl_mm *mm, long long addr);
 long long unpin_last(struct fl_world *w);
 long long user_write(struct fl_world *w, struct fl_mm *mm, long long addr, long long value);
 long long user_read(struct fl_world *w, struct fl_mm *mm, long long addr);
+struct fl_folio *swap_cache_get_folio_op(struct fl_world *w, const char *fn, int entry);
+void free_swap_and_cache(struct fl_world *w, const char *fn, int entry);
 
 /* userfaultfd.c */
 struct fl_move_result {

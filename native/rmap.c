@@ -279,7 +279,7 @@ static int check_mapping_store(struct fl_world *w, const char *fn, struct fl_fol
 {
 	int me = fl_me(w), old;
 
-	if (folio->mapcount <= 0)
+	if (!(folio->mapcount > 0 || folio->swap))
 		return 0;
 	if (folio->lock.owner != me) {
 		fl_sched_violation(w->s, "lock.write-discipline", fn,
@@ -287,7 +287,9 @@ static int check_mapping_store(struct fl_world *w, const char *fn, struct fl_fol
 		return -1;
 	}
 	old = folio->mapping;
-	if (w->knob[K_MOVE_ANON_VMA_LOCK] && old >= 0 && fl_av_is_live(w, old) &&
+	/* the pre-patch root rule protects unlocked walkers, which only trust a mapped folio */
+	if (w->knob[K_MOVE_ANON_VMA_LOCK] && folio->mapcount > 0 && old >= 0 &&
+	    fl_av_is_live(w, old) &&
 	    w->avs[old].root != w->avs[new].root && fl_av_root_lock(w, old)->writer != me) {
 		fl_sched_violation(w->s, "lock.write-discipline", fn,
 				   "%s.mapping moved from root %s to %s without the old root's "
@@ -325,7 +327,7 @@ static struct fl_value index_store_thunk(void *arg)
 	struct fl_av_arg *a = arg;
 	struct fl_value v = { .kind = FL_VAL_INT };
 
-	if (a->folio->mapcount > 0 && a->folio->lock.owner != fl_me(a->w)) {
+	if ((a->folio->mapcount > 0 || a->folio->swap) && a->folio->lock.owner != fl_me(a->w)) {
 		fl_sched_violation(a->w->s, "lock.write-discipline", a->fn,
 				   "%s.index stored without the folio lock", a->folio->name);
 		return v;
@@ -343,15 +345,55 @@ void set_folio_index(struct fl_world *w, const char *fn, struct fl_folio *folio,
 	fl_yield_mem(fn, "write", folio->n_index, index_store_thunk, &a);
 }
 
+/*
+ * folio_add_new_anon_rmap -> __folio_set_anon (v6.18/v6.19) on a folio not yet
+ * visible to rmap: a folio not exclusive to this vma gets the oldest anon_vma,
+ * the root.  Part of the caller's PTL critical section.
+ */
 void folio_add_new_anon_rmap(struct fl_world *w, struct fl_folio *folio, struct fl_vma *vma,
 			     long long addr, bool exclusive)
 {
+	if (vma->anon_vma < 0)
+		fl_thread_violation("error", "folio_add_new_anon_rmap",
+				    "%s has no anon_vma (assert in the Python model)", vma->name);
 	folio->mapping = exclusive ? vma->anon_vma : w->avs[vma->anon_vma].root;
 	folio->index = fl_linear_page_index(vma, addr);
 	folio->mapcount = 1;
 	folio->pae = exclusive;
 }
 
+/*
+ * folio_add_anon_rmap_pte (v6.18/v6.19): map an existing anon folio again
+ * (swap-in); __page_check_anon_rmap BUGs if the folio's rmap does not cover
+ * (vma, addr) (I12).
+ */
+void folio_add_anon_rmap_pte(struct fl_world *w, struct fl_folio *folio, struct fl_vma *vma,
+			     long long addr, bool exclusive)
+{
+	static const char fn[] = "folio_add_anon_rmap_pte";
+	int av = folio->mapping;
+
+	if (av < 0 || !fl_av_is_live(w, av) || vma->anon_vma < 0 ||
+	    w->avs[av].root != w->avs[vma->anon_vma].root ||
+	    folio->index != fl_linear_page_index(vma, addr)) {
+		fl_viol_objects(w, folio->name, vma->name, NULL);
+		fl_thread_violation("swap.rmap", fn,
+				    "__page_check_anon_rmap: %s (mapping %s, index %lld) mapped at "
+				    "%s:0x%llx (anon_vma %s, index %lld)", folio->name,
+				    av >= 0 ? w->avs[av].repr : "None", folio->index, vma->name,
+				    (unsigned long long)addr,
+				    vma->anon_vma >= 0 ? w->avs[vma->anon_vma].repr : "None",
+				    fl_linear_page_index(vma, addr));
+	}
+	folio->mapcount++;
+	if (exclusive)
+		folio->pae = true;
+}
+
+/*
+ * folio_remove_rmap_pte (v6.18/v6.19): mapcount--; mapping stays stale, and so
+ * does PageAnonExclusive (it is reset when the page is freed, not on unmap).
+ */
 void folio_remove_rmap_pte(struct fl_folio *folio)
 {
 	folio->mapcount--;
@@ -498,7 +540,8 @@ void walkrec_start(struct fl_world *w, struct fl_walkrec *rec, struct fl_folio *
 	rec->nfound = 0;
 }
 
-static void walkrec_visit(struct fl_walkrec *rec, int mid)
+/* WalkRecord.visit: rmap_one found mapping @mid (0: nothing mapped the folio there) */
+void walkrec_visit(struct fl_walkrec *rec, int mid)
 {
 	int i;
 
@@ -582,6 +625,14 @@ bool rmap_one_pte(struct fl_world *w, const char *fn, struct fl_folio *folio,
 		*out = pte;
 		return true;
 	}
+	/*
+	 * A migration entry of this folio (a migration racing a walker without the
+	 * folio lock): page_vma_mapped_walk skips it, but the walk reached that
+	 * mapping at its exact address, which is what I10 asks; the restored PTE
+	 * keeps the mapping id.
+	 */
+	if (pte.kind == PTE_MIGRATION && pte.folio == folio->id)
+		walkrec_visit(rec, pte.mid);
 	pte_unmap_unlock(w, fn, mm, addr);
 	return false;
 }
@@ -742,6 +793,69 @@ long long folio_referenced(struct fl_world *w, struct fl_folio *folio, bool is_l
 	if (we_locked)
 		folio_unlock(fn, folio);
 	return rwc.contended ? -1 : rwc.referenced;
+}
+
+/* --- try_to_unmap -------------------------------------------------------------------- */
+
+/*
+ * try_to_unmap_one (v6.18/v6.19) for a small anon folio in the swap cache: the
+ * PTE becomes a swap entry (exclusive marker if the page was PAE); a pinned PAE
+ * page cannot be shared and aborts the walk.
+ */
+static bool try_to_unmap_one(struct fl_world *w, struct fl_folio *folio, struct fl_vma *vma,
+			     long long addr, struct fl_rwc *rwc, struct fl_walkrec *rec)
+{
+	static const char fn[] = "try_to_unmap_one";
+	struct fl_mm *mm = &w->mms[vma->mm];
+	struct fl_pte pte, sp;
+	bool anon_exclusive;
+	int entry;
+
+	(void)rwc;
+	if (!rmap_one_pte(w, fn, folio, vma, addr, rec, &pte))
+		return true;
+	entry = folio->swap;
+	anon_exclusive = folio->pae;
+	if (entry == 0 || (anon_exclusive && folio->pincount > 0)) {
+		/* no swap entry, or folio_try_share_anon_rmap_pte() -> -EBUSY: restore, abort */
+		pte_unmap_unlock(w, fn, mm, addr);
+		return false;
+	}
+	fl_swap_set_count(w, entry, fl_swap_count(w, entry, 0) + 1);	/* swap_duplicate */
+	if (anon_exclusive)
+		folio->pae = false;	/* folio_try_share_anon_rmap_pte */
+	memset(&sp, 0, sizeof(sp));
+	sp.kind = PTE_SWAP;
+	sp.folio = -1;
+	sp.entry = entry;
+	sp.exclusive = anon_exclusive;
+	sp.soft_dirty = pte.soft_dirty;
+	sp.mid = fl_mapping_id(w);
+	fl_set_pte(w, mm, addr, &sp);
+	if (pte.dirty)
+		folio->dirty = true;
+	folio_remove_rmap_pte(folio);
+	folio->refcount--;	/* the mapping's reference (freed after the TLB flush) */
+	pte_unmap_unlock(w, fn, mm, addr);
+	return true;
+}
+
+/*
+ * try_to_unmap (v6.18/v6.19): requires the folio lock (I9), walks with
+ * folio_lock_anon_vma_read (blocking) and stops once the folio is unmapped.
+ */
+void try_to_unmap(struct fl_world *w, struct fl_folio *folio)
+{
+	static const char fn[] = "try_to_unmap";
+	struct fl_rwc rwc = { .caller = "try_to_unmap", .rmap_one = try_to_unmap_one,
+			      .done_unmapped = true };
+
+	if (folio->lock.owner != fl_me(w)) {
+		fl_viol_objects(w, folio->name, NULL);
+		fl_thread_violation("lock.walk-discipline", fn, "try_to_unmap on unlocked %s",
+				    folio->name);
+	}
+	rmap_walk_anon(w, folio, &rwc);
 }
 
 /* READ_ONCE(folio->index) */

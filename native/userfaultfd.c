@@ -4,8 +4,9 @@
  * UFFDIO_MOVE of small anon pages, v6.18 (folio lock and the src root
  * anon_vma write lock) and v6.19 (folio lock only, knob move.anon_vma_lock),
  * step for step, including the move_pages progress bookkeeping and the
- * move_present_ptes batching.  Swap and migration entries are not in the
- * slice.  Lengths and results count pages.
+ * move_present_ptes batching, and swap PTEs (move_swap_pte, with the swap-cache
+ * folio's rmap: knob move.swap_moves_rmap).  THP (PMD) moves are not modelled:
+ * every folio is small.  Lengths and results count pages.
  */
 #include <stdio.h>
 #include <string.h>
@@ -374,6 +375,44 @@ static long long move_present_ptes(struct fl_world *w, struct fl_mm *mm, struct 
 	return src_addr > src_start ? src_addr - src_start : err;
 }
 
+/*
+ * move_swap_pte (v6.18/v6.19): no anon_vma lock even pre-patch; a swap-cache
+ * folio's rmap moves with the entry (knob move.swap_moves_rmap, I12).
+ */
+static long long move_swap_pte(struct fl_world *w, struct fl_mm *mm, struct fl_vma *dvma,
+			       long long dst_addr, long long src_addr,
+			       const struct fl_pte *orig_dst, const struct fl_pte *orig_src,
+			       struct fl_folio *src_folio, int entry)
+{
+	static const char fn[] = "move_swap_pte";
+	struct fl_lock *dst_ptl, *src_ptl;
+	struct fl_pte np;
+
+	if (src_folio && src_folio->swap != entry)
+		return -EAGAIN;
+	dst_ptl = fl_ptl(w, mm, dst_addr);
+	src_ptl = fl_ptl(w, mm, src_addr);
+	double_pt_lock(fn, dst_ptl, src_ptl);
+	if (!is_pte_pages_stable(w, mm, dst_addr, src_addr, orig_dst, orig_src)) {
+		double_pt_unlock(fn, dst_ptl, src_ptl);
+		return -EAGAIN;
+	}
+	if (src_folio) {
+		if (w->knob[K_MOVE_SWAP_MOVES_RMAP])
+			update_rmap(w, fn, src_folio, dvma, dst_addr);
+	} else if (fl_swap_slot(w, entry)->cache >= 0) {	/* SWAP_HAS_CACHE appeared: retry */
+		double_pt_unlock(fn, dst_ptl, src_ptl);
+		return -EAGAIN;
+	}
+	fl_set_pte(w, mm, src_addr, NULL);
+	np = *orig_src;
+	np.soft_dirty = true;
+	fl_set_pte(w, mm, dst_addr, &np);
+	ghost_move(w, mm, src_addr, dst_addr);
+	double_pt_unlock(fn, dst_ptl, src_ptl);
+	return PAGE_SIZE;
+}
+
 /* --- move_pages_ptes ----------------------------------------------------------------- */
 
 static void unmap_both(struct fl_world *w, const char *fn, struct fl_mm *mm,
@@ -487,6 +526,30 @@ static long long move_pages_ptes_body(struct fl_world *w, struct fl_mm *mm,
 			fl_yield_lock(FL_OP_WAIT, FL_EXCL, 0, "migration_entry_wait", "wait",
 				      &w->folios[orig_src.folio].lock);
 			return -EAGAIN;
+		}
+		if (orig_src.kind == PTE_SWAP) {
+			struct fl_folio *folio = NULL;
+
+			if (!orig_src.exclusive)
+				return -EBUSY;
+			if (!w->swap.present)	/* get_swap_device */
+				return -EAGAIN;
+			if (!st->src_folio)
+				/* filemap_get_folio: the lookup and folio_try_get are one step
+				 * (under RCU, rechecked with xas_reload); a folio being freed
+				 * is not returned */
+				folio = swap_cache_get_folio_op(w, fn, orig_src.entry);
+			if (folio) {
+				st->src_folio = folio;
+				st->src_folio_pte = orig_src;
+				if (!folio_trylock(fn, folio)) {	/* put_swap_device, sleep */
+					move_sleep_prepare(w, fn, mm, st, src_addr, dst_addr);
+					folio_lock(fn, folio);
+					continue;
+				}
+			}
+			return move_swap_pte(w, mm, dvma, dst_addr, src_addr, &orig_dst, &orig_src,
+					     st->src_folio, orig_src.entry);
 		}
 		if (orig_src.kind == PTE_ZERO)
 			return move_zeropage_pte(w, mm, dst_addr, src_addr, &orig_dst, &orig_src);

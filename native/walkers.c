@@ -1,8 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * The rmap walkers reached physically (fuzzlock/model/walkers.py and the
- * shrink_active_list part of fuzzlock/model/vmscan.py): page_idle, DAMON,
- * memory-failure and the active-list aging of reclaim.
+ * The rmap walkers reached physically (fuzzlock/model/walkers.py): page_idle,
+ * DAMON and memory-failure.  Reclaim's walkers are in vmscan.c.
  */
 #include <stdio.h>
 #include <string.h>
@@ -33,65 +32,6 @@ bool folio_try_get(struct fl_world *w, const char *fn, struct fl_folio *folio)
 	struct fl_walker_arg a = { w, folio };
 
 	return fl_yield_mem(fn, "atomic", folio->n_refcount, try_get_thunk, &a).i != 0;
-}
-
-/* --- vmscan: isolate, folio_referenced, putback ------------------------------------ */
-
-static struct fl_value isolate_thunk(void *arg)
-{
-	struct fl_walker_arg *a = arg;
-	struct fl_value v = { .kind = FL_VAL_BOOL, .i = 0 };
-
-	if (a->f->freed || !a->f->lru || a->f->refcount == 0)
-		return v;
-	a->f->lru = false;
-	a->f->isolated = true;
-	a->f->refcount++;
-	fl_ref(a->w, a->f, +1);
-	v.i = 1;
-	return v;
-}
-
-static struct fl_value putback_thunk(void *arg)
-{
-	struct fl_walker_arg *a = arg;
-	struct fl_value v = { .kind = FL_VAL_NONE };
-
-	a->f->isolated = false;
-	if (a->f->refcount > 1 || a->f->mapcount)
-		a->f->lru = true;
-	return v;
-}
-
-/* isolate_lru_folios for one folio: false if it is not on the LRU */
-bool isolate_lru_folio(struct fl_world *w, const char *fn, struct fl_folio *folio)
-{
-	struct fl_walker_arg a = { w, folio };
-
-	return fl_yield_mem(fn, "atomic", folio->n_lru, isolate_thunk, &a).i != 0;
-}
-
-/* back on the LRU and drop the isolation reference */
-void putback_lru_folio(struct fl_world *w, const char *fn, struct fl_folio *folio)
-{
-	struct fl_walker_arg a = { w, folio };
-
-	fl_yield_mem(fn, "atomic", folio->n_lru, putback_thunk, &a);
-	folio_put(w, fn, folio, true);
-}
-
-/* shrink_active_list (v6.18/v6.19) for one folio: false if it is not on the LRU */
-bool shrink_active_list(struct fl_world *w, struct fl_folio *folio, long long *referenced)
-{
-	static const char fn[] = "shrink_active_list";
-	struct fl_walker_arg a = { w, folio };
-
-	if (!fl_yield_mem(fn, "atomic", folio->n_lru, isolate_thunk, &a).i)
-		return false;
-	*referenced = folio_referenced(w, folio, false);
-	fl_yield_mem(fn, "atomic", folio->n_lru, putback_thunk, &a);
-	folio_put(w, fn, folio, true);
-	return true;
 }
 
 /* --- page_idle and DAMON ---------------------------------------------------------------- */

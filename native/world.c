@@ -19,6 +19,8 @@ void fl_world_full(struct fl_world *w, const char *what)
 
 void fl_world_init(struct fl_world *w, struct fl_sched *s)
 {
+	int i;
+
 	memset(w, 0, sizeof(*w));
 	w->s = s;
 	w->cls_folio = fl_sched_class(s, "folio_lock");
@@ -28,6 +30,30 @@ void fl_world_init(struct fl_world *w, struct fl_sched *s)
 	w->cls_mcl = fl_sched_class(s, "map_changing_lock");
 	w->cls_mmap = fl_sched_class(s, "mmap_lock");
 	w->cls_av = fl_sched_class(s, "anon_vma->rwsem");
+	for (i = 0; i < FL_MAX_SWAP; i++) {
+		struct fl_swap_slot *e = &w->swap.e[i];
+
+		snprintf(e->name, sizeof(e->name), "swap:%d", i);
+		snprintf(e->n_cache, sizeof(e->n_cache), "swap:%d.cache", i);
+		snprintf(e->n_swapin, sizeof(e->n_swapin), "swapin:%d", i);
+		snprintf(e->repr[0], sizeof(e->repr[0]), "S(%d)", i);
+		snprintf(e->repr[1], sizeof(e->repr[1]), "S(%d,x)", i);
+	}
+	w->swap.next_entry = FL_MAX_SWAP;	/* every slot is reset by the first reset */
+}
+
+/* world.SwapDevice(): no entries (only the slots a run used need clearing) */
+static void fl_swap_reset(struct fl_swap *sw)
+{
+	int i;
+
+	for (i = 0; i < sw->next_entry && i < FL_MAX_SWAP; i++) {
+		sw->e[i].has_count = false;
+		sw->e[i].has_content = false;
+		sw->e[i].cache = -1;
+	}
+	sw->present = true;
+	sw->next_entry = 1;
 }
 
 /* A fresh world for the next run (the knobs and classes stay). */
@@ -41,6 +67,7 @@ void fl_world_reset(struct fl_world *w)
 	w->nslots = 0;
 	w->navs = 0;
 	w->next_mid = 1;
+	fl_swap_reset(&w->swap);
 	memset(w->refs, 0, sizeof(w->refs));
 	memset(w->pte_moves, 0, sizeof(w->pte_moves));
 	memset(w->npins, 0, sizeof(w->npins));
@@ -175,6 +202,7 @@ struct fl_folio *fl_new_folio(struct fl_world *w, long long value)
 	f->refcount = 1;
 	f->mapcount = 0;
 	f->pae = f->lru = f->isolated = f->dirty = f->freed = false;
+	f->swap = 0;
 	f->pincount = 0;
 	f->value = value;
 	f->have_repr = 0;
@@ -188,6 +216,7 @@ struct fl_folio *fl_new_folio(struct fl_world *w, long long value)
 	snprintf(f->n_pincount, sizeof(f->n_pincount), "folio:%d.pincount", id);
 	snprintf(f->n_data, sizeof(f->n_data), "folio:%d.data", id);
 	snprintf(f->n_lru, sizeof(f->n_lru), "folio:%d.lru", id);
+	snprintf(f->n_swap, sizeof(f->n_swap), "folio:%d.swap", id);
 	fl_lock_init(&f->lock, f->name, w->cls_folio, FL_MUTEX);
 	return f;
 }
@@ -331,7 +360,7 @@ bool fl_pte_same(const struct fl_pte *a, const struct fl_pte *b)
 		return a->kind == b->kind;
 	return a->kind == b->kind && a->folio == b->folio && a->writable == b->writable &&
 	       a->young == b->young && a->dirty == b->dirty && a->soft_dirty == b->soft_dirty &&
-	       a->exclusive == b->exclusive;
+	       a->exclusive == b->exclusive && a->entry == b->entry;
 }
 
 long long fl_ghost_get(struct fl_world *w, const struct fl_mm *mm, long long addr)
@@ -380,6 +409,8 @@ const char *fl_pte_repr(struct fl_world *w, const struct fl_pte *p)
 		return NULL;
 	if (p->kind == PTE_ZERO)
 		return "Z";
+	if (p->kind == PTE_SWAP)
+		return w->swap.e[p->entry].repr[p->exclusive ? 1 : 0];
 	if (p->folio < 0)
 		return p->kind == PTE_MIGRATION ? "M(folio:?)" : "P(folio:?)";
 	f = &w->folios[p->folio];

@@ -21,16 +21,18 @@
 
 #define PTRS_PER_PTE	8
 
-#define FL_MAX_MMS	4
-#define FL_MAX_VMAS	16
+#define FL_MAX_MMS	8
+#define FL_MAX_VMAS	32
 #define FL_MAX_TABLES	64
 #define FL_MAX_FOLIOS	256
 #define FL_MAX_AV_SLOTS	16
 #define FL_MAX_AV_OBJS	64
-#define FL_MAX_CHAIN	4
+#define FL_MAX_CHAIN	8
 #define FL_MAX_NAMES	512
 #define FL_NAME_LEN	48
 #define FL_MAX_PINS	16
+/* swap entries are numbered from 1; each add_to_swap takes a new one for a folio */
+#define FL_MAX_SWAP	(FL_MAX_FOLIOS + 1)
 
 /* errnos (prim.py) */
 #define EPERM	1
@@ -72,6 +74,8 @@ enum fl_knob {
 	K_ZAP_BEFORE_UNLINK,		/* unmap.zap_before_unlink */
 	K_FORK_CLEAR_EXCL,		/* fork.clear_exclusive */
 	K_FORK_LINK_FIRST,		/* fork.link_before_copy */
+	K_RECLAIM_UNMAP_TRYLOCK,	/* reclaim.unmap_lock == trylock */
+	K_MOVE_SWAP_MOVES_RMAP,		/* move.swap_moves_rmap */
 	K_NR
 };
 
@@ -88,14 +92,16 @@ enum fl_pte_kind {
 	PTE_PRESENT = 1,
 	PTE_ZERO = 2,
 	PTE_MIGRATION = 3,
+	PTE_SWAP = 4,
 };
 
 /* world.Pte; pte_same() compares all but mid */
 struct fl_pte {
 	unsigned char kind;
 	bool writable, young, dirty, soft_dirty;
-	bool exclusive;		/* a migration entry's exclusive marker */
+	bool exclusive;		/* a swap or migration entry's exclusive marker */
 	int folio;		/* -1 for none */
+	int entry;		/* a swap entry's slot, 0 otherwise */
 	int mid;		/* ghost mapping id */
 };
 
@@ -117,11 +123,12 @@ struct fl_folio {
 	int refcount;
 	int mapcount;
 	bool pae, lru, isolated, dirty, freed;
+	int swap;		/* swap entry when in the swap cache, else 0 */
 	int pincount;
 	long long value;
 	char name[24];
 	char n_refcount[40], n_mapping[40], n_index[40], n_mapcount[40], n_pincount[40],
-	     n_data[40], n_lru[40];
+	     n_data[40], n_lru[40], n_swap[40];
 	char repr[16][32];	/* "P(folio:N,flags)" by flag bits, built lazily */
 	unsigned short have_repr;
 	char mrepr[2][32];	/* "M(folio:N)", "M(folio:N,x)" */
@@ -194,6 +201,28 @@ struct fl_walkrec {
 	int found[FL_MAX_WALK_MAPS];
 };
 
+/*
+ * One slot of world.SwapDevice: the three dicts count, cache and content keyed
+ * by entry (has_* says whether the key is present), and its trace strings.
+ */
+struct fl_swap_slot {
+	bool has_count, has_content;
+	int count;		/* swap_map count: PTEs holding the entry */
+	int cache;		/* the swap-cache folio, -1 */
+	long long content;	/* what was written out */
+	char name[24];		/* swap:E */
+	char n_cache[32];	/* swap:E.cache */
+	char n_swapin[32];	/* swapin:E */
+	char repr[2][24];	/* S(E), S(E,x) */
+};
+
+/* world.SwapDevice */
+struct fl_swap {
+	bool present;
+	int next_entry;
+	struct fl_swap_slot e[FL_MAX_SWAP];
+};
+
 struct fl_name {
 	int mm;
 	long long addr;
@@ -219,6 +248,7 @@ struct fl_world {
 	int navs;
 	struct fl_anon_vma avs[FL_MAX_AV_OBJS];
 	int next_mid;
+	struct fl_swap swap;
 	/* per thread slot (FL_MAX_THREADS = the setup thread) */
 	int refs[FL_MAX_THREADS + 1][FL_MAX_FOLIOS];
 	long long pte_moves[FL_MAX_THREADS + 1];
@@ -282,6 +312,42 @@ static inline struct fl_lock *fl_av_root_lock(struct fl_world *w, int av)
 }
 
 bool fl_av_is_live(struct fl_world *w, int av);
+
+/* the swap slot of @entry (entries are < FL_MAX_SWAP) */
+static inline struct fl_swap_slot *fl_swap_slot(struct fl_world *w, int entry)
+{
+	return &w->swap.e[entry];
+}
+
+/* dict.get(entry, dflt) on SwapDevice.count */
+static inline int fl_swap_count(struct fl_world *w, int entry, int dflt)
+{
+	const struct fl_swap_slot *e = fl_swap_slot(w, entry);
+
+	return e->has_count ? e->count : dflt;
+}
+
+static inline void fl_swap_set_count(struct fl_world *w, int entry, int count)
+{
+	struct fl_swap_slot *e = fl_swap_slot(w, entry);
+
+	e->has_count = true;
+	e->count = count;
+}
+
+/* SwapDevice.cache.pop / content.pop / count.pop of one entry */
+static inline void fl_swap_drop(struct fl_world *w, int entry, bool cache, bool content,
+				bool count)
+{
+	struct fl_swap_slot *e = fl_swap_slot(w, entry);
+
+	if (cache)
+		e->cache = -1;
+	if (content)
+		e->has_content = false;
+	if (count)
+		e->has_count = false;
+}
 
 /* walkrecord.mapping_ids: the present PTEs mapping @folio, in all_mappings() order */
 int fl_mapping_ids(struct fl_world *w, int folio, struct fl_walk_map *out);

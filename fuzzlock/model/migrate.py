@@ -82,7 +82,11 @@ def remove_migration_pte(
         return True
     yield from prim.pte_offset_map_lock(w, fn, mm, addr)
     p = mm.pte(addr)
-    rec.visit(vma, addr, 0)
+    # under the PTL the walk sees what is at the address it computed: a present PTE of
+    # the walked folio (src itself after a failed migration, e.g. try_to_migrate_one
+    # aborted on a pinned page) is found there, not missed
+    found = p is not None and p.kind == "present" and p.folio is dst
+    rec.visit(vma, addr, p.mid if found and p is not None else 0)
     if p is not None and p.kind == "migration" and p.folio is src:
         dst.mapcount += 1
         dst.refcount += 1
@@ -115,7 +119,9 @@ def remove_migration_ptes(w: World, src: Folio, dst: Folio) -> Gen:
 
 def migrate_folio(w: World, src: Folio) -> Gen:
     """``migrate_pages`` of one isolated small anon folio, MIGRATE_SYNC (v6.18/v6.19):
-    ``migrate_folio_unmap`` then ``migrate_folio_move``.  Returns "migrated" or why not."""
+    ``migrate_folio_unmap`` then ``migrate_folio_move``; ``remove_migration_ptes`` runs
+    only if the folio was mapped when ``try_to_migrate`` ran (``PAGE_WAS_MAPPED``).
+    Returns "migrated" or why not."""
     fn = "migrate_folio_unmap"
     if not (yield from vmscan.isolate_lru_folio(w, fn, src)):
         return "not-on-lru"
@@ -129,6 +135,13 @@ def migrate_folio(w: World, src: Folio) -> Gen:
     dst.refcount = 1
     ok = yield prim.folio_trylock(fn, dst)
     assert ok, "a new folio is never locked"
+    if mapped and anon_vma is None:
+        # folio_get_anon_vma found the folio unmapped (a racing zap), and an unmapped anon
+        # folio cannot be mapped again while we hold its lock: the kernel's folio_mapped()
+        # check before try_to_migrate fails, so no migration entries are set up and
+        # PAGE_WAS_MAPPED stays clear (no remove_migration_ptes below, which would walk an
+        # anon_vma nobody pinned)
+        mapped = False
     if mapped:
         yield from try_to_migrate(w, src)
     result = "busy"
@@ -146,9 +159,10 @@ def migrate_folio(w: World, src: Folio) -> Gen:
 
         if (yield ops.write(fn, f"{dst.name}.mapping", move_mapping)):
             result = "migrated"
-    # remove_migration_ptes(src, dst or src on failure)
+    # remove_migration_ptes(src, dst or src on failure), only if PAGE_WAS_MAPPED
     target = dst if result == "migrated" else src
-    yield from remove_migration_ptes(w, src, target)
+    if mapped:
+        yield from remove_migration_ptes(w, src, target)
     yield prim.folio_unlock(fn, dst)
     yield prim.folio_unlock(fn, src)
     if anon_vma is not None:

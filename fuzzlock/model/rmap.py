@@ -548,7 +548,11 @@ def rmap_one_pte(w: World, fn: str, folio: Folio, vma: VMA, addr: int, rec: Walk
     if pte is not None and pte.folio is folio and pte.kind == "present":
         rec.visit(vma, addr, pte.mid)
         return pte
-    rec.visit(vma, addr, 0)
+    # A migration entry of this folio (a migration racing a walker without the folio
+    # lock): page_vma_mapped_walk skips it, but the walk reached that mapping at its exact
+    # address, which is what I10 asks; the restored PTE keeps the mapping id.
+    migrating = pte is not None and pte.folio is folio and pte.kind == "migration"
+    rec.visit(vma, addr, pte.mid if migrating and pte is not None else 0)
     yield from prim.pte_unmap_unlock(w, fn, mm, addr)
     return None
 

@@ -1,23 +1,28 @@
 """The C model (native/model.c and friends) against the Python model (fuzzlock/model/).
 
-The slice the C model implements so far: setup ``mmap``/``write``/``read``/``bind``, thread
-ops ``write``, ``read`` and ``move`` (UFFDIO_MOVE of present and zero-page PTEs) and the rmap
-walkers ``shrink_active_list``, ``page_idle``, ``damon_mkold``, ``damon_young`` and
-``memory_failure`` on setup-bound folios (test_movers_and_walkers: v6.18, v6.19,
-patch2-only, patch1-only and single walker-knob overrides; thread results compared too).  Random
-scenarios of 1-3 movers, writers and readers on 1-3 pages run with random decision lists
-under v6.18 and v6.19 (each with ``move.reset_err_on_retry`` on and off, and some other move
-knobs flipped) on both backends; the traces must be identical event for event, and so
-must the outcome, the consumed decisions, the preempted steps and the violating
-(step, thread).  Set FUZZLOCK_REQUIRE_NATIVE=1 to make a missing library a failure.
+The C model implements every scenario op of fuzzlock/scenario.py, in the setup and in
+threads (test_every_scenario_op_is_native).  Each test below runs a family of random
+scenarios with random decision lists under random protocols on both backends; the traces
+must be identical event for event, and so must the outcome, the consumed decisions, the
+preempted steps, the violation (id, step, thread, fn, message, and its objects where the C
+side records them) and what each thread's operations returned.  Set
+FUZZLOCK_REQUIRE_NATIVE=1 to make a missing library a failure.
 
-Also ported: ``fork`` (dup_mmap, anon_vma_fork/anon_vma_clone, copy_page_range with the
-early copy of a maybe-pinned PAE page and migration entries; knobs fork.clear_exclusive,
-fork.link_before_copy), ``pin``/``unpin`` (GUP-fast, MMF_HAS_PINNED) and ``migrate``
-(try_to_migrate, remove_migration_ptes, migration_entry_wait in faults and moves) and
-``madvise_dontneed``:
-test_fork_cow_movers_walkers, test_pins_racing_moves_and_fork,
-test_migrate_vs_fork_walkers_movers and test_migrate_vs_fork_copy_before_link.
+* movers, writers and readers (UFFDIO_MOVE of present and zero-page PTEs, v6.18/v6.19 and
+  move knobs): test_random_slice_scenarios;
+* movers racing the rmap walkers (shrink_active_list, page_idle, DAMON, memory-failure),
+  munmap and exit, on v6.18, v6.19, patch2-only, patch1-only and single walker-knob
+  overrides: test_movers_and_walkers, test_walkers_vs_unmap;
+* fork (dup_mmap, anon_vma_fork, copy_page_range, early copy of a maybe-pinned page), pins,
+  migration and MADV_DONTNEED: test_fork_cow_movers_walkers, test_pins_racing_moves_and_fork,
+  test_migrate_vs_fork_walkers_movers, test_migrate_vs_fork_copy_before_link;
+* swap and reclaim (add_to_swap, try_to_unmap, shrink_folio_list, MADV_COLD/PAGEOUT, the
+  swap cache, do_swap_page read and write faults, swap entries in fork, zap and move, with
+  and without a swap-cache folio; knobs move.swap_moves_rmap, reclaim.unmap_lock and the
+  CoW, move and walker knobs these paths read): test_reclaim_racing_moves_and_walkers,
+  test_swapped_pages_moved_faulted_forked_zapped, test_swap_moves_rmap_off_breaks_swap_rmap;
+* every scenario family of fuzzlock.strategies, unfiltered (test_strategy_families), and
+  the whole corpus (test_whole_corpus_replays_identically).
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ from typing import Any
 import pytest
 
 from fuzzlock import model, native, protocol, scenario
+from fuzzlock.strategies import FAMILIES
 
 pytestmark = pytest.mark.native
 
@@ -179,11 +185,19 @@ def random_decisions(rng: random.Random) -> list[int]:
 # --------------------------------------------------------------------------- comparison
 
 
-def difference(sc: scenario.Scenario, proto: protocol.Protocol, decisions: list[int]) -> str:
-    """'' if both backends agree on this run, else the first difference."""
+def difference(
+    sc: scenario.Scenario,
+    proto: protocol.Protocol,
+    decisions: list[int],
+    keep: list[model.ModelRun] | None = None,
+) -> str:
+    """'' if both backends agree on this run, else the first difference.  The Python run
+    is appended to ``keep`` if given (not on a setup error)."""
     py_err = c_err = None
     try:
         py = model.run(sc, proto, decisions=decisions)
+        if keep is not None:
+            keep.append(py)
     except model.SetupError as e:
         py_err = str(e)
     try:
@@ -260,41 +274,60 @@ def test_random_slice_scenarios() -> None:
     assert sum(n for o, n in outcomes.items() if o not in ("finished", "step-bound")) > 10, outcomes
 
 
-@pytest.mark.parametrize("base", ["v6.18", "v6.19"])
-def test_strategy_movers_family(base: str) -> None:
-    """The ``movers`` scenarios of fuzzlock.strategies (walkers dropped) agree too."""
-    from fuzzlock import strategies
+def test_every_scenario_op_is_native() -> None:
+    """No scenario op is left to the Python fallback: every op of fuzzlock.scenario runs
+    on C, in the setup (mmap and bind are setup-only) and in threads."""
+    assert set(scenario.OPS) - scenario.SETUP_ONLY == native.MODEL_THREAD_OPS
+    assert set(scenario.OPS) == native.MODEL_SETUP_OPS
+    setup: list[dict[str, Any]] = [
+        {"op": "mmap", "mm": 0, "vma": "src", "start": 16, "pages": 4},
+        {"op": "mmap", "mm": 0, "vma": "dst", "start": 32, "pages": 4, "uffd": True},
+        {"op": "write", "mm": 0, "addr": 16, "value": 1, "folio": "F"},
+        {"op": "write", "mm": 0, "addr": 17, "value": 2},
+        {"op": "bind", "mm": 0, "addr": 17, "folio": "G"},
+    ]
+    body: list[dict[str, Any]] = [
+        {"op": "read", "mm": 0, "addr": 17},
+        {"op": "shrink_active_list", "folio": "F"},
+        {"op": "page_idle", "folio": "F"},
+        {"op": "damon_mkold", "folio": "F"},
+        {"op": "damon_young", "folio": "F"},
+        {"op": "memory_failure", "folio": "F"},
+        {"op": "pin", "mm": 0, "addr": 16},
+        {"op": "unpin"},
+        {"op": "migrate", "folio": "G"},
+        {"op": "madvise_cold", "mm": 0, "addr": 16, "pages": 2},
+        {"op": "shrink_folio_list", "folio": "F", "ignore_references": True},
+        {"op": "madvise_pageout", "mm": 0, "addr": 17, "pages": 1},
+        {"op": "move", "mm": 0, "dst": 32, "src": 16, "len": 2},
+        {"op": "fork", "mm": 0, "child": 1},
+        {"op": "read", "mm": 1, "addr": 32},
+        {"op": "madvise_dontneed", "mm": 1, "addr": 32, "pages": 1},
+        {"op": "munmap", "mm": 1, "addr": 32, "pages": 4},
+        {"op": "exit", "mm": 1},
+    ]
+    assert {o["op"] for o in setup + body} == set(scenario.OPS)
+    # the same ops as threads (at most 8 each), and all of them in the setup
+    threads = [{"name": f"t{i}", "ops": body[i : i + 6]} for i in range(0, len(body), 6)]
+    for sc in (
+        scenario.from_json({"setup": setup, "threads": threads}),
+        scenario.from_json({"setup": setup + body, "threads": [{"name": "r", "ops": body[:1]}]}),
+    ):
+        for base in WALK_BASES:
+            proto = protocol.get(base)
+            native.encode_model_scenario(sc, proto.knobs)
+            for decisions in ([], [1, 2, 0, 1, 2, 2, 1, 0, 0, 2] * 5):
+                diff = difference(sc, proto, decisions)
+                assert not diff, f"{diff}\nprotocol {proto.name}\n{sc.dumps()}"
 
-    rng = random.Random(SEED + 1)
-    n = 0
-    while n < 150:
-        sc = strategies.gen_scenario(strategies.RandomSource(rng), "movers")
-        threads = [
-            (name, ops)
-            for name, ops in sc.threads
-            if all(o["op"] in native.MODEL_THREAD_OPS for o in ops)
-        ]
-        if not threads:
-            continue
-        sc = scenario.Scenario(sc.setup, tuple(threads), sc.max_steps)
-        proto = protocol.get(base, {"move.reset_err_on_retry": rng.random() < 0.5})
-        decisions = random_decisions(rng)
-        diff = difference(sc, proto, decisions)
-        assert not diff, f"{diff}\nprotocol {proto.name}\ndecisions {decisions}\n{sc.dumps()}"
-        n += 1
 
-
-def test_ops_outside_the_slice_are_refused() -> None:
-    sc = scenario.from_json(
-        {
-            "setup": [{"op": "mmap", "mm": 0, "vma": "a", "start": 0, "pages": 2}],
-            "threads": [
-                {"name": "f", "ops": [{"op": "madvise_pageout", "mm": 0, "addr": 0, "pages": 1}]}
-            ],
-        }
-    )
-    with pytest.raises(native.NativeError, match="not in the native model"):
-        native.run_model(sc.dumps(), protocol.get("v6.19").knobs, [])
+def test_every_knob_reaches_the_c_model() -> None:
+    """Each value of each knob of fuzzlock.protocol gives the C model a different knob
+    vector: no knob is dropped on the way to C."""
+    base = protocol.get("v6.19")
+    for k in protocol.KNOBS:
+        vectors = {tuple(native._model_knobs({**base.knobs, k.name: v})) for v in k.values}
+        assert len(vectors) == len(k.values), k.name
 
 
 def test_malformed_encodings_are_refused() -> None:
@@ -486,37 +519,27 @@ def test_walkers_vs_unmap() -> None:
     assert uaf["python"] > 0 and uaf["C"] > 0, uaf
 
 
-@pytest.mark.parametrize("family", ["mover_walker", "unmap_walker", "reclaim_move"])
+@pytest.mark.parametrize("family", FAMILIES)
 @pytest.mark.parametrize("base", WALK_BASES)
-def test_strategy_walker_families(family: str, base: str) -> None:
-    """The walker families of fuzzlock.strategies, threads outside the slice dropped."""
+def test_strategy_families(family: str, base: str) -> None:
+    """Every scenario family of fuzzlock.strategies, as the campaigns generate it (nothing
+    filtered out: no scenario falls back to Python), on every base protocol."""
     from fuzzlock import strategies
 
     rng = random.Random(f"{SEED}-{family}-{base}")
-    n = tries = 0
-    while n < 60 and tries < 2000:
-        tries += 1
+    for _ in range(40):
         sc = strategies.gen_scenario(strategies.RandomSource(rng), family)
-        if any(o["op"] not in native.MODEL_SETUP_OPS for o in sc.setup):
-            continue
-        threads = [
-            (name, ops)
-            for name, ops in sc.threads
-            if all(o["op"] in native.MODEL_THREAD_OPS for o in ops)
-        ]
-        if not threads:
-            continue
-        sc = scenario.Scenario(sc.setup, tuple(threads), sc.max_steps)
-        proto = protocol.get(base)
+        knobs = {"move.reset_err_on_retry": rng.random() < 0.5}
+        proto = protocol.get(base, knobs)
+        native.encode_model_scenario(sc, proto.knobs)  # NativeError would mean a fallback
         decisions = random_decisions(rng)
         diff = difference(sc, proto, decisions)
         assert not diff, f"{diff}\nprotocol {proto.name}\ndecisions {decisions}\n{sc.dumps()}"
-        n += 1
-    assert n >= 20, (family, base, n, tries)
 
 
-def test_corpus_entries_in_the_slice() -> None:
-    """Every corpus entry whose ops are all in the native slice replays identically."""
+def test_whole_corpus_replays_identically() -> None:
+    """Every corpus entry runs on C (none outside the native model) and replays exactly
+    as on Python: trace, outcome, results and violation."""
     from pathlib import Path
 
     from fuzzlock import corpus
@@ -524,14 +547,9 @@ def test_corpus_entries_in_the_slice() -> None:
     root = Path(__file__).resolve().parents[2] / "corpora"
     n = 0
     for path, entry in corpus.iter_entries([root]):
-        if isinstance(entry, corpus.CorpusError):
-            continue
-        sc = entry.scenario
-        if any(o["op"] not in native.MODEL_SETUP_OPS for o in sc.setup) or any(
-            o["op"] not in native.MODEL_THREAD_OPS for _, ops in sc.threads for o in ops
-        ):
-            continue
-        diff = difference(sc, entry.protocol, list(entry.decisions))
+        assert not isinstance(entry, corpus.CorpusError), entry
+        native.encode_model_scenario(entry.scenario, entry.protocol.knobs)
+        diff = difference(entry.scenario, entry.protocol, list(entry.decisions))
         assert not diff, f"{path}: {diff}"
         n += 1
     assert n > 0
@@ -883,3 +901,362 @@ def test_migrate_vs_fork_copy_before_link() -> None:
             native.run_model(sc.dumps(), proto.knobs, decisions)[0] == "migration.reachable"
         )
     assert hits["python"] > 0 and hits["C"] == hits["python"], hits
+
+
+# --------------------------------------------------------------------------- swap and reclaim
+
+SWAP_BASES = ("v6.18", "v6.19", "patch2-only", "patch1-only")
+# single overrides of the knobs the swap and reclaim paths read
+SWAP_VARIANTS: list[dict[str, Any]] = [
+    {"move.swap_moves_rmap": False},
+    {"reclaim.unmap_lock": "none"},
+    {"cow.reuse_lock": "none"},
+    {"move.recheck_src_after_sleep": False},
+    {"move.unmap_before_sleep": False},
+    {"move.check_exclusive": False},
+    {"move.recheck_dst_under_ptl": False},
+    {"move.anon_vma_lock": True},
+    {"move.anon_vma_lock": False},
+    {"fork.clear_exclusive": False},
+    {"fork.link_before_copy": False},
+    {"unmap.zap_before_unlink": False},
+    {"walk.referenced_active_lock": "none"},
+    {"walk.referenced_active_lock": "lock"},
+    {"walk.trylock_fail_result": 0},
+    {"walk.recheck_mapping": True},
+    {"walk.check_mapped_after_lock": False},
+    {"anon_vma.free_handshake": False},
+]
+SWAP_SRC, SWAP_DST = 14, 30
+
+
+def swap_protocol(rng: random.Random) -> protocol.Protocol:
+    knobs = dict(rng.choice(SWAP_VARIANTS)) if rng.random() < 0.5 else {}
+    knobs.setdefault("move.reset_err_on_retry", rng.random() < 0.5)
+    return protocol.get(rng.choice(SWAP_BASES), knobs)
+
+
+def _swap_move(rng: random.Random, npages: int, off: int, mm: int = 0) -> dict[str, Any]:
+    return {
+        "op": "move",
+        "mm": mm,
+        "dst": SWAP_DST + off,
+        "src": SWAP_SRC + off,
+        "len": rng.randint(1, max(1, npages - off)),
+        "mode": ["ALLOW_SRC_HOLES"] if rng.random() < 0.3 else [],
+    }
+
+
+def _user(rng: random.Random, mm: int, addr: int) -> dict[str, Any]:
+    o: dict[str, Any] = {"op": rng.choice(["read", "write"]), "mm": mm, "addr": addr}
+    if o["op"] == "write":
+        o["value"] = rng.randint(1, 999)
+    return o
+
+
+def _reclaim_op(rng: random.Random, npages: int, folios: list[str]) -> dict[str, Any]:
+    kind = rng.choice(["pageout", "pageout", "cold", "shrink", "shrink", "active"])
+    if kind in ("pageout", "cold") or not folios:
+        off = rng.randint(0, npages - 1)
+        return {
+            "op": "madvise_cold" if kind == "cold" else "madvise_pageout",
+            "mm": 0,
+            "addr": SWAP_SRC + off,
+            "pages": rng.randint(1, npages - off),
+        }
+    if kind == "active":
+        return {"op": "shrink_active_list", "folio": rng.choice(folios)}
+    return {
+        "op": "shrink_folio_list",
+        "folio": rng.choice(folios),
+        "ignore_references": rng.random() < 0.6,
+    }
+
+
+def reclaim_scenario(rng: random.Random) -> scenario.Scenario:
+    """reclaim+move: MADV_PAGEOUT/COLD, shrink_folio_list and shrink_active_list racing a
+    mover of the same pages, user reads and writes (swap-in faults, CoW of swap-cache
+    folios), rmap walkers, pins, MADV_DONTNEED, fork and migration."""
+    npages = rng.randint(1, 3)
+    setup: list[dict[str, Any]] = [
+        {
+            "op": "mmap",
+            "mm": 0,
+            "vma": "src",
+            "start": SWAP_SRC,
+            "pages": 4,
+            "uffd": rng.random() < 0.4,  # unregistered: faults refill src
+        },
+        {"op": "mmap", "mm": 0, "vma": "dst", "start": SWAP_DST, "pages": 4, "uffd": True},
+    ]
+    folios = [f"F{k}" for k in range(npages)]
+    for k in range(npages):
+        setup.append(
+            {"op": "write", "mm": 0, "addr": SWAP_SRC + k, "value": 100 + k, "folio": folios[k]}
+        )
+    if rng.random() < 0.3:  # some pages already out (or cold) when the threads start
+        setup.append(_reclaim_op(rng, npages, folios))
+    threads: list[dict[str, Any]] = [
+        {"name": "reclaim", "ops": [_reclaim_op(rng, npages, folios)]},
+    ]
+    if rng.random() < 0.3:
+        threads[0]["ops"].append(_reclaim_op(rng, npages, folios))
+    off = rng.randint(0, npages - 1)
+    mover = [_swap_move(rng, npages, off)]
+    if rng.random() < 0.4:
+        mover.append(_user(rng, 0, SWAP_DST + off))
+    threads.append({"name": "mover", "ops": mover})
+    for k in range(rng.randint(1, 2)):
+        kind = rng.choice(["user", "user", "walker", "reclaim", "pin", "dontneed", "fork"])
+        a = SWAP_SRC + rng.randint(0, npages - 1)
+        if kind == "user":
+            ops = [_user(rng, 0, rng.choice([a, a, SWAP_DST + off]))]
+            if rng.random() < 0.3:
+                ops.append(_user(rng, 0, a))
+        elif kind == "walker":
+            ops = [{"op": rng.choice(WALKER_OPS), "folio": rng.choice(folios)}]
+        elif kind == "reclaim":
+            ops = [_reclaim_op(rng, npages, folios)]
+        elif kind == "pin":
+            ops = [{"op": "pin", "mm": 0, "addr": a}, {"op": "unpin"}][: rng.randint(1, 2)]
+        elif kind == "dontneed":
+            ops = [{"op": "madvise_dontneed", "mm": 0, "addr": a, "pages": 1}]
+        else:
+            ops = [{"op": "fork", "mm": 0, "child": 1 + k}]
+            if rng.random() < 0.6:
+                ops.append(_user(rng, 1 + k, a))
+        threads.append({"name": f"{kind}{k}", "ops": ops})
+    if rng.random() < 0.1:
+        threads.append({"name": "migrator", "ops": [{"op": "migrate", "folio": folios[0]}]})
+    return scenario.from_json({"setup": setup, "threads": threads})
+
+
+def swapped_scenario(rng: random.Random) -> scenario.Scenario:
+    """Pages swapped out in the setup (MADV_PAGEOUT or shrink_folio_list; sometimes after a
+    fork, so the entries are shared, or before one, so fork copies swap entries; sometimes
+    one page swapped in again, its folio left in the swap cache), then: moves of the swap
+    PTEs (with and without a swap-cache folio), read and write faults on them in both mms
+    (do_swap_page, CoW of a swap-cache folio), forks copying them, MADV_DONTNEED, munmap
+    and exit zapping them (free_swap_and_cache), reclaim again and walkers."""
+    npages = rng.randint(1, 3)
+    setup: list[dict[str, Any]] = [
+        {"op": "mmap", "mm": 0, "vma": "src", "start": SWAP_SRC, "pages": 4, "uffd": False},
+        {"op": "mmap", "mm": 0, "vma": "dst", "start": SWAP_DST, "pages": 4, "uffd": True},
+    ]
+    for k in range(npages):
+        setup.append(
+            {"op": "write", "mm": 0, "addr": SWAP_SRC + k, "value": 100 + k, "folio": f"F{k}"}
+        )
+    fork = rng.choice(["none", "none", "before", "after"])
+    if fork == "before":
+        setup.append({"op": "fork", "mm": 0, "child": 1})
+    if fork == "before" or rng.random() < 0.4:
+        for k in range(npages):
+            setup.append({"op": "shrink_folio_list", "folio": f"F{k}", "ignore_references": True})
+    else:
+        setup.append({"op": "madvise_pageout", "mm": 0, "addr": SWAP_SRC, "pages": npages})
+    if fork == "after":
+        setup.append({"op": "fork", "mm": 0, "child": 1})
+    bound: list[str] = []
+    if rng.random() < 0.35:  # swap one page in again: its folio stays in the swap cache
+        k = rng.randint(0, npages - 1)
+        setup.append(
+            {"op": "read", "mm": rng.choice([0, 1]) if fork != "none" else 0, "addr": SWAP_SRC + k}
+        )
+        if setup[-1]["mm"] == 0:
+            setup[-1]["folio"] = "S"
+            bound.append("S")
+    mms = [0, 1] if fork != "none" else [0]
+    off = rng.randint(0, npages - 1)
+    mover = [_swap_move(rng, npages, off)]
+    if rng.random() < 0.5:
+        mover.append(_user(rng, 0, SWAP_DST + off))
+    threads: list[dict[str, Any]] = [{"name": "mover", "ops": mover}]
+    for k in range(rng.randint(1, 3)):
+        kind = rng.choice(
+            ["user", "user", "user", "fork", "zap", "reclaim", "walker", "mover", "pin"]
+        )
+        a = SWAP_SRC + rng.randint(0, npages - 1)
+        if kind == "user":
+            ops = [_user(rng, rng.choice(mms), a)]
+            if rng.random() < 0.4:
+                ops.append(_user(rng, rng.choice(mms), rng.choice([a, SWAP_DST + off])))
+        elif kind == "fork":
+            ops = [{"op": "fork", "mm": 0, "child": 2 + k}]
+            if rng.random() < 0.6:
+                ops.append(_user(rng, 2 + k, a))
+            if rng.random() < 0.3:
+                ops.append({"op": "exit", "mm": 2 + k})
+        elif kind == "zap":
+            z = rng.choice(["dontneed", "dontneed", "munmap", "exit"])
+            m = rng.choice(mms)
+            if z == "dontneed":
+                ops = [{"op": "madvise_dontneed", "mm": m, "addr": SWAP_SRC, "pages": npages}]
+            elif z == "munmap":
+                ops = [{"op": "munmap", "mm": m, "addr": SWAP_SRC, "pages": 4}]
+            else:
+                ops = [{"op": "exit", "mm": m}]
+        elif kind == "reclaim":
+            ops = [_reclaim_op(rng, npages, bound)]
+        elif kind == "walker" and bound:
+            ops = [{"op": rng.choice(WALKER_OPS), "folio": bound[0]}]
+        elif kind == "pin":
+            ops = [{"op": "pin", "mm": 0, "addr": a}, {"op": "unpin"}]
+        else:
+            ops = [_swap_move(rng, npages, rng.randint(0, npages - 1))]
+        threads.append({"name": f"{kind}{k}", "ops": ops})
+    return scenario.from_json({"setup": setup, "threads": threads})
+
+
+def swap_features(r: model.ModelRun) -> set[str]:
+    """Which swap paths a (Python) run went through, from its trace and end state."""
+    got: set[str] = set()
+    for _s, _t, fn, op, obj, val in r.result.events:
+        if fn == "do_swap_page":
+            if op == "might_sleep":
+                got.add("swap-in from the slot")
+            elif op == "atomic" and val.startswith("folio:"):
+                got.add("swap-in of a swap-cache folio")
+        elif fn == "move_swap_pte":
+            got.add("move of a swap PTE")
+            if op == "write" and obj.endswith(".mapping"):
+                got.add("move of a swap PTE with its swap-cache folio")
+        elif fn == "try_to_unmap_one":
+            got.add("try_to_unmap")
+        elif fn == "zap_pte_range" and op == "trylock":
+            got.add("zap frees a swap-cache folio")
+        elif fn == "wp_can_reuse_anon_folio" and obj.startswith("swap:"):
+            got.add("CoW reuse frees the swap cache")
+        elif fn == "shrink_folio_list" and op == "atomic" and obj.endswith(".refcount"):
+            got.add("pageout")
+        elif fn == "madvise_cold":
+            got.add("MADV_COLD")
+    for mm in r.world.mms.values():
+        for t in mm.tables.values():
+            if any(p.kind == "swap" for p in t.ptes.values()) and mm.id >= 1:
+                got.add("swap entries in a forked mm")
+    if r.outcome == "swap.rmap":
+        got.add("swap.rmap")
+    return got
+
+
+N_RECLAIM_RUNS = 2500
+
+
+def test_reclaim_racing_moves_and_walkers() -> None:
+    """reclaim+move on v6.18, v6.19, patch2-only, patch1-only and single overrides of the
+    knobs these paths read (move.swap_moves_rmap, reclaim.unmap_lock, cow.reuse_lock, ...)."""
+    rng = random.Random(SEED + 29)
+    outcomes: dict[str, int] = {}
+    features: set[str] = set()
+    results: set[str] = set()
+    for i in range(N_RECLAIM_RUNS):
+        sc, proto = reclaim_scenario(rng), swap_protocol(rng)
+        decisions = [rng.randint(0, 4) for _ in range(rng.choice([0, 10, 40, 120]))]
+        runs: list[model.ModelRun] = []
+        diff = difference(sc, proto, decisions, runs)
+        assert not diff, (
+            f"run {i}: {diff}\nprotocol {proto.name}\ndecisions {decisions}\n{sc.dumps()}"
+        )
+        for py in runs:
+            outcomes[py.outcome] = outcomes.get(py.outcome, 0) + 1
+            features |= swap_features(py)
+            results.update(x for rs in py.results for x in rs)
+    assert outcomes.get("finished", 0) > N_RECLAIM_RUNS // 2, outcomes
+    assert {"lock.walk-discipline", "swap.rmap"} <= set(outcomes), outcomes
+    assert {"reclaimed", "keep", "activate"} <= results, results
+    want = {
+        "try_to_unmap",
+        "pageout",
+        "MADV_COLD",
+        "swap-in from the slot",
+        "swap-in of a swap-cache folio",
+        "move of a swap PTE",
+        "move of a swap PTE with its swap-cache folio",
+        "zap frees a swap-cache folio",
+    }
+    assert want <= features, want - features
+
+
+N_SWAPPED_RUNS = 2000
+
+
+def test_swapped_pages_moved_faulted_forked_zapped() -> None:
+    """Swap PTEs set up in the setup, then moved (with and without a swap-cache folio),
+    faulted in (read and write, both mms), copied by fork and zapped, on every base and
+    single knob overrides."""
+    rng = random.Random(SEED + 31)
+    outcomes: dict[str, int] = {}
+    features: set[str] = set()
+    results: set[str] = set()
+    for i in range(N_SWAPPED_RUNS):
+        sc, proto = swapped_scenario(rng), swap_protocol(rng)
+        decisions = [rng.randint(0, 4) for _ in range(rng.choice([0, 10, 40, 120]))]
+        runs: list[model.ModelRun] = []
+        diff = difference(sc, proto, decisions, runs)
+        assert not diff, (
+            f"run {i}: {diff}\nprotocol {proto.name}\ndecisions {decisions}\n{sc.dumps()}"
+        )
+        for py in runs:
+            outcomes[py.outcome] = outcomes.get(py.outcome, 0) + 1
+            features |= swap_features(py)
+            results.update(x for rs in py.results for x in rs)
+    assert outcomes.get("finished", 0) > N_SWAPPED_RUNS // 2, outcomes
+    assert {"ret=0,move=1", "ret=EBUSY,move=-16"} <= results, results
+    want = {
+        "swap-in from the slot",
+        "swap-in of a swap-cache folio",
+        "move of a swap PTE",
+        "move of a swap PTE with its swap-cache folio",
+        "swap entries in a forked mm",
+        "zap frees a swap-cache folio",
+        "CoW reuse frees the swap cache",
+    }
+    assert want <= features, want - features
+
+
+def test_swap_moves_rmap_off_breaks_swap_rmap() -> None:
+    """Without the rmap move of move_swap_pte (move.swap_moves_rmap=False; Barry Song's
+    2025 report), a swap PTE moved while its folio sits in the swap cache leaves a folio
+    whose rmap does not cover the new PTE (swap.rmap, I12): found alike on both backends,
+    never with the knob on."""
+    rng = random.Random(SEED + 37)
+    hits: dict[bool, dict[str, int]] = {k: {"python": 0, "C": 0} for k in (False, True)}
+    sc = scenario.from_json(
+        {
+            "setup": [
+                {"op": "mmap", "mm": 0, "vma": "src", "start": 14, "pages": 4},
+                {"op": "mmap", "mm": 0, "vma": "dst", "start": 30, "pages": 4, "uffd": True},
+                {"op": "write", "mm": 0, "addr": 14, "value": 100, "folio": "F0"},
+            ],
+            "threads": [
+                {
+                    "name": "reclaim",
+                    "ops": [{"op": "shrink_folio_list", "folio": "F0", "ignore_references": True}],
+                },
+                {
+                    "name": "mover",
+                    "ops": [
+                        {"op": "move", "mm": 0, "dst": 30, "src": 14, "len": 1},
+                        {"op": "read", "mm": 0, "addr": 30},
+                    ],
+                },
+            ],
+        }
+    )
+    for i in range(600):
+        moves_rmap = i % 2 == 0
+        proto = protocol.get(
+            rng.choice(SWAP_BASES),
+            {"move.swap_moves_rmap": moves_rmap, "move.reset_err_on_retry": True},
+        )
+        decisions = [rng.randint(0, 1) for _ in range(rng.choice([10, 40, 80]))]
+        runs: list[model.ModelRun] = []
+        diff = difference(sc, proto, decisions, runs)
+        assert not diff, f"run {i}: {diff}\nprotocol {proto.name}\ndecisions {decisions}"
+        hits[moves_rmap]["python"] += runs[0].outcome == "swap.rmap"
+        hits[moves_rmap]["C"] += (
+            native.run_model(sc.dumps(), proto.knobs, decisions)[0] == "swap.rmap"
+        )
+    assert hits[False]["python"] > 0 and hits[False]["C"] == hits[False]["python"], hits
+    assert hits[True] == {"python": 0, "C": 0}, hits
