@@ -82,6 +82,7 @@ class HuntResult:
     notes: list[str] = attrs.field(factory=list)
     native_runs: int = 0  # schedules run on the C model (backend "native")
     python_runs: int = 0  # schedules of a native hunt that ran on Python (outside the slice)
+    certificates: list[dict[str, Any]] = attrs.field(factory=list)  # strategy exhaustive
 
     @property
     def native_fraction(self) -> float | None:
@@ -117,6 +118,8 @@ class HuntResult:
             out["report"] = self.report
         if self.notes:
             out["notes"] = self.notes
+        if self.strategy == "exhaustive":
+            out["certificates"] = self.certificates
         return out
 
 
@@ -513,3 +516,126 @@ def _hunt_hypothesis(
     first = failures[0].outcome
     same = [f for f in failures if f.outcome == first]
     return same[-1]
+
+
+# --- exhaustive ------------------------------------------------------------------------------
+
+
+def load_scenario_file(path: str) -> scenario.Scenario:
+    """A scenario from a JSON file: a bare scenario or a corpus entry (its scenario).
+    Raises ValueError with one line naming the file and what is wrong."""
+    import json
+
+    try:
+        with open(path, encoding="utf-8") as f:
+            obj = json.load(f)
+    except OSError as e:
+        raise ValueError(f"{path}: cannot read: {e.strerror}") from None
+    except json.JSONDecodeError as e:
+        raise ValueError(f"{path}: not JSON: {e.msg} at line {e.lineno}") from None
+    if isinstance(obj, dict) and "scenario" in obj and "threads" not in obj:
+        obj = obj["scenario"]
+    try:
+        return scenario.from_json(obj)
+    except scenario.ScenarioError as e:
+        raise ValueError(f"{path}: {e}") from None
+
+
+def hunt_exhaustive(
+    proto: Protocol,
+    backend: str,
+    preemptions: int | None,
+    scenarios: list[scenario.Scenario] | None = None,
+    max_seconds: float = 60.0,
+    max_schedules: int | None = None,
+    seed: int = 0,
+    naive: bool = False,
+    compare_naive: bool = False,
+    progress: Callable[[str], None] | None = None,
+    minimize_found: bool = True,
+) -> HuntResult:
+    """``--strategy exhaustive``: explore each scenario (given, or drawn from the seeded
+    generator until the budget ends) up to ``preemptions`` preemptions; every finished
+    exploration is a certificate (``HuntResult.certificates``)."""
+    from fuzzlock import explore
+
+    stats = _Stats(progress)
+    notes: list[str] = []
+    certs: list[explore.Certificate] = []
+    found: Found | None = None
+    rng = random.Random(seed)
+    budget = max_schedules if max_schedules is not None else 10**9
+    queue = list(scenarios) if scenarios is not None else None
+    index = 0
+    while stats.schedules < budget and stats.seconds < max_seconds:
+        if queue is not None:
+            if index >= len(queue):
+                break
+            sc, name = queue[index], f"scenario {index}"
+        else:
+            sc_seed = rng.randrange(2**32)
+            sc = strategies.gen_scenario(strategies.RandomSource(random.Random(sc_seed)))
+            name = f"generated scenario (seed {sc_seed})"
+        index += 1
+        left_s = max_seconds - stats.seconds
+        left_n = budget - stats.schedules
+
+        def count(ex: explore.Execution) -> None:
+            stats.add_raw(len(ex.steps), _digest(ex), ex.violation is not None)
+
+        try:
+            cert = explore.explore_scenario(
+                sc,
+                proto,
+                backend,
+                preemptions,
+                por=not naive,
+                max_seconds=left_s,
+                max_schedules=left_n,
+                name=name,
+                on_execution=count,
+            )
+        except model.SetupError:
+            continue
+        certs.append(cert)
+        if cert.violation is not None:
+            ex = cert.violation
+            found = Found(sc, list(ex.decisions), ex.outcome, seed, on=backend)
+            break
+        if compare_naive and not naive and cert.complete:
+            base = explore.explore_scenario(
+                sc, proto, backend, preemptions, por=False, name=name + " (naive)"
+            )
+            certs.append(base)
+            if base.complete and cert.schedules:
+                notes.append(
+                    f"{name}: source-DPOR {cert.schedules} schedules vs naive "
+                    f"{base.schedules} ({base.schedules / cert.schedules:.1f}x fewer), "
+                    f"classes {cert.classes} vs {base.classes}"
+                )
+    for c in certs:
+        notes.append(f"{c.scenario}: {c.text()}")
+    res = HuntResult(
+        "violation" if found else "clean",
+        found.outcome if found else None,
+        proto,
+        backend,
+        "exhaustive",
+        stats.schedules,
+        stats.steps,
+        stats.seconds,
+        len(stats.digests),
+        found,
+        notes=notes,
+        native_runs=stats.schedules if backend == "native" else 0,
+    )
+    res.certificates = [c.to_json() for c in certs]
+    if found is not None:
+        res.entry, res.report = finish(found, proto, "exhaustive", minimize_found)
+    return res
+
+
+def _digest(ex: Any) -> str:
+    from fuzzlock import trace
+
+    return trace.digest(ex.events)

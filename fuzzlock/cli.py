@@ -171,6 +171,38 @@ def _hunt_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--save", metavar="DIR", help="save the minimized entry to this corpus")
     parser.add_argument("--json", action="store_true", help="print only one JSON object")
+    ex = parser.add_argument_group("exhaustive strategy")
+    ex.add_argument(
+        "--preemptions",
+        default="2",
+        metavar="K",
+        help="explore every schedule with at most K preemptions (default 2; 'none' = no bound)",
+    )
+    ex.add_argument(
+        "--scenario",
+        action="append",
+        metavar="PATH",
+        help="explore this scenario (JSON scenario or corpus entry; repeatable); "
+        "default: seeded generated scenarios until the budget ends",
+    )
+    ex.add_argument("--naive", action="store_true", help="naive enumeration (no reduction)")
+    ex.add_argument(
+        "--compare-naive",
+        action="store_true",
+        help="also enumerate naively and print the reduction",
+    )
+
+
+def _preemptions_arg(raw: str) -> int | None:
+    if raw.lower() == "none":
+        return None
+    try:
+        k = int(raw)
+    except ValueError:
+        k = -1
+    if k < 0:
+        raise ValueError(f"--preemptions {raw!r}: expected a non-negative integer or 'none'")
+    return k
 
 
 def _hunt_run(args: argparse.Namespace) -> int:
@@ -185,25 +217,45 @@ def _hunt_run(args: argparse.Namespace) -> int:
     backend = args.backend or _default_backend()
     if backend == "native" and (missing := _native_missing()) is not None:
         return _bad(missing)
-    if args.strategy == "exhaustive":
-        return _bad("--strategy exhaustive is not implemented yet")
     if args.max_seconds <= 0 or (args.max_schedules is not None and args.max_schedules <= 0):
         return _bad("--max-seconds and --max-schedules must be positive")
+    exhaustive_only = args.scenario or args.naive or args.compare_naive or args.preemptions != "2"
+    if args.strategy != "exhaustive" and exhaustive_only:
+        return _bad("--preemptions/--scenario/--naive/--compare-naive need --strategy exhaustive")
     tty = sys.stderr.isatty() and not args.json
 
     def progress(line: str) -> None:
         if tty:
             print(f"\r{line}\033[K", end="", file=sys.stderr, flush=True)
 
-    res = campaign.hunt(
-        proto,
-        backend,
-        args.strategy,
-        args.max_seconds,
-        args.max_schedules,
-        args.seed,
-        progress=progress,
-    )
+    if args.strategy == "exhaustive":
+        try:
+            k = _preemptions_arg(args.preemptions)
+            scs = [campaign.load_scenario_file(p) for p in args.scenario or ()]
+        except ValueError as e:
+            return _bad(str(e))
+        res = campaign.hunt_exhaustive(
+            proto,
+            backend,
+            k,
+            scs or None,
+            args.max_seconds,
+            args.max_schedules,
+            args.seed,
+            naive=args.naive,
+            compare_naive=args.compare_naive,
+            progress=progress,
+        )
+    else:
+        res = campaign.hunt(
+            proto,
+            backend,
+            args.strategy,
+            args.max_seconds,
+            args.max_schedules,
+            args.seed,
+            progress=progress,
+        )
     if tty:
         print(file=sys.stderr)
     saved = None

@@ -60,9 +60,14 @@ class Execution:
     decisions: list[int]  # the decisions the run consumed
     outcome: str
     violation: Any  # None, or the backend's violation record
-    payload: Any = None  # the backend's own result (for reports)
+    events: list[tuple[int, int, str, str, str, str]] = attrs.field(factory=list)
+    payload: Any = None  # the backend's own result
     # per step: the lock it acquired (its trace name), or None
     acquires: list[str | None] = attrs.field(factory=list)
+
+    def __attrs_post_init__(self) -> None:
+        if not self.acquires and self.events:
+            self.acquires = acquires_of(self.events)
 
 
 _ACQUIRE = frozenset({"lock", "down_read", "down_write"})
@@ -115,7 +120,10 @@ class Certificate:
         )
         if self.violation is not None:
             v = self.violation
-            return f"{head}: violation {v.outcome} (decisions {v.decisions})"
+            return (
+                f"{head}: violation {v.outcome} in schedule {self.schedules} "
+                f"({len(v.decisions)} decisions, {len(v.steps)} steps)"
+            )
         if not self.complete:
             return f"{head}: budget exhausted before the search finished (no certificate)"
         extra = f"; {self.step_bound} ended at the step bound" if self.step_bound else ""
@@ -326,13 +334,17 @@ def explore(
     backend: str = "python",
     on_execution: Callable[[Execution], None] | None = None,
     stop_on_violation: bool = True,
+    sleep_sets: bool | None = None,
 ) -> Certificate:
     """Explore every schedule with at most ``preemptions`` preemptions (None: no bound),
-    see the module doc.  Sleep sets are used only without a bound (see there)."""
+    see the module doc.  Sleep sets are used only without a bound (see there) unless
+    ``sleep_sets`` says otherwise (tests show what goes wrong)."""
     if preemptions is not None and preemptions < 0:
         raise ValueError(f"preemptions {preemptions}: must be >= 0")
     bound = preemptions if preemptions is not None else 1 << 30
-    sleep_sets = por and preemptions is None
+    if sleep_sets is None:
+        sleep_sets = preemptions is None
+    sleep_sets = sleep_sets and por
     cert = Certificate(scenario_name, preemptions, por, backend, sleep_sets=sleep_sets)
     start = time.monotonic()
     classes: set[int] = set()
@@ -486,3 +498,64 @@ def _next_branch(nodes: list[_Node], bound: int, cert: Certificate) -> tuple[int
             return len(nodes) - 1, q
         nodes.pop()
     return None
+
+
+# --- runners -----------------------------------------------------------------------------------
+
+
+def python_runner(sc: Any, proto: Any, rec: Any) -> Runner:
+    """Runs of ``sc`` under ``proto`` on the Python model, footprints recorded by ``rec``
+    (call inside ``footprint.tracking(rec)``)."""
+    from fuzzlock import model
+
+    def run(decisions: Sequence[int]) -> Execution:
+        r = model.run(sc, proto, decisions=list(decisions), recorder=rec)
+        res = r.result
+        return Execution(
+            r.step_infos, list(res.decisions), res.outcome, res.violation, res.events, r
+        )
+
+    return run
+
+
+def native_runner(sc: Any, proto: Any) -> Runner:
+    """Runs of ``sc`` on the C model, footprints from its instrumented build."""
+    from fuzzlock import native
+
+    def run(decisions: Sequence[int]) -> Execution:
+        run_t, steps = native.run_model_footprints(sc, proto.knobs, decisions)
+        outcome, events, decs, _pre, viol = run_t
+        return Execution(list(steps), list(decs), outcome, viol, events, run_t)
+
+    return run
+
+
+def explore_scenario(
+    sc: Any,
+    proto: Any,
+    backend: str,
+    preemptions: int | None,
+    por: bool = True,
+    max_seconds: float | None = None,
+    max_schedules: int | None = None,
+    name: str = "",
+    on_execution: Callable[[Execution], None] | None = None,
+) -> Certificate:
+    """``explore`` one scenario on one backend (``python`` or ``native``).  Raises
+    ``model.SetupError`` for a setup that breaks the protocol by itself."""
+    from fuzzlock import model
+    from fuzzlock.sched import footprint
+
+    model.run(sc, proto, decisions=[], max_steps=1, check=False)  # setup errors, early
+    kw: dict[str, Any] = {
+        "max_schedules": max_schedules,
+        "max_seconds": max_seconds,
+        "scenario_name": name,
+        "backend": backend,
+        "on_execution": on_execution,
+    }
+    if backend == "native":
+        return explore(native_runner(sc, proto), preemptions, por, **kw)
+    rec = footprint.Recorder()
+    with footprint.tracking(rec):
+        return explore(python_runner(sc, proto, rec), preemptions, por, **kw)
