@@ -62,8 +62,8 @@ class Execution:
     violation: Any  # None, or the backend's violation record
     events: list[tuple[int, int, str, str, str, str]] = attrs.field(factory=list)
     payload: Any = None  # the backend's own result
-    # per step: the lock it acquired (its trace name), or None
-    acquires: list[str | None] = attrs.field(factory=list)
+    # per step: the lock it acquired (its trace name, and whether exclusively), or None
+    acquires: list[tuple[str, bool] | None] = attrs.field(factory=list)
 
     def __attrs_post_init__(self) -> None:
         if not self.acquires and self.events:
@@ -74,10 +74,15 @@ _ACQUIRE = frozenset({"lock", "down_read", "down_write"})
 _TRY = frozenset({"trylock", "down_read_trylock", "down_write_trylock"})
 
 
-def acquires_of(events: Sequence[tuple[int, int, str, str, str, str]]) -> list[str | None]:
-    """Which steps acquired a lock, from the trace (the same on both backends)."""
+def acquires_of(
+    events: Sequence[tuple[int, int, str, str, str, str]],
+) -> list[tuple[str, bool] | None]:
+    """Which steps acquired a lock, and whether exclusively, from the trace (the same on
+    both backends)."""
     return [
-        obj if op in _ACQUIRE or (op in _TRY and val == "1") else None
+        (obj, not op.startswith("down_read"))
+        if op in _ACQUIRE or (op in _TRY and val == "1")
+        else None
         for _s, _t, _fn, op, obj, val in events
     ]
 
@@ -260,22 +265,27 @@ def class_signature(steps: Sequence[StepInfo]) -> tuple[Any, ...]:
 
 
 def _races(
-    steps: Sequence[StepInfo], n: int, acquires: Sequence[str | None] = ()
+    steps: Sequence[StepInfo], n: int, acquires: Sequence[tuple[str, bool] | None] = ()
 ) -> list[tuple[int, int, set[int]]]:
     """Every race ``(i, j)`` of an execution with the initials of ``notdep(e_i).e_j``.
 
-    Two acquisitions of one lock by different threads race even though the first
-    thread's unlock orders them (as in Nidhugg): reversing them means running the
-    second critical section first, which reversing the unlock/lock race cannot do."""
+    Two acquisitions of one lock by different threads (not both shared) race even
+    though the first thread's unlock orders them (as in Nidhugg): reversing them means
+    running the second critical section first, which reversing the unlock/lock race
+    cannot do."""
     vcs, cands = _vector_clocks(steps, n)
     out = []
-    last_acq: dict[str, int] = {}
+    last_acq: dict[str, int] = {}  # lock -> its latest acquisition
+    last_excl: dict[str, int] = {}  # lock -> its latest exclusive acquisition
     for j, c in enumerate(cands):
         tj = steps[j].tid
-        lk = acquires[j] if j < len(acquires) else None
-        if lk is not None:
-            i = last_acq.get(lk)
+        acq = acquires[j] if j < len(acquires) else None
+        if acq is not None:
+            lk, excl = acq
+            i = last_acq.get(lk) if excl else last_excl.get(lk)
             last_acq[lk] = j
+            if excl:
+                last_excl[lk] = j
             if i is not None and steps[i].tid != tj:
                 prev = _prev_of_thread(steps, j)
                 if prev < 0 or vcs[prev][steps[i].tid] < i:
@@ -375,7 +385,7 @@ def explore(
         if por:
             n = 1 + max(max(nd.order) for nd in nodes) if nodes else 1
             for i, j, init in _races(steps, n, ex.acquires):
-                _add_backtrack(nodes, steps, i, j, init, preemptions is not None)
+                _add_backtrack(nodes, steps, i, j, init, preemptions)
         else:
             for nd in nodes:
                 nd.backtrack.update(nd.order)
@@ -454,7 +464,12 @@ def _steer(
 
 
 def _add_backtrack(
-    nodes: list[_Node], steps: Sequence[StepInfo], i: int, j: int, init: set[int], bounded: bool
+    nodes: list[_Node],
+    steps: Sequence[StepInfo],
+    i: int,
+    j: int,
+    init: set[int],
+    bound: int | None,
 ) -> None:
     node = nodes[i]
     if not init & node.backtrack:
@@ -464,12 +479,14 @@ def _add_backtrack(
             node.backtrack.add(q)
         else:
             node.backtrack.update(node.order)
-    # bounded POR: running q at i may cost a preemption the bound does not allow while
+    # bounded POR: running q at i may cost a preemption the bound does not allow, while
     # an equivalent schedule switches at the start of e_i's block (where the previous
     # thread may have blocked or ended: a free switch).  There the source-set shortcut
     # ("some initial is already in the set") is not enough: a sibling explored under
     # the bound need not reach the class, so every initial is offered.
-    if bounded:
+    # (only when q at i is beyond the bound is not enough: the subtree of q at i can
+    # itself run out of preemptions; tests/explore catches that variant)
+    if bound is not None:
         for b in range(i, -1, -1):
             if b == 0 or steps[b - 1].tid != steps[b].tid:
                 bn = nodes[b]

@@ -11,7 +11,8 @@ the model's state classes (``TRACKED``) get an attribute hook that notes each re
 write of a mutable field as a cell ``(id(object), field)``.  A container field (the
 PTE dict of a page table, an mm's VMA list, ...) is replaced on first access by a
 subclass whose mutators note a write, so ``table.ptes[addr] = pte`` is a write of
-``(table, "ptes")`` and ``table.ptes.get(addr)`` a read.
+the cell of that key and ``table.ptes.get(addr)`` a read of it (a dict has one cell
+per key and one for its key set; lists and sets one cell each).
 
 What is left out, and why it cannot change what a thread does next:
 
@@ -20,9 +21,11 @@ What is left out, and why it cannot change what a thread does next:
   (user.data's sequential values), ``walks`` (walk.complete records), ``folio_refs``,
   ``anon_vma_pins``, ``notifier_depth``, ``pte_moves`` and ``pins`` (each thread reads
   and writes only its own key), ``next_mid`` (ghost mapping ids);
-* lock state: a lock op writes the lock's cell explicitly (so all ops on one lock are
+* lock state: a lock op writes the lock's cell explicitly (so ops on one lock are
   dependent), as does a step that ends by yielding ``down_write`` (the writer-waiting
-  rule changes what readers may do from then on);
+  rule changes what readers may do from then on); read-side rwsem ops and
+  ``folio_wait_locked`` only read it: they neither change whether another reader may
+  enter nor depend on other readers (``RWSem.read_available``);
 * the scheduler clock: RCU read sections are ordered against typesafe-pool frees by an
   explicit ``RCU`` cell (sections read it, a free writes it).
 
@@ -133,13 +136,111 @@ _SET_MUT = (
     "intersection_update",
 )
 
-TrackedDict = type(
-    "TrackedDict", (dict,), {"__slots__": ("_cell",), **_wrap_mutators(dict, _DICT_MUT)}
-)
 TrackedList = type(
     "TrackedList", (list,), {"__slots__": ("_cell",), **_wrap_mutators(list, _LIST_MUT)}
 )
 TrackedSet = type("TrackedSet", (set,), {"__slots__": ("_cell",), **_wrap_mutators(set, _SET_MUT)})
+
+_KEYS = "#keys"  # a dict's key set (what iteration and len() see)
+
+
+class TrackedDict(dict):  # type: ignore[type-arg]
+    """A dict field with one cell per key, plus one for its key set: two threads
+    touching different PTEs of one page table do not conflict."""
+
+    __slots__ = ("_cell",)
+    _cell: Any
+
+    def _r(self, *keys: Any) -> None:
+        r = _REC
+        if r is not None and r.on:
+            c = self._cell
+            r.reads.update((c, k) for k in keys)
+
+    def _w(self, *keys: Any) -> None:
+        r = _REC
+        if r is not None and r.on:
+            c = self._cell
+            r.writes.update((c, k) for k in keys)
+
+    def _all(self) -> None:
+        self._r(_KEYS, *dict.keys(self))
+
+    def __getitem__(self, k: Any) -> Any:
+        self._r(k)
+        return dict.__getitem__(self, k)
+
+    def get(self, k: Any, default: Any = None) -> Any:
+        self._r(k)
+        return dict.get(self, k, default)
+
+    def __contains__(self, k: object) -> bool:
+        self._r(k)
+        return dict.__contains__(self, k)
+
+    def __setitem__(self, k: Any, v: Any) -> None:
+        if dict.__contains__(self, k):
+            self._w(k)
+        else:
+            self._w(k, _KEYS)
+        dict.__setitem__(self, k, v)
+
+    def __delitem__(self, k: Any) -> None:
+        self._w(k, _KEYS)
+        dict.__delitem__(self, k)
+
+    def pop(self, k: Any, *default: Any) -> Any:
+        if dict.__contains__(self, k):
+            self._w(k, _KEYS)
+        else:
+            self._r(k)
+        return dict.pop(self, k, *default)
+
+    def setdefault(self, k: Any, default: Any = None) -> Any:
+        if dict.__contains__(self, k):
+            self._r(k)
+        else:
+            self._w(k, _KEYS)
+        return dict.setdefault(self, k, default)
+
+    def __iter__(self) -> Any:
+        self._r(_KEYS)
+        return dict.__iter__(self)
+
+    def __len__(self) -> int:
+        self._r(_KEYS)
+        return dict.__len__(self)
+
+    def keys(self) -> Any:
+        self._r(_KEYS)
+        return dict.keys(self)
+
+    def values(self) -> Any:
+        self._all()
+        return dict.values(self)
+
+    def items(self) -> Any:
+        self._all()
+        return dict.items(self)
+
+    def copy(self) -> Any:
+        self._all()
+        return dict.copy(self)
+
+    def update(self, *a: Any, **kw: Any) -> None:
+        new = dict(*a, **kw)
+        self._w(_KEYS, *new.keys())
+        dict.update(self, new)
+
+    def clear(self) -> None:
+        self._w(_KEYS, *dict.keys(self))
+        dict.clear(self)
+
+    def popitem(self) -> Any:
+        self._w(_KEYS, *dict.keys(self))
+        return dict.popitem(self)
+
+
 _CONTAINERS = {dict: TrackedDict, list: TrackedList, set: TrackedSet}
 
 

@@ -252,8 +252,10 @@ class Scheduler:
         extra_r: set[Any] = set()
         extra_w: set[Any] = set()
         k = op.kind
-        if k in (_LOCK, _TRYLOCK, _UNLOCK, _WAIT):
-            extra_w.add(("lock", id(op.lock)))
+        if k in (_LOCK, _TRYLOCK, _UNLOCK):
+            (extra_r if op.mode == _READ else extra_w).add(("lock", id(op.lock)))
+        elif k == _WAIT:
+            extra_r.add(("lock", id(op.lock)))
         elif k in (ops.RCU_LOCK, ops.RCU_UNLOCK, ops.PTE_MAP, ops.PTE_UNMAP):
             extra_r.add(footprint.RCU)
         elif k == _MEM and self.mem_object_cells:
