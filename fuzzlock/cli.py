@@ -289,6 +289,13 @@ def _hunt_run(args: argparse.Namespace) -> int:
             print(res.report)
             if saved is not None:
                 print(f"saved to {saved}")
+        elif res.strategy == "exhaustive":
+            done = sum(1 for c in res.certificates if c["complete"] and c["por"] != args.naive)
+            part = sum(1 for c in res.certificates if not c["complete"])
+            print(
+                f"clean: {done} scenario(s) certified up to {args.preemptions} preemption(s)"
+                + (f", {part} unfinished within the budget (no certificate)" if part else "")
+            )
         else:
             print("clean: no violation within the budget")
     return 1 if res.verdict == "violation" else 0

@@ -40,6 +40,7 @@ def test_every_tutorial_command_runs_with_its_documented_exit_status(tmp_path: P
     env_path = f"{bindir}:/usr/bin:/bin"
     for cmd, status in commands():
         cmd = cmd.replace("CAMPAIGN_TESTS", str(ROOT / "tests" / "campaign"))
+        cmd = cmd.replace("DOCS/", str(ROOT / "docs") + "/")
         p = subprocess.run(
             cmd,
             shell=True,

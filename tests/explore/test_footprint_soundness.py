@@ -9,6 +9,7 @@ here as a changed value."""
 
 from __future__ import annotations
 
+import os
 import random
 from collections import Counter
 from collections.abc import Sequence
@@ -18,8 +19,7 @@ from fuzzlock import model, protocol, strategies
 from fuzzlock.sched import Scheduler
 from fuzzlock.sched.footprint import Recorder, independent, tracking
 
-
-PER_RUN = int(__import__("os").environ.get("FL_SWAPS", "12"))
+PER_RUN = int(os.environ.get("FL_SWAPS", "12"))  # swaps per run (all: 1000)
 
 
 class FollowThreads:
