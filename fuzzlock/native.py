@@ -24,6 +24,7 @@ from __future__ import annotations
 import ctypes
 import importlib.resources
 import os
+import struct
 import threading
 from collections.abc import Sequence
 from contextlib import ExitStack
@@ -251,6 +252,18 @@ def _declare(lib: ctypes.CDLL) -> None:
         lib.fl_toy_footprints.restype = ctypes.c_int
         lib.fl_fp_free.argtypes = [ctypes.c_void_p]
         lib.fl_fp_free.restype = None
+        lib.fl_fp_set_capacity.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
+        lib.fl_fp_set_capacity.restype = None
+        lib.fl_fp_set_lockdep.argtypes = [ctypes.c_void_p, ctypes.c_int]
+        lib.fl_fp_set_lockdep.restype = None
+    if hasattr(lib, "fl_debug_randbelow"):
+        lib.fl_debug_randbelow.argtypes = [
+            ctypes.c_ulonglong,
+            ctypes.c_uint,
+            ctypes.POINTER(ctypes.c_uint),
+            ctypes.c_int,
+        ]
+        lib.fl_debug_randbelow.restype = ctypes.c_int
 
 
 def _load() -> None:
@@ -657,6 +670,19 @@ def toy_bench(
     return total
 
 
+def debug_randbelow(seed: int, bound: int, n: int) -> list[int]:
+    """Test aid: ``n`` draws of the C port of ``random.Random(seed)._randbelow(bound)`` (the
+    generator behind the C PCT chooser)."""
+    if abs(seed) >= 2**64 or not 1 <= bound < 2**32 or n < 0:
+        raise ValueError("seed, bound or n out of range")
+    lib = load_library()
+    if not hasattr(lib, "fl_debug_randbelow"):
+        raise NativeUnavailableError("the C library has no fl_debug_randbelow (stale build)")
+    out = (ctypes.c_uint * n)()
+    lib.fl_debug_randbelow(abs(seed), bound, out, n)
+    return list(out)
+
+
 def debug_flip_decision_rule(on: bool) -> bool:
     """Test only: make the C decision rule pick ``order[(c + 1) % n]`` (a deliberately
     broken scheduler, to prove the differential test can fail).  Returns the old setting."""
@@ -940,6 +966,14 @@ def _declare_model(lib: ctypes.CDLL) -> None:
         lib.fl_model_footprints.restype = ctypes.c_int
         lib.fl_fp_free.argtypes = [ctypes.c_void_p]
         lib.fl_fp_free.restype = None
+        lib.fl_model_fp_bench.argtypes = [
+            ctypes.c_void_p,
+            ctypes.c_void_p,
+            ctypes.c_longlong,
+            ctypes.c_ulonglong,
+            ctypes.c_int,
+        ]
+        lib.fl_model_fp_bench.restype = ctypes.c_longlong
     lib.fl_model_new.restype = ctypes.c_void_p
 
 
@@ -1270,25 +1304,34 @@ def footprint_library_path() -> Path | None:
     return _fp_path if footprints_available() else None
 
 
+#: ``struct fl_fp_step`` as a struct format (tid, norder, order[16], decided, all, pad,
+#: reads_off, nreads, writes_off, nwrites); unpacked in bulk, much faster than ctypes fields.
+_FP_STEP_FMT = "=ii16iBB6xQQQQ"
+
+
 def _steps_of(fp: _FpResult, nevents: int) -> list[StepInfo]:
     if fp.nsteps < nevents:
         raise NativeError(f"{fp.nsteps} footprints for {nevents} trace events")
-    cells = fp.cells
+    if struct.calcsize(_FP_STEP_FMT) != ctypes.sizeof(_FpStep):
+        raise NativeError("struct fl_fp_step layout differs from native.py's")
+    raw = ctypes.string_at(fp.steps, nevents * ctypes.sizeof(_FpStep)) if nevents else b""
+    cells = fp.cells[: fp.ncells] if fp.ncells else []
     out: list[StepInfo] = []
-    for i in range(nevents):
-        st = fp.steps[i]
-        order = tuple(st.order[j] for j in range(st.norder))
-        if st.all:
-            out.append(StepInfo(st.tid, order, bool(st.decided), ALL_CELLS, ALL_CELLS))
+    for rec in struct.iter_unpack(_FP_STEP_FMT, raw):
+        tid, norder = rec[0], rec[1]
+        order = rec[2 : 2 + norder]
+        decided, every = rec[18], rec[19]
+        if every:
+            out.append(StepInfo(tid, order, bool(decided), ALL_CELLS, ALL_CELLS))
             continue
-        r0, w0 = st.reads_off, st.writes_off
+        r0, nr, w0, nw = rec[20:24]
         out.append(
             StepInfo(
-                st.tid,
+                tid,
                 order,
-                bool(st.decided),
-                frozenset(cells[r0 : r0 + st.nreads]),
-                frozenset(cells[w0 : w0 + st.nwrites]),
+                bool(decided),
+                frozenset(cells[r0 : r0 + nr]),
+                frozenset(cells[w0 : w0 + nw]),
             )
         )
     return out
@@ -1306,7 +1349,14 @@ class ModelFootprints:
     ``step_checks=False`` leaves out the per-step invariant checks (the end-of-run checks
     stay): footprints do not cover what the invariant checks read, so an intermediate state
     that only one of two equivalent orders passes through can break a per-step invariant in
-    that order alone."""
+    that order alone.
+
+    ``lockdep_cells=False`` leaves out the cells of lockdep's graph (a blocking acquisition
+    under other locks reads the cell of its class edge, or writes it and the whole graph's
+    cell when it adds the edge).  Without them, steps that differ only in which first adds
+    a lockdep edge are independent: whether a whole run's edges have a cycle does not depend
+    on their order, but the step where ``lock.order`` is reported, and so where the run
+    stops, does."""
 
     def __init__(
         self,
@@ -1314,6 +1364,7 @@ class ModelFootprints:
         protocol_knobs: Any,
         max_steps: int | None = None,
         step_checks: bool = True,
+        lockdep_cells: bool = True,
     ) -> None:
         lib = load_footprint_library()
         sc = _scenario_of(scenario_json)
@@ -1327,14 +1378,17 @@ class ModelFootprints:
         if not self._fp.handle:
             self._model.close()
             raise NativeError("out of memory (footprint recorder)")
+        lib.fl_fp_set_lockdep(self._fp.handle, 1 if lockdep_cells else 0)
 
     def run(
-        self, decisions: Sequence[int] = (), chooser: Any = None
+        self, decisions: Sequence[int] = (), chooser: Any = None, max_steps: int | None = None
     ) -> tuple[ModelRunResults, list[StepInfo]]:
         """One run (decisions replayed, or from ``chooser``): its results like
-        ``run_model_results`` and one StepInfo per trace event."""
+        ``run_model_results`` and one StepInfo per trace event.  ``max_steps`` overrides
+        the session's bound for this run (a prefix of a schedule: outcome ``step-bound``)."""
         if self._model.handle is None:
             raise NativeError("ModelFootprints is closed")
+        steps = self.max_steps if max_steps is None else _check_max_steps(max_steps)
         lib = self._model.lib
         arr, n = _decision_array(decisions)
         res, fpres = _FlResult(), _FpResult()
@@ -1346,7 +1400,7 @@ class ModelFootprints:
             n,
             cb.cb if cb is not None else _CHOOSE_CB(),
             None,
-            self.max_steps,
+            steps,
             self.flags,
             ctypes.byref(res),
             ctypes.byref(fpres),
@@ -1357,6 +1411,28 @@ class ModelFootprints:
             raise NativeError("fl_model_footprints refused its arguments")
         results = _model_run_results(self._model, res, rc)
         return results, _steps_of(fpres, res.nevents)
+
+    def bench(self, runs: int, seed: int = 0, recording: bool = True) -> int:
+        """``runs`` runs with seeded random decisions in one C call, recording footprints
+        (or, ``recording=False``, the instrumented library's plain runs); the total number
+        of steps (for benchmarks)."""
+        if self._model.handle is None:
+            raise NativeError("ModelFootprints is closed")
+        lib = self._model.lib
+        if recording:
+            total = lib.fl_model_fp_bench(
+                self._model.handle, self._fp.handle, runs, seed & (2**64 - 1), self.max_steps
+            )
+        else:
+            total = lib.fl_model_bench(self._model.handle, runs, seed & (2**64 - 1), self.max_steps)
+        if total < 0:
+            raise NativeError("C model error in the footprint bench")
+        return int(total)
+
+    def set_step_capacity(self, cells: int) -> None:
+        """Test aid: a step recording more than ``cells`` cells (reads + writes) becomes an
+        ``ALL_CELLS`` step (the default, and the maximum, is 8192)."""
+        self._model.lib.fl_fp_set_capacity(self._fp.handle, max(0, cells))
 
     def state_digest(self) -> int:
         """A hash of the model's state after the last run (test aid: equal for runs that
@@ -1384,11 +1460,15 @@ def run_model_footprints(
     *,
     chooser: Any = None,
     step_checks: bool = True,
+    lockdep_cells: bool = True,
 ) -> tuple[ModelRunResults, list[StepInfo]]:
     """``run_model_results`` on the footprint library, plus one StepInfo per trace event
-    (the same run, event for event, as ``run_model``'s).  For many runs of one scenario
-    use a ``ModelFootprints`` session.  NativeUnavailableError without the _fp library."""
-    with ModelFootprints(scenario_json, protocol_knobs, max_steps, step_checks) as mf:
+    (the same run, event for event, as ``run_model``'s).  ``step_checks``, ``lockdep_cells``:
+    see ``ModelFootprints``.  For many runs of one scenario use a ``ModelFootprints``
+    session.  NativeUnavailableError without the _fp library."""
+    with ModelFootprints(
+        scenario_json, protocol_knobs, max_steps, step_checks, lockdep_cells
+    ) as mf:
         return mf.run(decisions, chooser)
 
 
@@ -1433,6 +1513,10 @@ class ToyFootprints:
             raise NativeError("fl_toy_footprints refused its arguments")
         run = _toy_result(res)
         return run, _steps_of(fpres, res.nevents)
+
+    def set_step_capacity(self, cells: int) -> None:
+        """Test aid: see ``ModelFootprints.set_step_capacity``."""
+        self._toy.lib.fl_fp_set_capacity(self._fp.handle, max(0, cells))
 
     def vars(self) -> list[int]:
         """The toy's shared variables var0..var2 after the last run."""

@@ -214,4 +214,36 @@ int fl_model_footprints(struct fl_model *m, struct fl_fp *fp, const long long *d
 	fl_fp_result(fp, fpres);
 	return rc;
 }
+
+/*
+ * fl_model_fp_bench - @runs runs with seeded random choosers (seed, seed + 1,
+ * ...) recording footprints into @fp (no trace text, nothing handed back):
+ * the cost of recording.  Returns the total number of steps, or -1.
+ */
+long long fl_model_fp_bench(struct fl_model *m, struct fl_fp *fp, long long runs,
+			    unsigned long long seed, int max_steps)
+{
+	struct fl_sched *s;
+	long long total = 0, i;
+
+	if (!m || !fp || fp->nreg != 1 || fp->reg[0].base != (uintptr_t)fl_model_world(m))
+		return -1;
+	s = fl_model_sched(m);
+	for (i = 0; i < runs; i++) {
+		struct fl_chooser ch;
+		struct fl_random r;
+		int rc;
+
+		fl_random_init(&ch, &r, seed + (unsigned long long)i, 1.0);
+		fl_fp_reset(fp);
+		s->fp = fp;
+		rc = fl_model_run_chooser(m, &ch, max_steps, 0, NULL);
+		s->fp = NULL;
+		fl_fp_pause(fp);
+		if (rc || fp->oom)
+			return -1;
+		total += s->step;
+	}
+	return total;
+}
 #endif /* FL_FOOTPRINT */

@@ -86,6 +86,7 @@ struct fl_fp *fl_fp_new(void)
 		fl_fp_free(fp);
 		return NULL;
 	}
+	fp->cap = FL_FP_STEP_CELLS;
 	return fp;
 }
 
@@ -133,6 +134,18 @@ void fl_fp_reset(struct fl_fp *fp)
 	fp->nsteps = 0;
 	fp->ncells = 0;
 	fp->oom = false;
+}
+
+void fl_fp_set_capacity(struct fl_fp *fp, size_t cap)
+{
+	if (fp)
+		fp->cap = cap < 2 ? 2 : cap > FL_FP_STEP_CELLS ? FL_FP_STEP_CELLS : cap;
+}
+
+void fl_fp_set_lockdep(struct fl_fp *fp, int on)
+{
+	if (fp)
+		fp->no_lockdep = !on;
 }
 
 void fl_fp_result(struct fl_fp *fp, struct fl_fp_result *res)
@@ -255,7 +268,7 @@ static void fl_fp_unit(struct fl_fp *fp, struct fl_fp_region *r, int32_t c, unsi
 	if (!add)
 		return;
 	r->seen[c] = st | add;
-	if (fp->ncur_r + fp->ncur_w + 2 > FL_FP_STEP_CELLS) {
+	if (fp->ncur_r + fp->ncur_w + 2 > fp->cap) {
 		fp->overflow = true;
 		return;
 	}

@@ -111,6 +111,8 @@ struct fl_fp {
 	/* the open step's cells, reads and writes apart */
 	int64_t *cur_r, *cur_w;
 	size_t ncur_r, ncur_w;
+	size_t cap;		/* cells a step may record (FL_FP_STEP_CELLS; lower in tests) */
+	bool no_lockdep;	/* leave out the lockdep cells (fl_fp_set_lockdep) */
 	int64_t special[FL_FP_STEP_SPECIAL];
 	uint8_t special_rw[FL_FP_STEP_SPECIAL];
 	int nspecial;
@@ -131,6 +133,16 @@ int fl_fp_add_region(struct fl_fp *fp, const void *base, size_t size,
 /* Forget the steps of the previous run (regions stay). */
 void fl_fp_reset(struct fl_fp *fp);
 void fl_fp_result(struct fl_fp *fp, struct fl_fp_result *res);
+/*
+ * Whether lockdep's graph gets cells (default yes).  Without them, steps that
+ * differ only in which of them first adds a lockdep edge count as independent:
+ * the edge set of a whole run, and so whether it has a cycle, does not depend
+ * on their order, but the step at which lockdep reports the cycle (and so
+ * where the run stops) does.
+ */
+void fl_fp_set_lockdep(struct fl_fp *fp, int on);
+/* Test aid: a step recording more than @cap cells becomes "all" (2 <= cap <= FL_FP_STEP_CELLS). */
+void fl_fp_set_capacity(struct fl_fp *fp, size_t cap);
 
 /* Called by the scheduler around each step (sched.c). */
 void fl_fp_step_begin(struct fl_fp *fp, int tid, const int *order, int norder, bool decided);

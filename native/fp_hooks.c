@@ -14,7 +14,9 @@
  * messages, which footprint_world.c leaves out).  The fp library is linked
  * with -z defs, so a hook that instrumented code needs and this file lacks
  * fails the build; tests/native/test_footprints.py checks that every libc
- * function the library imports is one of the wrapped or harmless ones.
+ * function the library imports is one of the wrapped or harmless ones.  The
+ * hooks are hidden: calls bind inside the library (no PLT), and a libtsan
+ * loaded into the process cannot take them over.
  */
 #ifdef FL_FOOTPRINT
 
@@ -24,7 +26,7 @@
 
 #include "footprint.h"
 
-#define FL_HOOK	__attribute__((visibility("default")))
+#define FL_HOOK	__attribute__((visibility("hidden")))
 
 static inline void fl_hook(const void *addr, size_t n, unsigned int rw)
 {
@@ -224,27 +226,27 @@ int __wrap_vsnprintf(char *buf, size_t n, const char *fmt, va_list ap)
 int __wrap_snprintf(char *buf, size_t n, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
-void *__wrap_memcpy(void *d, const void *s, size_t n)
+FL_HOOK void *__wrap_memcpy(void *d, const void *s, size_t n)
 {
 	fl_hook(s, n, FL_FP_READ);
 	fl_hook(d, n, FL_FP_WRITE);
 	return __real_memcpy(d, s, n);
 }
 
-void *__wrap_memmove(void *d, const void *s, size_t n)
+FL_HOOK void *__wrap_memmove(void *d, const void *s, size_t n)
 {
 	fl_hook(s, n, FL_FP_READ);
 	fl_hook(d, n, FL_FP_WRITE);
 	return __real_memmove(d, s, n);
 }
 
-void *__wrap_memset(void *d, int c, size_t n)
+FL_HOOK void *__wrap_memset(void *d, int c, size_t n)
 {
 	fl_hook(d, n, FL_FP_WRITE);
 	return __real_memset(d, c, n);
 }
 
-size_t __wrap_strlen(const char *s)
+FL_HOOK size_t __wrap_strlen(const char *s)
 {
 	size_t n = __real_strlen(s);
 
@@ -252,14 +254,14 @@ size_t __wrap_strlen(const char *s)
 	return n;
 }
 
-int __wrap_strcmp(const char *a, const char *b)
+FL_HOOK int __wrap_strcmp(const char *a, const char *b)
 {
 	fl_hook(a, __real_strlen(a) + 1, FL_FP_READ);
 	fl_hook(b, __real_strlen(b) + 1, FL_FP_READ);
 	return __real_strcmp(a, b);
 }
 
-int __wrap_vsnprintf(char *buf, size_t n, const char *fmt, va_list ap)
+FL_HOOK int __wrap_vsnprintf(char *buf, size_t n, const char *fmt, va_list ap)
 {
 	int r = __real_vsnprintf(buf, n, fmt, ap);
 
@@ -268,7 +270,7 @@ int __wrap_vsnprintf(char *buf, size_t n, const char *fmt, va_list ap)
 	return r;
 }
 
-int __wrap_snprintf(char *buf, size_t n, const char *fmt, ...)
+FL_HOOK int __wrap_snprintf(char *buf, size_t n, const char *fmt, ...)
 {
 	va_list ap;
 	int r;

@@ -107,6 +107,23 @@ uint32_t fl_mt_below(struct fl_mt *r, uint32_t n)
 	return x;
 }
 
+/*
+ * fl_debug_randbelow - test aid: @n values of random.Random(seed_abs)._randbelow(bound)
+ * into @out.  Returns 0, or -1 for a bound of 0.
+ */
+int fl_debug_randbelow(unsigned long long seed_abs, unsigned int bound, unsigned int *out, int n)
+{
+	struct fl_mt r;
+	int i;
+
+	if (!bound || !out)
+		return -1;
+	fl_mt_seed(&r, seed_abs);
+	for (i = 0; i < n; i++)
+		out[i] = fl_mt_below(&r, bound);
+	return 0;
+}
+
 /* --- PCTChooser -------------------------------------------------------------------- */
 
 static long long fl_pct_choose(void *ctx, const int *order, int n, int current)

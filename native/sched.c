@@ -710,9 +710,16 @@ static int fl_advance(struct fl_sched *s, struct fl_thread *t, struct fl_value v
 			sem->pending_writers |= fl_bit(t->slot);
 			if (!fl_write_available(sem)) {
 				sem->waiting_writers |= fl_bit(t->slot);
-				/* readers now find it unavailable (footprint: this step writes it) */
+				/* readers now find it unavailable: the step writes the rwsem */
 				if (s->fp)
 					fl_fp_lock(sem, FL_FP_WRITE);
+			} else if (s->fp) {
+				/*
+				 * Only pending: commutes with acquisitions (which make it wait
+				 * either way) but not with a release just before it (before
+				 * the release it would have waited, holding readers off).
+				 */
+				fl_fp_lock(sem, FL_FP_READ);
 			}
 		}
 		if (op->kind == FL_OP_MIGHT_SLEEP || fl_lock_sleeps(op->lock)) {
@@ -799,7 +806,7 @@ static int fl_graph_add(struct fl_sched *s, const struct fl_lockdep_edge *edge, 
 	if (fl_node_live(s, src))
 		for (e = s->node_first[src]; e >= 0 && !known; e = s->edges[e].next)
 			known = s->edges[e].dst == dst;
-	if (s->fp) {
+	if (s->fp && !s->fp->no_lockdep) {
 		/*
 		 * Footprint: an acquisition that finds its edge depends only on that
 		 * edge; one that adds an edge searches the whole graph and changes it.

@@ -221,6 +221,8 @@ void fl_mt_seed(struct fl_mt *r, uint64_t seed_abs);
 uint32_t fl_mt_next(struct fl_mt *r);
 /* Random._randbelow(n) for 1 <= n < 2^32 */
 uint32_t fl_mt_below(struct fl_mt *r, uint32_t n);
+/* test aid (exported): @n draws of random.Random(seed_abs)._randbelow(bound) */
+int fl_debug_randbelow(unsigned long long seed_abs, unsigned int bound, unsigned int *out, int n);
 
 /* Outcomes: "finished", "step-bound", a violation id, or an internal stop. */
 enum fl_outcome {
