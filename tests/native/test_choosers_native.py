@@ -95,7 +95,7 @@ def model_cases(n: int, seed: int) -> list[tuple[scenario.Scenario, protocol.Pro
 
 
 def model_difference(py: Any, c: native.ModelRunResults) -> str:
-    outcome, events, decisions, preempted, viol = c.run
+    outcome, events, decisions, preempted, _viol = c.run
     r = py.result
     if [tuple(e) for e in r.events] != events:
         return "events differ"
@@ -131,7 +131,9 @@ def test_model_bench_with_pct_runs_the_same_schedules() -> None:
         for depth, k in ((1, 10), (2, 60), (3, 200)):
             want = 0
             for i in range(20):
-                outcome, events, _d, _p, viol = native.run_model(sc, proto.knobs, pct=(7 + i, depth, k))
+                _outcome, events, _d, _p, viol = native.run_model(
+                    sc, proto.knobs, pct=(7 + i, depth, k)
+                )
                 want += viol[1] if viol is not None else len(events)
             assert native.model_bench(sc, proto.knobs, 20, seed=7, pct=(depth, k)) == want
 
@@ -165,7 +167,9 @@ def test_a_python_chooser_is_asked_the_same_questions_by_the_c_model() -> None:
         assert not model_difference(py, c), model_difference(py, c)
         # a PCT chooser object through the callback agrees with the C PCT chooser
         seed, depth, k = pct_params(rng)
-        via_cb = native.run_model(sc, proto.knobs, chooser=PCTChooser(seed, len(sc.threads), depth, k))
+        via_cb = native.run_model(
+            sc, proto.knobs, chooser=PCTChooser(seed, len(sc.threads), depth, k)
+        )
         assert via_cb == native.run_model(sc, proto.knobs, pct=(seed, depth, k))
 
 

@@ -308,8 +308,14 @@ def test_toy_memory_ops_conflict_on_one_variable_and_not_across_variables() -> N
 
 def test_toy_lock_ops_conflict_on_one_lock() -> None:
     prog = [
-        [("lock", 0), ("unlock", 0), ("spin", 1), ("spin_unlock", 1), ("down_read", 0)]
-        + [("up_read", 0)],
+        [
+            ("lock", 0),
+            ("unlock", 0),
+            ("spin", 1),
+            ("spin_unlock", 1),
+            ("down_read", 0),
+            ("up_read", 0),
+        ],
         [("lock", 0), ("unlock", 0), ("lock", 2), ("unlock", 2), ("down_read", 0), ("up_read", 0)],
     ]
     run, steps = toy_steps(prog)
@@ -380,10 +386,10 @@ def test_a_step_over_capacity_conflicts_with_everything() -> None:
     prog = [[("write", 0, 1), ("write", 1, 1)], [("read", 2), ("lock", 0)]]
     with native.ToyFootprints(native.encode_toy(prog)) as tf:
         tf.set_step_capacity(2)
-        run, steps = tf.run()
+        _run, steps = tf.run()
         assert all(not s.conflicts_all for s in steps)  # one cell each: fits
         tf.set_step_capacity(0)  # clamped to 2: still fits
-        run, steps = tf.run()
+        _run, steps = tf.run()
         assert all(not s.conflicts_all for s in steps)
     sc, proto = model_cases(1, SEED)[0]
     with native.ModelFootprints(sc, proto.knobs) as mf:
@@ -499,7 +505,7 @@ def test_swapping_independent_toy_steps_changes_nothing() -> None:
     rng = random.Random(SEED + 3)
     swaps = 0
     with_conflicts = 0
-    for k in range(400):
+    for _k in range(400):
         prog = random_program(rng, max_threads=4, max_actions=10)
         enc = native.encode_toy(prog)
         decs = [rng.randrange(4) for _ in range(rng.randrange(60))]
@@ -629,7 +635,7 @@ def all_schedules(tf: native.ToyFootprints, limit: int) -> Any:
         for st in steps:
             if st.decided:
                 if k >= len(prefix):
-                    todo += [run.decisions[:k] + [alt] for alt in range(1, len(st.order))]
+                    todo += [[*run.decisions[:k], alt] for alt in range(1, len(st.order))]
                 k += 1
 
 
@@ -703,9 +709,7 @@ def test_a_chooser_exception_propagates_from_a_footprint_run() -> None:
             raise KeyError("boom")
 
     with pytest.raises(KeyError):
-        native.run_toy_footprints(
-            native.encode_toy([[("read", 0)], [("read", 1)]]), chooser=Boom()
-        )
+        native.run_toy_footprints(native.encode_toy([[("read", 0)], [("read", 1)]]), chooser=Boom())
     with pytest.raises(KeyError):
         native.run_model_footprints(two_movers(True), protocol.get("v6.19").knobs, chooser=Boom())
 
