@@ -663,6 +663,58 @@ def test_swapping_independent_steps_of_every_schedule_of_small_toys() -> None:
     assert schedules > 1500 and swaps > 5000, (schedules, swaps)
 
 
+def walker_and_exit(walker: str, extra: dict[str, Any] | None) -> scenario.Scenario:
+    threads: list[dict[str, Any]] = [
+        {"name": "w", "ops": [{"op": walker, "folio": "F0"}]},
+        {"name": "k", "ops": [{"op": "exit", "mm": 0}]},
+    ]
+    if extra is not None:
+        threads.append({"name": "x", "ops": [extra]})
+    setup = [
+        {"op": "mmap", "mm": 0, "vma": "a", "start": 8, "pages": 4},
+        {"op": "write", "mm": 0, "addr": 8, "value": 3, "folio": "F0"},
+    ]
+    return scenario.from_json({"setup": setup, "threads": threads})
+
+
+def test_anon_vma_frees_are_ordered_against_rcu_section_starts() -> None:
+    """An rmap walker's rcu_read_lock and the free of the anon_vma it is about to deref
+    (exit racing with the walk, unmap.zap_before_unlink off so the folio still looks
+    mapped): whether the deref is covered depends on their order, so they conflict through
+    the RCU cell, and swapping the independent steps of these runs changes nothing."""
+    proto = protocol.get("v6.19", {"unmap.zap_before_unlink": False})
+    rng = random.Random(SEED + 7)
+    pairs = swaps = 0
+    outcomes: set[str] = set()
+    for walker in ("shrink_active_list", "damon_young"):
+        for extra in (None, {"op": "write", "mm": 0, "addr": 8, "value": 5}):
+            sc = walker_and_exit(walker, extra)
+            with native.ModelFootprints(sc, proto.knobs, step_checks=False) as mf:
+                for _ in range(25):
+                    res, steps = mf.run([rng.randrange(4) for _ in range(200)])
+                    outcomes.add(res.run[0])
+                    events = res.run[1]
+                    for i in range(len(steps) - 1):
+                        ops = {events[i][2:4], events[i + 1][2:4]}
+                        if ops == {
+                            ("folio_lock_anon_vma_read", "rcu_read_lock"),
+                            ("anon_vma_free", "write"),
+                        }:
+                            assert native.dependent(steps[i], steps[i + 1])
+                            pairs += 1
+                    digest = mf.state_digest()
+                    for i in independent_pairs(steps):
+                        if res.run[4] is not None and i + 1 == len(steps) - 1:
+                            continue
+                        res2, steps2, ok = swap(mf, steps, res.run[2], i)
+                        assert ok and [s.tid for s in steps2] == swapped_tids(steps, i)
+                        assert res2.run[0] == res.run[0]
+                        assert per_thread(res2.run[1]) == per_thread(events)
+                        assert mf.state_digest() == digest
+                        swaps += 1
+    assert pairs and swaps > 1000 and "uaf" in outcomes, (pairs, swaps, outcomes)
+
+
 def test_dependent_steps_do_not_commute_somewhere() -> None:
     """The converse, as a sanity check of the test above: swapping steps that conflict on a
     toy variable (a write and a read of it) changes what the reader sees."""
