@@ -42,6 +42,7 @@
 #endif
 
 #ifdef FL_ASAN
+void __asan_unpoison_memory_region(void const volatile *addr, size_t size);
 void __sanitizer_start_switch_fiber(void **fake_stack_save, const void *bottom, size_t size);
 void __sanitizer_finish_switch_fiber(void *fake_stack_save, const void **bottom_old,
 				     size_t *size_old);
@@ -222,8 +223,12 @@ static int fl_stack_alloc(struct fl_sched *s, struct fl_thread *t)
 
 	if (t->stack && t->stack_size == size)
 		return 0;
-	if (t->stack)
+	if (t->stack) {
+#ifdef FL_ASAN
+		__asan_unpoison_memory_region(t->stack, t->stack_size);
+#endif
 		munmap((char *)t->stack - page, t->stack_size + page);
+	}
 	t->stack = NULL;
 	map = mmap(NULL, size + page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (map == MAP_FAILED)
@@ -243,8 +248,12 @@ static void fl_stack_free(struct fl_thread *t)
 	long pg = sysconf(_SC_PAGESIZE);
 	size_t page = pg > 0 ? (size_t)pg : 4096;
 
-	if (t->stack)
+	if (t->stack) {
+#ifdef FL_ASAN
+		__asan_unpoison_memory_region(t->stack, t->stack_size);
+#endif
 		munmap((char *)t->stack - page, t->stack_size + page);
+	}
 	t->stack = NULL;
 	free(t->uctx);
 	t->uctx = NULL;
@@ -557,7 +566,20 @@ static int fl_thread_setup(struct fl_sched *s, struct fl_thread *t, int tid, con
 	t->spins = 0;
 	t->resume = fl_none;
 	t->asan_fake = NULL;
-	if (fl_stack_alloc(s, t) || fl_ctx_make(s, t)) {
+	if (fl_stack_alloc(s, t)) {
+		fl_sched_error(s, "cannot allocate a %zu-byte thread stack: %s", s->stack_size,
+			       strerror(errno));
+		return -1;
+	}
+#ifdef FL_ASAN
+	/*
+	 * A run that stopped on a violation abandoned this stack's frames with
+	 * their redzones poisoned; code built without ASan (the instrumented
+	 * model of the footprint library) would trip over them.
+	 */
+	__asan_unpoison_memory_region(t->stack, t->stack_size);
+#endif
+	if (fl_ctx_make(s, t)) {
 		fl_sched_error(s, "cannot allocate a %zu-byte thread stack: %s", s->stack_size,
 			       strerror(errno));
 		return -1;
