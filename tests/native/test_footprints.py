@@ -159,6 +159,28 @@ def test_the_footprint_library_is_instrumented_and_the_normal_one_is_not() -> No
         assert lib.fl_fp_instrumented() == 0
 
 
+def test_fp_env_var_pointing_nowhere_is_unavailable_with_one_line_reason(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Any
+) -> None:
+    monkeypatch.setenv(native.FP_ENV_VAR, str(tmp_path / "missing.so"))
+    native._reset_for_tests()
+    try:
+        assert not native.footprints_available()
+        reason = native.footprints_unavailable_reason()
+        assert native.FP_ENV_VAR in reason and "\n" not in reason
+        with pytest.raises(native.NativeUnavailableError):
+            native.run_toy_footprints(native.encode_toy([[("read", 0)]]))
+        # the normal library is not the footprint one
+        monkeypatch.setenv(native.FP_ENV_VAR, str(native.library_path()))
+        native._reset_for_tests()
+        assert not native.footprints_available()
+        assert "footprint runners" in native.footprints_unavailable_reason()
+    finally:
+        monkeypatch.delenv(native.FP_ENV_VAR)
+        native._reset_for_tests()
+    assert native.footprints_available()
+
+
 # libc functions the footprint library may import: memory-touching ones are wrapped
 # (fp_hooks.c, -Wl,--wrap) or only ever touch memory outside the model's state.
 _WRAPPED = {"memcpy", "memmove", "memset", "strlen", "strcmp", "vsnprintf", "snprintf"}
