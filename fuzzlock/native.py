@@ -13,10 +13,18 @@ Every exported C function gets its ``argtypes``/``restype`` declared in ``_decla
 without them can silently truncate pointers and crash.
 
 The C scheduler (native/sched.c, the same contract as fuzzlock/sched/scheduler.py) is exposed
-for now through the toy programs of tests/sched/toy.py (native/toy.c): ``run_toy`` runs one
-program with a decision list (or a Python chooser, called back from C) in one ctypes call and
-returns the trace, outcome, consumed decisions and preempted steps; tests/native compares it
-with the Python scheduler event for event.
+through the toy programs of tests/sched/toy.py (native/toy.c): ``run_toy`` runs one program
+with a decision list (or a Python chooser, called back from C) in one ctypes call and returns
+the trace, outcome, consumed decisions and preempted steps; tests/native compares it with the
+Python scheduler event for event.  The C model runs with ``run_model`` and
+``run_model_results``: decisions replayed, a Python chooser called back (``chooser=``), or
+the C port of ``PCTChooser`` (``pct=``); ``model_bench`` runs many schedules in one call.
+
+A second library, ``libfuzzlock_native_fp.so`` (same sources, model code instrumented; looked
+up through ``$FUZZLOCK_NATIVE_FP_LIB``, next to ``$FUZZLOCK_NATIVE_LIB``, or in the package),
+runs the same schedules and records per-step footprints: ``run_model_footprints``,
+``run_toy_footprints`` and the ``ModelFootprints``/``ToyFootprints`` sessions return one
+``StepInfo`` per trace event (docs/footprints.md).
 """
 
 from __future__ import annotations
