@@ -100,8 +100,21 @@ static void fl_world_layout_build(void)
 		EXCL(l, b, struct fl_folio, repr);
 		EXCL(l, b, struct fl_folio, have_repr);	/* which repr strings are cached */
 		EXCL(l, b, struct fl_folio, mrepr);
+#ifdef FL_MAX_SWAP
+		EXCL(l, b, struct fl_folio, n_swap);
+#endif
 		fl_fp_layout_lock(l, b + offsetof(struct fl_folio, lock));
 	}
+#ifdef FL_MAX_SWAP
+	/* the swap device's trace strings: written by fl_world_init, constant since */
+	for (i = 0; i < FL_MAX_SWAP; i++) {
+		b = W_OFF(swap.e) + i * sizeof(struct fl_swap_slot);
+		EXCL(l, b, struct fl_swap_slot, name);
+		EXCL(l, b, struct fl_swap_slot, n_cache);
+		EXCL(l, b, struct fl_swap_slot, n_swapin);
+		EXCL(l, b, struct fl_swap_slot, repr);
+	}
+#endif
 	for (i = 0; i < FL_MAX_AV_SLOTS; i++) {
 		b = W_OFF(slots) + i * sizeof(struct fl_av_slot);
 		EXCL(l, b, struct fl_av_slot, name);
