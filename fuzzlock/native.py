@@ -13,10 +13,18 @@ Every exported C function gets its ``argtypes``/``restype`` declared in ``_decla
 without them can silently truncate pointers and crash.
 
 The C scheduler (native/sched.c, the same contract as fuzzlock/sched/scheduler.py) is exposed
-for now through the toy programs of tests/sched/toy.py (native/toy.c): ``run_toy`` runs one
-program with a decision list (or a Python chooser, called back from C) in one ctypes call and
-returns the trace, outcome, consumed decisions and preempted steps; tests/native compares it
-with the Python scheduler event for event.
+through the toy programs of tests/sched/toy.py (native/toy.c): ``run_toy`` runs one program
+with a decision list (or a Python chooser, called back from C) in one ctypes call and returns
+the trace, outcome, consumed decisions and preempted steps; tests/native compares it with the
+Python scheduler event for event.  The C model runs with ``run_model`` and
+``run_model_results``: decisions replayed, a Python chooser called back (``chooser=``), or
+the C port of ``PCTChooser`` (``pct=``); ``model_bench`` runs many schedules in one call.
+
+A second library, ``libfuzzlock_native_fp.so`` (same sources, model code instrumented; looked
+up through ``$FUZZLOCK_NATIVE_FP_LIB``, next to ``$FUZZLOCK_NATIVE_LIB``, or in the package),
+runs the same schedules and records per-step footprints: ``run_model_footprints``,
+``run_toy_footprints`` and the ``ModelFootprints``/``ToyFootprints`` sessions return one
+``StepInfo`` per trace event (docs/footprints.md).
 """
 
 from __future__ import annotations
@@ -24,6 +32,7 @@ from __future__ import annotations
 import ctypes
 import importlib.resources
 import os
+import struct
 import threading
 from collections.abc import Sequence
 from contextlib import ExitStack
@@ -32,22 +41,43 @@ from typing import Any, NamedTuple
 
 __all__ = [
     "ABI_VERSION",
+    "ALL_CELLS",
     "ENV_VAR",
+    "FP_ENV_VAR",
+    "FP_LIBRARY_NAME",
     "LIBRARY_NAME",
+    "PCT_MAX_DEPTH",
+    "PCT_MAX_K",
     "TOY_CODES",
     "TOY_SENTINEL",
+    "ModelFootprints",
+    "ModelRunResults",
     "NativeError",
+    "NativeSetupError",
     "NativeUnavailableError",
+    "StepInfo",
+    "ToyFootprints",
     "ToyRun",
     "abi_version",
     "debug_flip_decision_rule",
+    "dependent",
+    "encode_model_scenario",
     "encode_toy",
+    "footprint_library_path",
+    "footprints_available",
+    "footprints_unavailable_reason",
     "library_path",
+    "load_footprint_library",
     "load_library",
+    "model_bench",
     "native_available",
+    "run_model",
+    "run_model_footprints",
+    "run_model_results",
     "run_toy",
     "run_toy_detailed",
     "run_toy_encoded",
+    "run_toy_footprints",
     "selftest_sum",
     "toy_bench",
     "unavailable_reason",
@@ -90,6 +120,38 @@ class _FlResult(ctypes.Structure):
         ("trace", ctypes.c_void_p),
         ("trace_len", ctypes.c_size_t),
         ("nevents", ctypes.c_size_t),
+    ]
+
+
+#: FL_MAX_THREADS in native/sched.h (the size of ``struct fl_fp_step.order``).
+_FL_MAX_THREADS = 16
+
+
+class _FpStep(ctypes.Structure):
+    """Mirror of ``struct fl_fp_step`` in native/footprint.h."""
+
+    _fields_ = [
+        ("tid", ctypes.c_int32),
+        ("norder", ctypes.c_int32),
+        ("order", ctypes.c_int32 * _FL_MAX_THREADS),
+        ("decided", ctypes.c_uint8),
+        ("all", ctypes.c_uint8),
+        ("pad", ctypes.c_uint8 * 6),
+        ("reads_off", ctypes.c_uint64),
+        ("nreads", ctypes.c_uint64),
+        ("writes_off", ctypes.c_uint64),
+        ("nwrites", ctypes.c_uint64),
+    ]
+
+
+class _FpResult(ctypes.Structure):
+    """Mirror of ``struct fl_fp_result`` in native/footprint.h."""
+
+    _fields_ = [
+        ("steps", ctypes.POINTER(_FpStep)),
+        ("nsteps", ctypes.c_size_t),
+        ("cells", ctypes.POINTER(ctypes.c_int64)),
+        ("ncells", ctypes.c_size_t),
     ]
 
 
@@ -165,6 +227,51 @@ def _declare(lib: ctypes.CDLL) -> None:
         lib.fl_toy_free.restype = None
         lib.fl_debug_flip_decision_rule.argtypes = [ctypes.c_int]
         lib.fl_debug_flip_decision_rule.restype = ctypes.c_int
+    if hasattr(lib, "fl_toy_run_pct"):
+        lib.fl_toy_run_pct.argtypes = [
+            ctypes.c_void_p,
+            ctypes.c_ulonglong,
+            ctypes.c_int,
+            ctypes.c_int,
+            ctypes.c_int,
+            ctypes.POINTER(_FlResult),
+        ]
+        lib.fl_toy_run_pct.restype = ctypes.c_int
+        lib.fl_toy_vars.argtypes = [
+            ctypes.c_void_p,
+            ctypes.POINTER(ctypes.c_longlong),
+            ctypes.c_int,
+        ]
+        lib.fl_toy_vars.restype = ctypes.c_int
+    if hasattr(lib, "fl_toy_footprints"):  # libfuzzlock_native_fp.so only
+        lib.fl_toy_fp_new.argtypes = [ctypes.c_void_p]
+        lib.fl_toy_fp_new.restype = ctypes.c_void_p
+        lib.fl_toy_footprints.argtypes = [
+            ctypes.c_void_p,
+            ctypes.c_void_p,
+            ctypes.POINTER(ctypes.c_longlong),
+            ctypes.c_size_t,
+            _CHOOSE_CB,
+            ctypes.c_void_p,
+            ctypes.c_int,
+            ctypes.POINTER(_FlResult),
+            ctypes.POINTER(_FpResult),
+        ]
+        lib.fl_toy_footprints.restype = ctypes.c_int
+        lib.fl_fp_free.argtypes = [ctypes.c_void_p]
+        lib.fl_fp_free.restype = None
+        lib.fl_fp_set_capacity.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
+        lib.fl_fp_set_capacity.restype = None
+        lib.fl_fp_set_lockdep.argtypes = [ctypes.c_void_p, ctypes.c_int]
+        lib.fl_fp_set_lockdep.restype = None
+    if hasattr(lib, "fl_debug_randbelow"):
+        lib.fl_debug_randbelow.argtypes = [
+            ctypes.c_ulonglong,
+            ctypes.c_uint,
+            ctypes.POINTER(ctypes.c_uint),
+            ctypes.c_int,
+        ]
+        lib.fl_debug_randbelow.restype = ctypes.c_int
 
 
 def _load() -> None:
@@ -398,8 +505,8 @@ class _Toy(_Handle):
 
     _free = "fl_toy_free"
 
-    def __init__(self, encoded: Sequence[int]) -> None:
-        self.lib = _toy_lib()
+    def __init__(self, encoded: Sequence[int], lib: Any = None) -> None:
+        self.lib = lib if lib is not None else _toy_lib()
         arr = (ctypes.c_longlong * len(encoded))(*encoded)
         err = ctypes.create_string_buffer(256)
         handle = self.lib.fl_toy_new(arr, len(encoded), err, len(err))
@@ -429,29 +536,12 @@ def _toy_result(res: _FlResult) -> ToyRun:
     )
 
 
-def run_toy_encoded(
-    encoded: Sequence[int],
-    decisions: Sequence[int] = (),
-    max_steps: int = 10_000,
-    chooser: Any = None,
-) -> ToyRun:
-    """Run an already encoded toy program (``encode_toy``) once on the C scheduler.
+class _Callback:
+    """A Python chooser (``choose(order, current)``) as a C callback: an exception it
+    raises, or a bad decision, aborts the C run; ``reraise()`` raises it afterwards."""
 
-    ``chooser`` (an object with ``choose(order, current)``, as in fuzzlock.sched.choosers)
-    replaces the decision list; an exception it raises aborts the run and is re-raised.
-    Raises NativeError for a malformed encoding or an internal error."""
-    _check_max_steps(max_steps)
-    with _Toy(encoded) as toy:
-        res = _FlResult()
-        if chooser is None:
-            decs = list(decisions)
-            for d in decs:
-                if not isinstance(d, int) or isinstance(d, bool) or not 0 <= d <= _INT64_MAX:
-                    raise ValueError(f"decision {d!r} is not a non-negative 64-bit integer")
-            arr = (ctypes.c_longlong * len(decs))(*decs)
-            toy.lib.fl_toy_run(toy.handle, arr, len(decs), max_steps, ctypes.byref(res))
-            return _toy_result(res)
-        raised: list[BaseException] = []
+    def __init__(self, chooser: Any) -> None:
+        self.raised: list[BaseException] = []
 
         def choose(_ctx: Any, order: Any, n: int, current: int) -> int:
             try:
@@ -459,14 +549,80 @@ def run_toy_encoded(
                 if not isinstance(c, int) or not 0 <= c <= _INT64_MAX:
                     raise ValueError(f"chooser returned {c!r}, not a non-negative 64-bit int")
                 return c
-            except BaseException as exc:  # re-raised below, after the C call returns
-                raised.append(exc)
+            except BaseException as exc:  # re-raised by reraise(), after the C call returns
+                self.raised.append(exc)
                 return -1
 
-        cb = _CHOOSE_CB(choose)
-        toy.lib.fl_toy_run_cb(toy.handle, cb, None, max_steps, ctypes.byref(res))
-        if raised:
-            raise raised[0]
+        self.cb = _CHOOSE_CB(choose)
+
+    def reraise(self) -> None:
+        if self.raised:
+            raise self.raised[0]
+
+
+def _decision_array(decisions: Sequence[int]) -> Any:
+    decs = list(decisions)
+    for d in decs:
+        if not isinstance(d, int) or isinstance(d, bool) or not 0 <= d <= _INT64_MAX:
+            raise ValueError(f"decision {d!r} is not a non-negative 64-bit integer")
+    return (ctypes.c_longlong * len(decs))(*decs), len(decs)
+
+
+#: Limits of the C PCT chooser (native/sched.h FL_PCT_MAX_DEPTH, FL_PCT_MAX_K).
+PCT_MAX_DEPTH = 64
+PCT_MAX_K = 1 << 24
+
+
+def _check_pct(pct: Any) -> tuple[int, int, int]:
+    """(|seed|, depth, k) of a ``pct=(seed, depth, k)`` argument; ValueError if the C
+    chooser cannot represent it."""
+    try:
+        seed, depth, k = pct
+    except (TypeError, ValueError):
+        raise ValueError(f"pct must be (seed, depth, k), not {pct!r}") from None
+    for name, v in (("seed", seed), ("depth", depth), ("k", k)):
+        if not isinstance(v, int) or isinstance(v, bool):
+            raise ValueError(f"pct {name} {v!r} is not an int")
+    if abs(seed) >= 2**64:
+        raise ValueError(f"pct seed {seed} does not fit in 64 bits")
+    if not 1 <= depth <= PCT_MAX_DEPTH:
+        raise ValueError(f"pct depth {depth} is not in 1..{PCT_MAX_DEPTH}")
+    if not 0 <= k <= PCT_MAX_K:
+        raise ValueError(f"pct k {k} is not in 0..{PCT_MAX_K}")
+    return abs(seed), depth, k
+
+
+def run_toy_encoded(
+    encoded: Sequence[int],
+    decisions: Sequence[int] = (),
+    max_steps: int = 10_000,
+    chooser: Any = None,
+    pct: tuple[int, int, int] | None = None,
+) -> ToyRun:
+    """Run an already encoded toy program (``encode_toy``) once on the C scheduler.
+
+    ``chooser`` (an object with ``choose(order, current)``, as in fuzzlock.sched.choosers)
+    replaces the decision list; an exception it raises aborts the run and is re-raised.
+    ``pct=(seed, depth, k)`` uses the C port of ``PCTChooser(seed, n_threads, depth, k)``
+    instead (the same decisions as the Python one).  Raises NativeError for a malformed
+    encoding or an internal error."""
+    _check_max_steps(max_steps)
+    with _Toy(encoded) as toy:
+        res = _FlResult()
+        if pct is not None:
+            seed, depth, k = _check_pct(pct)
+            if not hasattr(toy.lib, "fl_toy_run_pct"):
+                raise NativeUnavailableError("the C library has no fl_toy_run_pct (stale build)")
+            if toy.lib.fl_toy_run_pct(toy.handle, seed, depth, k, max_steps, ctypes.byref(res)):
+                raise NativeError(f"C PCT run failed: {(res.message or b'').decode()}")
+            return _toy_result(res)
+        if chooser is None:
+            arr, n = _decision_array(decisions)
+            toy.lib.fl_toy_run(toy.handle, arr, n, max_steps, ctypes.byref(res))
+            return _toy_result(res)
+        cb = _Callback(chooser)
+        toy.lib.fl_toy_run_cb(toy.handle, cb.cb, None, max_steps, ctypes.byref(res))
+        cb.reraise()
         return _toy_result(res)
 
 
@@ -477,6 +633,7 @@ def run_toy_detailed(
     chooser: Any = None,
     setup: Sequence[tuple[Any, ...]] = (),
     checks: bool = False,
+    pct: tuple[int, int, int] | None = None,
 ) -> ToyRun:
     """Run a toy program of tests/sched/toy.py once on the C scheduler (see run_toy).
 
@@ -484,8 +641,9 @@ def run_toy_detailed(
     ``Scheduler.run_solo("setup", toy.body(world, -1, setup))`` does; a violation there
     is the run's outcome (no events, violation step 0, thread -1), and a setup that
     blocks raises NativeError (RuntimeError in Python).  ``checks`` installs the toy's
-    check_step/check_end hooks (violations ``toy.check``, ``toy.end-check``)."""
-    return run_toy_encoded(encode_toy(program, setup, checks), decisions, max_steps, chooser)
+    check_step/check_end hooks (violations ``toy.check``, ``toy.end-check``).  ``chooser``
+    and ``pct`` as in ``run_toy_encoded``."""
+    return run_toy_encoded(encode_toy(program, setup, checks), decisions, max_steps, chooser, pct)
 
 
 def run_toy(
@@ -520,6 +678,19 @@ def toy_bench(
     return total
 
 
+def debug_randbelow(seed: int, bound: int, n: int) -> list[int]:
+    """Test aid: ``n`` draws of the C port of ``random.Random(seed)._randbelow(bound)`` (the
+    generator behind the C PCT chooser)."""
+    if abs(seed) >= 2**64 or not 1 <= bound < 2**32 or n < 0:
+        raise ValueError("seed, bound or n out of range")
+    lib = load_library()
+    if not hasattr(lib, "fl_debug_randbelow"):
+        raise NativeUnavailableError("the C library has no fl_debug_randbelow (stale build)")
+    out = (ctypes.c_uint * n)()
+    lib.fl_debug_randbelow(abs(seed), bound, out, n)
+    return list(out)
+
+
 def debug_flip_decision_rule(on: bool) -> bool:
     """Test only: make the C decision rule pick ``order[(c + 1) % n]`` (a deliberately
     broken scheduler, to prove the differential test can fail).  Returns the old setting."""
@@ -528,9 +699,10 @@ def debug_flip_decision_rule(on: bool) -> bool:
 
 def _reset_for_tests() -> None:
     """Forget the cached load result (tests use this after changing FUZZLOCK_NATIVE_LIB)."""
-    global _loaded, _lib, _path, _reason
+    global _loaded, _lib, _path, _reason, _fp_loaded, _fp_lib, _fp_path, _fp_reason
     with _lock:
         _loaded, _lib, _path, _reason = False, None, None, ""
+        _fp_loaded, _fp_lib, _fp_path, _fp_reason = False, None, None, ""
 
 
 # --------------------------------------------------------------------------- the model
@@ -730,44 +902,117 @@ def encode_model_scenario(sc: Any, knobs: Any) -> tuple[list[int], str]:
     return out, "\n".join(names)
 
 
+def _declare_model(lib: ctypes.CDLL) -> None:
+    """Declare the C model's functions (native/model.h, native/explore.c) on ``lib``; the
+    ones a stale build lacks stay undeclared (their callers say so)."""
+    if lib.fl_model_new.restype is ctypes.c_void_p:
+        return
+    lib.fl_model_new.argtypes = [
+        ctypes.POINTER(ctypes.c_longlong),
+        ctypes.c_size_t,
+        ctypes.c_char_p,
+        ctypes.c_char_p,
+        ctypes.c_size_t,
+    ]
+    lib.fl_model_run.argtypes = [
+        ctypes.c_void_p,
+        ctypes.POINTER(ctypes.c_longlong),
+        ctypes.c_size_t,
+        ctypes.c_int,
+        ctypes.POINTER(_FlResult),
+    ]
+    lib.fl_model_run.restype = ctypes.c_int
+    lib.fl_model_bench.argtypes = [
+        ctypes.c_void_p,
+        ctypes.c_longlong,
+        ctypes.c_ulonglong,
+        ctypes.c_int,
+    ]
+    lib.fl_model_bench.restype = ctypes.c_longlong
+    lib.fl_model_free.argtypes = [ctypes.c_void_p]
+    lib.fl_model_free.restype = None
+    if hasattr(lib, "fl_model_results"):
+        lib.fl_model_results.argtypes = [ctypes.c_void_p]
+        lib.fl_model_results.restype = ctypes.c_char_p
+    if hasattr(lib, "fl_model_violation_objects"):
+        lib.fl_model_violation_objects.argtypes = [ctypes.c_void_p]
+        lib.fl_model_violation_objects.restype = ctypes.c_char_p
+    if hasattr(lib, "fl_model_run_cb"):  # native/explore.c
+        lib.fl_model_run_cb.argtypes = [
+            ctypes.c_void_p,
+            _CHOOSE_CB,
+            ctypes.c_void_p,
+            ctypes.c_int,
+            ctypes.POINTER(_FlResult),
+        ]
+        lib.fl_model_run_cb.restype = ctypes.c_int
+        lib.fl_model_run_pct.argtypes = [
+            ctypes.c_void_p,
+            ctypes.c_ulonglong,
+            ctypes.c_int,
+            ctypes.c_int,
+            ctypes.c_int,
+            ctypes.POINTER(_FlResult),
+        ]
+        lib.fl_model_run_pct.restype = ctypes.c_int
+        lib.fl_model_bench_pct.argtypes = [
+            ctypes.c_void_p,
+            ctypes.c_longlong,
+            ctypes.c_ulonglong,
+            ctypes.c_int,
+            ctypes.c_int,
+            ctypes.c_int,
+        ]
+        lib.fl_model_bench_pct.restype = ctypes.c_longlong
+        lib.fl_model_state_digest.argtypes = [ctypes.c_void_p]
+        lib.fl_model_state_digest.restype = ctypes.c_ulonglong
+        lib.fl_fp_instrumented.argtypes = []
+        lib.fl_fp_instrumented.restype = ctypes.c_int
+    if hasattr(lib, "fl_model_footprints"):  # libfuzzlock_native_fp.so only
+        lib.fl_model_fp_new.argtypes = [ctypes.c_void_p]
+        lib.fl_model_fp_new.restype = ctypes.c_void_p
+        lib.fl_model_footprints.argtypes = [
+            ctypes.c_void_p,
+            ctypes.c_void_p,
+            ctypes.POINTER(ctypes.c_longlong),
+            ctypes.c_size_t,
+            _CHOOSE_CB,
+            ctypes.c_void_p,
+            ctypes.c_int,
+            ctypes.c_int,
+            ctypes.POINTER(_FlResult),
+            ctypes.POINTER(_FpResult),
+        ]
+        lib.fl_model_footprints.restype = ctypes.c_int
+        lib.fl_fp_free.argtypes = [ctypes.c_void_p]
+        lib.fl_fp_free.restype = None
+        lib.fl_model_fp_bench.argtypes = [
+            ctypes.c_void_p,
+            ctypes.c_void_p,
+            ctypes.c_longlong,
+            ctypes.c_ulonglong,
+            ctypes.c_int,
+        ]
+        lib.fl_model_fp_bench.restype = ctypes.c_longlong
+    lib.fl_model_new.restype = ctypes.c_void_p
+
+
 def _model_lib() -> ctypes.CDLL:
     lib = load_library()
     if not hasattr(lib, "fl_model_new"):
         raise NativeUnavailableError(
             f"{_path} has no C model (fl_model_new): stale build, run `pip install -e .` again"
         )
-    if lib.fl_model_new.restype is not ctypes.c_void_p:
-        lib.fl_model_new.argtypes = [
-            ctypes.POINTER(ctypes.c_longlong),
-            ctypes.c_size_t,
-            ctypes.c_char_p,
-            ctypes.c_char_p,
-            ctypes.c_size_t,
-        ]
-        lib.fl_model_run.argtypes = [
-            ctypes.c_void_p,
-            ctypes.POINTER(ctypes.c_longlong),
-            ctypes.c_size_t,
-            ctypes.c_int,
-            ctypes.POINTER(_FlResult),
-        ]
-        lib.fl_model_run.restype = ctypes.c_int
-        lib.fl_model_bench.argtypes = [
-            ctypes.c_void_p,
-            ctypes.c_longlong,
-            ctypes.c_ulonglong,
-            ctypes.c_int,
-        ]
-        lib.fl_model_bench.restype = ctypes.c_longlong
-        lib.fl_model_free.argtypes = [ctypes.c_void_p]
-        lib.fl_model_free.restype = None
-        if hasattr(lib, "fl_model_results"):
-            lib.fl_model_results.argtypes = [ctypes.c_void_p]
-            lib.fl_model_results.restype = ctypes.c_char_p
-        if hasattr(lib, "fl_model_violation_objects"):
-            lib.fl_model_violation_objects.argtypes = [ctypes.c_void_p]
-            lib.fl_model_violation_objects.restype = ctypes.c_char_p
-        lib.fl_model_new.restype = ctypes.c_void_p
+    _declare_model(lib)
+    return lib
+
+
+def _explore_lib(lib: ctypes.CDLL) -> ctypes.CDLL:
+    """``lib``, if it has the callback and PCT runners of native/explore.c."""
+    if not hasattr(lib, "fl_model_run_cb"):
+        raise NativeUnavailableError(
+            "the C library has no fl_model_run_cb (stale build): run `pip install -e .` again"
+        )
     return lib
 
 
@@ -776,8 +1021,8 @@ class _Model(_Handle):
 
     _free = "fl_model_free"
 
-    def __init__(self, encoded: Sequence[int], names: str) -> None:
-        self.lib = _model_lib()
+    def __init__(self, encoded: Sequence[int], names: str, lib: Any = None) -> None:
+        self.lib = lib if lib is not None else _model_lib()
         for x in encoded:
             if not _INT64_MIN <= x <= _INT64_MAX:
                 raise NativeError(f"encoding value {x} does not fit in 64 bits")
@@ -815,16 +1060,52 @@ def run_model(
     protocol_knobs: Any,
     decisions: Sequence[int] = (),
     max_steps: int | None = None,
+    *,
+    chooser: Any = None,
+    pct: tuple[int, int, int] | None = None,
 ) -> tuple[str, list[Event], list[int], list[int], ModelViolation | None]:
     """Run a scenario (JSON text, or a ``Scenario``) once on the C model under a full knob
     map (``Protocol.knobs``), replaying ``decisions``; ``max_steps`` defaults to the
     scenario's.  Returns ``(outcome, events, decisions, preempted, violation)`` where
     violation is ``(id, step, thread, fn, message)`` or None.
 
+    Instead of a decision list: ``chooser`` (an object with ``choose(order, current)`` as in
+    fuzzlock.sched.choosers, e.g. a HypothesisChooser drawing lazily) is called back from C
+    at each decision point, and an exception it raises aborts the run and is re-raised;
+    ``pct=(seed, depth, k)`` runs the C port of ``PCTChooser(seed, n_threads, depth, k)``,
+    which makes the same decisions as the Python one.
+
     Raises NativeError for an op or value outside the native slice (or a run beyond the C
     model's capacities), NativeSetupError where
     ``fuzzlock.model.run`` raises SetupError."""
-    return run_model_results(scenario_json, protocol_knobs, decisions, max_steps).run
+    return run_model_results(
+        scenario_json, protocol_knobs, decisions, max_steps, chooser=chooser, pct=pct
+    ).run
+
+
+def _model_run_results(m: _Model, res: _FlResult, rc: int) -> ModelRunResults:
+    """The ModelRunResults of the run of ``m`` that filled ``res`` and returned ``rc``."""
+    msg = (res.message or b"").decode(errors="replace")
+    if rc == _MODEL_SETUP_ERROR:
+        raise NativeSetupError(msg)
+    r = _toy_result(res)
+    results: list[list[str]] = []
+    if hasattr(m.lib, "fl_model_results"):
+        text = (m.lib.fl_model_results(m.handle) or b"").decode()
+        for line in text.split("\n"):
+            n, *vals = line.split("\t")
+            assert int(n) == len(vals), line
+            results.append(vals)
+    objects: tuple[str, ...] | None = None
+    if hasattr(m.lib, "fl_model_violation_objects"):
+        raw = m.lib.fl_model_violation_objects(m.handle)
+        if raw is not None:
+            objects = tuple(raw.decode().split("\n")) if raw else ()
+    viol = None
+    if r.violation_step is not None:
+        thread = r.violation_thread if r.violation_thread is not None else -1
+        viol = (r.outcome, r.violation_step, thread, r.violation_fn or "", r.message)
+    return ModelRunResults((r.outcome, r.events, r.decisions, r.preempted, viol), results, objects)
 
 
 def run_model_results(
@@ -832,41 +1113,33 @@ def run_model_results(
     protocol_knobs: Any,
     decisions: Sequence[int] = (),
     max_steps: int | None = None,
+    *,
+    chooser: Any = None,
+    pct: tuple[int, int, int] | None = None,
 ) -> ModelRunResults:
     """``run_model`` plus what each thread's operations returned, formatted like
     ``model.ModelRun.results`` (the ops a thread completed before the run ended)."""
     sc = _scenario_of(scenario_json)
     steps = _check_max_steps(sc.max_steps if max_steps is None else max_steps)
     encoded, names = encode_model_scenario(sc, protocol_knobs)
-    decs = list(decisions)
-    for d in decs:
-        if not isinstance(d, int) or isinstance(d, bool) or not 0 <= d <= _INT64_MAX:
-            raise ValueError(f"decision {d!r} is not a non-negative 64-bit integer")
+    arr, n = _decision_array(decisions)
+    pct_args = _check_pct(pct) if pct is not None else None
     with _Model(encoded, names) as m:
         res = _FlResult()
-        arr = (ctypes.c_longlong * len(decs))(*decs)
-        rc = m.lib.fl_model_run(m.handle, arr, len(decs), steps, ctypes.byref(res))
-        msg = (res.message or b"").decode(errors="replace")
-        if rc == _MODEL_SETUP_ERROR:
-            raise NativeSetupError(msg)
-        r = _toy_result(res)
-        results: list[list[str]] = []
-        if hasattr(m.lib, "fl_model_results"):
-            text = (m.lib.fl_model_results(m.handle) or b"").decode()
-            for line in text.split("\n"):
-                n, *vals = line.split("\t")
-                assert int(n) == len(vals), line
-                results.append(vals)
-        objects: tuple[str, ...] | None = None
-        if hasattr(m.lib, "fl_model_violation_objects"):
-            raw = m.lib.fl_model_violation_objects(m.handle)
-            if raw is not None:
-                objects = tuple(raw.decode().split("\n")) if raw else ()
-    viol = None
-    if r.violation_step is not None:
-        thread = r.violation_thread if r.violation_thread is not None else -1
-        viol = (r.outcome, r.violation_step, thread, r.violation_fn or "", r.message)
-    return ModelRunResults((r.outcome, r.events, r.decisions, r.preempted, viol), results, objects)
+        if pct_args is not None:
+            _explore_lib(m.lib)
+            rc = m.lib.fl_model_run_pct(m.handle, *pct_args, steps, ctypes.byref(res))
+            if rc == -1 and res.outcome_id is None:
+                raise NativeError(f"bad PCT parameters {pct!r} for the C chooser")
+        elif chooser is not None:
+            cb = _Callback(chooser)
+            rc = _explore_lib(m.lib).fl_model_run_cb(
+                m.handle, cb.cb, None, steps, ctypes.byref(res)
+            )
+            cb.reraise()
+        else:
+            rc = m.lib.fl_model_run(m.handle, arr, n, steps, ctypes.byref(res))
+        return _model_run_results(m, res, rc)
 
 
 def model_bench(
@@ -875,14 +1148,423 @@ def model_bench(
     runs: int,
     seed: int = 0,
     max_steps: int | None = None,
+    *,
+    pct: tuple[int, int] | None = None,
 ) -> int:
-    """Run a scenario ``runs`` times in one C call with seeded random decisions; the total
-    number of scheduling steps (for benchmarks)."""
+    """Run a scenario ``runs`` times in one C call with seeded random decisions (seeds
+    ``seed``, ``seed + 1``, ...), or with ``pct=(depth, k)`` the C PCT chooser
+    ``PCTChooser(seed + i, n_threads, depth, k)``; the total number of scheduling steps
+    (for benchmarks)."""
     sc = _scenario_of(scenario_json)
     steps = _check_max_steps(sc.max_steps if max_steps is None else max_steps)
     encoded, names = encode_model_scenario(sc, protocol_knobs)
+    if pct is not None:
+        _s, depth, k = _check_pct((seed, *pct))
+        if seed < 0 or seed + runs > 2**64:
+            raise ValueError(f"PCT bench seeds {seed}..{seed + runs - 1} must be in 0..2**64-1")
     with _Model(encoded, names) as m:
-        total = int(m.lib.fl_model_bench(m.handle, runs, seed & (2**64 - 1), steps))
+        if pct is None:
+            total = int(m.lib.fl_model_bench(m.handle, runs, seed & (2**64 - 1), steps))
+        else:
+            total = int(
+                _explore_lib(m.lib).fl_model_bench_pct(m.handle, runs, seed, depth, k, steps)
+            )
     if total < 0:
         raise NativeError("C model error in fl_model_bench")
     return total
+
+
+# --------------------------------------------------------------------------- footprints
+
+#: File name of the footprint variant of the library (same sources; the model code is
+#: compiled with access instrumentation, see native/footprint.h).
+FP_LIBRARY_NAME = "libfuzzlock_native_fp.so"
+#: Environment variable naming another footprint library file.  Without it the variant
+#: is looked up next to ``$FUZZLOCK_NATIVE_LIB`` (if that is set and has one), else in
+#: the installed package.
+FP_ENV_VAR = "FUZZLOCK_NATIVE_FP_LIB"
+
+#: The sentinel of a step that conflicts with every step (its footprint overflowed the C
+#: side's capacity, or it touched state without a stable cell): such a step's ``reads``
+#: and ``writes`` are this very object (test with ``is``); ``dependent`` knows it.
+ALL_CELLS: frozenset[int] = frozenset({-1})
+
+
+class StepInfo(NamedTuple):
+    """One step of a run recorded with footprints (``run_model_footprints``,
+    ``run_toy_footprints``).
+
+    * ``tid``: the thread that executed the step;
+    * ``order``: the enabled threads in the round-robin order the scheduler computed (the
+      list a chooser is given), length 1 when no decision was consumed;
+    * ``decided``: whether a decision was consumed (``len(order) >= 2``);
+    * ``reads``, ``writes``: the shared-state cells the step read and wrote, from executing
+      its op up to the thread's next scheduling point (invariant checks excluded).  Cells
+      are opaque ints, stable across runs of the same scenario; a cell written is also in
+      ``reads`` if it was read.  ``ALL_CELLS`` (both fields) for a step that conflicts
+      with everything.
+
+    Two steps of different threads are dependent iff ``dependent(a, b)``: one writes a cell
+    the other reads or writes.  Lock operations write their lock's cell (a failed trylock
+    or a wait reads it), RCU section boundaries read one RCU cell that anon_vma frees write.
+    """
+
+    tid: int
+    order: tuple[int, ...]
+    decided: bool
+    reads: frozenset[int]
+    writes: frozenset[int]
+
+    @property
+    def conflicts_all(self) -> bool:
+        return self.writes is ALL_CELLS
+
+
+def dependent(a: StepInfo, b: StepInfo) -> bool:
+    """Whether the footprints of two steps conflict (say nothing about program order:
+    two steps of one thread are always ordered)."""
+    if a.writes is ALL_CELLS or b.writes is ALL_CELLS:
+        return True
+    return not (
+        a.writes.isdisjoint(b.writes)
+        and a.writes.isdisjoint(b.reads)
+        and b.writes.isdisjoint(a.reads)
+    )
+
+
+_fp_loaded = False
+_fp_lib: ctypes.CDLL | None = None
+_fp_path: Path | None = None
+_fp_reason = ""
+
+
+def _load_fp() -> None:
+    global _fp_lib, _fp_path, _fp_reason
+    env = os.environ.get(FP_ENV_VAR)
+    path: Path | None = None
+    if env:
+        path = Path(env)
+        if not path.is_file():
+            _fp_reason = f"{FP_ENV_VAR}={env} does not name a file"
+            return
+    else:
+        main = os.environ.get(ENV_VAR)
+        if main and (Path(main).parent / FP_LIBRARY_NAME).is_file():
+            path = Path(main).parent / FP_LIBRARY_NAME
+        else:
+            import fuzzlock
+
+            for d in getattr(fuzzlock, "__path__", ()):
+                if (Path(d) / FP_LIBRARY_NAME).is_file():
+                    path = Path(d) / FP_LIBRARY_NAME
+                    break
+            else:
+                res = importlib.resources.files("fuzzlock") / FP_LIBRARY_NAME
+                if res.is_file():
+                    path = Path(_resources.enter_context(importlib.resources.as_file(res)))
+        if path is None:
+            _fp_reason = (
+                f"{FP_LIBRARY_NAME} is not in the installed fuzzlock package "
+                "(stale build? run `pip install -e .` again)"
+            )
+            return
+    try:
+        lib = ctypes.CDLL(str(path))
+        _declare(lib)
+    except (OSError, AttributeError) as exc:
+        _fp_reason = f"cannot load {path}: {' '.join(str(exc).split())}"
+        return
+    got = lib.fl_abi_version()
+    if got != ABI_VERSION:
+        _fp_reason = f"{path} has ABI version {got}, fuzzlock expects {ABI_VERSION} (stale build)"
+        return
+    if not hasattr(lib, "fl_model_footprints") or not hasattr(lib, "fl_toy_footprints"):
+        _fp_reason = f"{path} has no footprint runners (not the _fp variant, or a stale build)"
+        return
+    _declare_model(lib)
+    if lib.fl_fp_instrumented() != 1:
+        _fp_reason = f"{path} is not instrumented"
+        return
+    _fp_lib, _fp_path = lib, path
+
+
+def load_footprint_library() -> ctypes.CDLL:
+    """Load (once) and return ``libfuzzlock_native_fp.so``; NativeUnavailableError if it
+    is unusable."""
+    global _fp_loaded
+    if not _fp_loaded:
+        with _lock:
+            if not _fp_loaded:
+                _load_fp()
+                _fp_loaded = True
+    if _fp_lib is None:
+        raise NativeUnavailableError(_fp_reason)
+    return _fp_lib
+
+
+def footprints_available() -> bool:
+    """True iff the footprint library loads."""
+    try:
+        load_footprint_library()
+    except NativeUnavailableError:
+        return False
+    return True
+
+
+def footprints_unavailable_reason() -> str:
+    """Why the footprint library is unavailable, or ''."""
+    try:
+        load_footprint_library()
+    except NativeUnavailableError as e:
+        return str(e)
+    return ""
+
+
+def footprint_library_path() -> Path | None:
+    """Path of the loaded footprint library, or None."""
+    return _fp_path if footprints_available() else None
+
+
+#: ``struct fl_fp_step`` as a struct format (tid, norder, order[16], decided, all, pad,
+#: reads_off, nreads, writes_off, nwrites); unpacked in bulk, much faster than ctypes fields.
+_FP_STEP_FMT = "=ii16iBB6xQQQQ"
+
+
+def _steps_of(fp: _FpResult, nevents: int) -> list[StepInfo]:
+    if fp.nsteps < nevents:
+        raise NativeError(f"{fp.nsteps} footprints for {nevents} trace events")
+    if struct.calcsize(_FP_STEP_FMT) != ctypes.sizeof(_FpStep):
+        raise NativeError("struct fl_fp_step layout differs from native.py's")
+    raw = ctypes.string_at(fp.steps, nevents * ctypes.sizeof(_FpStep)) if nevents else b""
+    cells = fp.cells[: fp.ncells] if fp.ncells else []
+    out: list[StepInfo] = []
+    for rec in struct.iter_unpack(_FP_STEP_FMT, raw):
+        tid, norder = rec[0], rec[1]
+        order = rec[2 : 2 + norder]
+        decided, every = rec[18], rec[19]
+        if every:
+            out.append(StepInfo(tid, order, bool(decided), ALL_CELLS, ALL_CELLS))
+            continue
+        r0, nr, w0, nw = rec[20:24]
+        out.append(
+            StepInfo(
+                tid,
+                order,
+                bool(decided),
+                frozenset(cells[r0 : r0 + nr]),
+                frozenset(cells[w0 : w0 + nw]),
+            )
+        )
+    return out
+
+
+class _FpHandle(_Handle):
+    _free = "fl_fp_free"
+
+
+class ModelFootprints:
+    """One scenario on the footprint library, run as often as wanted (the explorer's
+    session: the scenario is parsed and the buffers allocated once).  ``close()`` (or
+    leaving a ``with``) frees it.
+
+    ``step_checks=False`` leaves out the per-step invariant checks (the end-of-run checks
+    stay): footprints do not cover what the invariant checks read, so an intermediate state
+    that only one of two equivalent orders passes through can break a per-step invariant in
+    that order alone.
+
+    ``lockdep_cells=False`` leaves out the cells of lockdep's graph (a blocking acquisition
+    under other locks reads the cell of its class edge, or writes it and the whole graph's
+    cell when it adds the edge).  Without them, steps that differ only in which first adds
+    a lockdep edge are independent: whether a whole run's edges have a cycle does not depend
+    on their order, but the step where ``lock.order`` is reported, and so where the run
+    stops, does."""
+
+    def __init__(
+        self,
+        scenario_json: Any,
+        protocol_knobs: Any,
+        max_steps: int | None = None,
+        step_checks: bool = True,
+        lockdep_cells: bool = True,
+    ) -> None:
+        lib = load_footprint_library()
+        sc = _scenario_of(scenario_json)
+        self.max_steps = _check_max_steps(sc.max_steps if max_steps is None else max_steps)
+        self.flags = 0 if step_checks else 1  # FL_MODEL_NO_STEP_CHECKS
+        encoded, names = encode_model_scenario(sc, protocol_knobs)
+        self._model = _Model(encoded, names, lib=lib)
+        self._fp = _FpHandle()
+        self._fp.lib = lib
+        self._fp.handle = lib.fl_model_fp_new(self._model.handle)
+        if not self._fp.handle:
+            self._model.close()
+            raise NativeError("out of memory (footprint recorder)")
+        lib.fl_fp_set_lockdep(self._fp.handle, 1 if lockdep_cells else 0)
+
+    def run(
+        self, decisions: Sequence[int] = (), chooser: Any = None, max_steps: int | None = None
+    ) -> tuple[ModelRunResults, list[StepInfo]]:
+        """One run (decisions replayed, or from ``chooser``): its results like
+        ``run_model_results`` and one StepInfo per trace event.  ``max_steps`` overrides
+        the session's bound for this run (a prefix of a schedule: outcome ``step-bound``)."""
+        if self._model.handle is None:
+            raise NativeError("ModelFootprints is closed")
+        steps = self.max_steps if max_steps is None else _check_max_steps(max_steps)
+        lib = self._model.lib
+        arr, n = _decision_array(decisions)
+        res, fpres = _FlResult(), _FpResult()
+        cb = _Callback(chooser) if chooser is not None else None
+        rc = lib.fl_model_footprints(
+            self._model.handle,
+            self._fp.handle,
+            arr,
+            n,
+            cb.cb if cb is not None else _CHOOSE_CB(),
+            None,
+            steps,
+            self.flags,
+            ctypes.byref(res),
+            ctypes.byref(fpres),
+        )
+        if cb is not None:
+            cb.reraise()
+        if rc == -1 and res.outcome_id is None:
+            raise NativeError("fl_model_footprints refused its arguments")
+        results = _model_run_results(self._model, res, rc)
+        return results, _steps_of(fpres, res.nevents)
+
+    def bench(self, runs: int, seed: int = 0, recording: bool = True) -> int:
+        """``runs`` runs with seeded random decisions in one C call, recording footprints
+        (or, ``recording=False``, the instrumented library's plain runs); the total number
+        of steps (for benchmarks)."""
+        if self._model.handle is None:
+            raise NativeError("ModelFootprints is closed")
+        lib = self._model.lib
+        if recording:
+            total = lib.fl_model_fp_bench(
+                self._model.handle, self._fp.handle, runs, seed & (2**64 - 1), self.max_steps
+            )
+        else:
+            total = lib.fl_model_bench(self._model.handle, runs, seed & (2**64 - 1), self.max_steps)
+        if total < 0:
+            raise NativeError("C model error in the footprint bench")
+        return int(total)
+
+    def set_step_capacity(self, cells: int) -> None:
+        """Test aid: a step recording more than ``cells`` cells (reads + writes) becomes an
+        ``ALL_CELLS`` step (the default, and the maximum, is 8192)."""
+        self._model.lib.fl_fp_set_capacity(self._fp.handle, max(0, cells))
+
+    def state_digest(self) -> int:
+        """A hash of the model's state after the last run (test aid: equal for runs that
+        differ only in the order of independent steps; see fl_model_state_digest)."""
+        if self._model.handle is None:
+            raise NativeError("ModelFootprints is closed")
+        return int(self._model.lib.fl_model_state_digest(self._model.handle))
+
+    def close(self) -> None:
+        self._fp.close()
+        self._model.close()
+
+    def __enter__(self) -> ModelFootprints:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def run_model_footprints(
+    scenario_json: Any,
+    protocol_knobs: Any,
+    decisions: Sequence[int] = (),
+    max_steps: int | None = None,
+    *,
+    chooser: Any = None,
+    step_checks: bool = True,
+    lockdep_cells: bool = True,
+) -> tuple[ModelRunResults, list[StepInfo]]:
+    """``run_model_results`` on the footprint library, plus one StepInfo per trace event
+    (the same run, event for event, as ``run_model``'s).  ``step_checks``, ``lockdep_cells``:
+    see ``ModelFootprints``.  For many runs of one scenario use a ``ModelFootprints``
+    session.  NativeUnavailableError without the _fp library."""
+    with ModelFootprints(
+        scenario_json, protocol_knobs, max_steps, step_checks, lockdep_cells
+    ) as mf:
+        return mf.run(decisions, chooser)
+
+
+class ToyFootprints:
+    """An encoded toy program (``encode_toy``) on the footprint library, run as often as
+    wanted; ``vars()`` gives its shared variables after the last run."""
+
+    def __init__(self, encoded: Sequence[int]) -> None:
+        lib = load_footprint_library()
+        self._toy = _Toy(encoded, lib=lib)
+        self._fp = _FpHandle()
+        self._fp.lib = lib
+        self._fp.handle = lib.fl_toy_fp_new(self._toy.handle)
+        if not self._fp.handle:
+            self._toy.close()
+            raise NativeError("out of memory (footprint recorder)")
+
+    def run(
+        self, decisions: Sequence[int] = (), max_steps: int = 10_000, chooser: Any = None
+    ) -> tuple[ToyRun, list[StepInfo]]:
+        if self._toy.handle is None:
+            raise NativeError("ToyFootprints is closed")
+        _check_max_steps(max_steps)
+        lib = self._toy.lib
+        arr, n = _decision_array(decisions)
+        res, fpres = _FlResult(), _FpResult()
+        cb = _Callback(chooser) if chooser is not None else None
+        rc = lib.fl_toy_footprints(
+            self._toy.handle,
+            self._fp.handle,
+            arr,
+            n,
+            cb.cb if cb is not None else _CHOOSE_CB(),
+            None,
+            max_steps,
+            ctypes.byref(res),
+            ctypes.byref(fpres),
+        )
+        if cb is not None:
+            cb.reraise()
+        if rc == -1 and res.outcome_id is None:
+            raise NativeError("fl_toy_footprints refused its arguments")
+        run = _toy_result(res)
+        return run, _steps_of(fpres, res.nevents)
+
+    def set_step_capacity(self, cells: int) -> None:
+        """Test aid: see ``ModelFootprints.set_step_capacity``."""
+        self._toy.lib.fl_fp_set_capacity(self._fp.handle, max(0, cells))
+
+    def vars(self) -> list[int]:
+        """The toy's shared variables var0..var2 after the last run."""
+        if self._toy.handle is None:
+            raise NativeError("ToyFootprints is closed")
+        out = (ctypes.c_longlong * 3)()
+        self._toy.lib.fl_toy_vars(self._toy.handle, out, 3)
+        return list(out)
+
+    def close(self) -> None:
+        self._fp.close()
+        self._toy.close()
+
+    def __enter__(self) -> ToyFootprints:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def run_toy_footprints(
+    encoded: Sequence[int],
+    decisions: Sequence[int] = (),
+    max_steps: int = 10_000,
+    *,
+    chooser: Any = None,
+) -> tuple[ToyRun, list[StepInfo]]:
+    """``run_toy_encoded`` on the footprint library, plus one StepInfo per trace event."""
+    with ToyFootprints(encoded) as tf:
+        return tf.run(decisions, max_steps, chooser)

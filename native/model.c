@@ -1087,3 +1087,46 @@ long long fl_model_bench(struct fl_model *m, long long runs, unsigned long long 
 	}
 	return total;
 }
+
+/*
+ * fl_model_run_chooser - fl_model_run with decisions from @ch (native/explore.c:
+ * callbacks, PCT, footprints).  FL_MODEL_NO_STEP_CHECKS leaves out the per-step
+ * invariants.  @res may be NULL: no result, no trace text (benchmarks).
+ */
+int fl_model_run_chooser(struct fl_model *m, const struct fl_chooser *ch, int max_steps,
+			 int flags, struct fl_result *res)
+{
+	int rc;
+
+	if (!m || !ch)
+		return FL_MODEL_ERROR;
+	fl_set_cur_world(&m->w);
+	rc = model_prepare(m, max_steps);
+	if (rc) {
+		if (res)
+			model_error_result(m, res, rc);
+		return rc;
+	}
+	if (flags & FL_MODEL_NO_STEP_CHECKS)
+		m->s.check_step = NULL;
+	fl_sched_run(&m->s, ch);
+	if (!res)
+		return m->s.outcome == FL_ERROR ? FL_MODEL_ERROR : FL_MODEL_OK;
+	fl_sched_result(&m->s, res);
+	return res->outcome == FL_ERROR ? FL_MODEL_ERROR : FL_MODEL_OK;
+}
+
+struct fl_sched *fl_model_sched(struct fl_model *m)
+{
+	return &m->s;
+}
+
+struct fl_world *fl_model_world(struct fl_model *m)
+{
+	return &m->w;
+}
+
+int fl_model_nthreads(const struct fl_model *m)
+{
+	return m->nthreads;
+}

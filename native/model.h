@@ -100,4 +100,14 @@ const char *fl_model_results(struct fl_model *m);
 /* Violation.objects of the last run's violation ('\n'-separated), NULL if not recorded */
 const char *fl_model_violation_objects(struct fl_model *m);
 
+/* fl_model_run_chooser() flags */
+#define FL_MODEL_NO_STEP_CHECKS	1	/* leave out the per-step invariants */
+
+struct fl_world;
+int fl_model_run_chooser(struct fl_model *m, const struct fl_chooser *ch, int max_steps,
+			 int flags, struct fl_result *res);
+struct fl_sched *fl_model_sched(struct fl_model *m);
+struct fl_world *fl_model_world(struct fl_model *m);
+int fl_model_nthreads(const struct fl_model *m);
+
 #endif /* FUZZLOCK_MODEL_H */

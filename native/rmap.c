@@ -25,6 +25,7 @@ static int fl_av_free(struct fl_world *w, int av, const char *fn)
 	}
 	sl->live = false;
 	a->free_clock = w->s->clock;
+	fl_fp_rcu_free();	/* footprints: ordered against RCU section starts */
 	return 0;
 }
 

@@ -24,6 +24,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "footprint.h"
 #include "sched.h"
 
 #if defined(__x86_64__) && !defined(FL_FORCE_UCONTEXT)
@@ -41,6 +42,7 @@
 #endif
 
 #ifdef FL_ASAN
+void __asan_unpoison_memory_region(void const volatile *addr, size_t size);
 void __sanitizer_start_switch_fiber(void **fake_stack_save, const void *bottom, size_t size);
 void __sanitizer_finish_switch_fiber(void *fake_stack_save, const void **bottom_old,
 				     size_t *size_old);
@@ -221,8 +223,12 @@ static int fl_stack_alloc(struct fl_sched *s, struct fl_thread *t)
 
 	if (t->stack && t->stack_size == size)
 		return 0;
-	if (t->stack)
+	if (t->stack) {
+#ifdef FL_ASAN
+		__asan_unpoison_memory_region(t->stack, t->stack_size);
+#endif
 		munmap((char *)t->stack - page, t->stack_size + page);
+	}
 	t->stack = NULL;
 	map = mmap(NULL, size + page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (map == MAP_FAILED)
@@ -242,8 +248,12 @@ static void fl_stack_free(struct fl_thread *t)
 	long pg = sysconf(_SC_PAGESIZE);
 	size_t page = pg > 0 ? (size_t)pg : 4096;
 
-	if (t->stack)
+	if (t->stack) {
+#ifdef FL_ASAN
+		__asan_unpoison_memory_region(t->stack, t->stack_size);
+#endif
 		munmap((char *)t->stack - page, t->stack_size + page);
+	}
 	t->stack = NULL;
 	free(t->uctx);
 	t->uctx = NULL;
@@ -424,6 +434,7 @@ int fl_debug_flip_decision_rule(int on)
 
 void fl_lock_init(struct fl_lock *lk, const char *name, int cls, enum fl_lock_type type)
 {
+	fl_fp_range(lk, sizeof(*lk), FL_FP_WRITE);	/* a lock created in a step */
 	memset(lk, 0, sizeof(*lk));
 	lk->name = name;
 	lk->cls = cls;
@@ -433,6 +444,7 @@ void fl_lock_init(struct fl_lock *lk, const char *name, int cls, enum fl_lock_ty
 
 void fl_lock_reset(struct fl_lock *lk)
 {
+	fl_fp_lock(lk, FL_FP_WRITE);
 	lk->owner = -1;
 	lk->writer = -1;
 	lk->readers = 0;
@@ -554,7 +566,20 @@ static int fl_thread_setup(struct fl_sched *s, struct fl_thread *t, int tid, con
 	t->spins = 0;
 	t->resume = fl_none;
 	t->asan_fake = NULL;
-	if (fl_stack_alloc(s, t) || fl_ctx_make(s, t)) {
+	if (fl_stack_alloc(s, t)) {
+		fl_sched_error(s, "cannot allocate a %zu-byte thread stack: %s", s->stack_size,
+			       strerror(errno));
+		return -1;
+	}
+#ifdef FL_ASAN
+	/*
+	 * A run that stopped on a violation abandoned this stack's frames with
+	 * their redzones poisoned; code built without ASan (the instrumented
+	 * model of the footprint library) would trip over them.
+	 */
+	__asan_unpoison_memory_region(t->stack, t->stack_size);
+#endif
+	if (fl_ctx_make(s, t)) {
 		fl_sched_error(s, "cannot allocate a %zu-byte thread stack: %s", s->stack_size,
 			       strerror(errno));
 		return -1;
@@ -705,8 +730,19 @@ static int fl_advance(struct fl_sched *s, struct fl_thread *t, struct fl_value v
 			struct fl_lock *sem = op->lock;
 
 			sem->pending_writers |= fl_bit(t->slot);
-			if (!fl_write_available(sem))
+			if (!fl_write_available(sem)) {
 				sem->waiting_writers |= fl_bit(t->slot);
+				/* readers now find it unavailable: the step writes the rwsem */
+				if (s->fp)
+					fl_fp_lock(sem, FL_FP_WRITE);
+			} else if (s->fp) {
+				/*
+				 * Only pending: commutes with acquisitions (which make it wait
+				 * either way) but not with a release just before it (before
+				 * the release it would have waited, holding readers off).
+				 */
+				fl_fp_lock(sem, FL_FP_READ);
+			}
 		}
 		if (op->kind == FL_OP_MIGHT_SLEEP || fl_lock_sleeps(op->lock)) {
 			char why[FL_MSG_LEN];
@@ -787,11 +823,23 @@ static int fl_graph_add(struct fl_sched *s, const struct fl_lockdep_edge *edge, 
 	int chain[FL_LOCKDEP_NODES + 1];
 	int n = 0, i;
 	size_t cap = (size_t)s->edges_cap;
+	bool known = false;
 
 	if (fl_node_live(s, src))
-		for (e = s->node_first[src]; e >= 0; e = s->edges[e].next)
-			if (s->edges[e].dst == dst)
-				return 0;
+		for (e = s->node_first[src]; e >= 0 && !known; e = s->edges[e].next)
+			known = s->edges[e].dst == dst;
+	if (s->fp && !s->fp->no_lockdep) {
+		/*
+		 * Footprint: an acquisition that finds its edge depends only on that
+		 * edge; one that adds an edge searches the whole graph and changes it.
+		 */
+		fl_fp_cell(((int64_t)FL_FP_TAG_LOCKDEP_EDGE << 32) |
+			   ((int64_t)src * FL_LOCKDEP_NODES + dst), known ? FL_FP_READ : FL_FP_WRITE);
+		if (!known)
+			fl_fp_cell(FL_FP_CELL_LOCKDEP, FL_FP_WRITE);
+	}
+	if (known)
+		return 0;
 	last = src == dst ? -1 : fl_graph_path(s, dst, src);
 	if (fl_grow((void **)&s->edges, &cap, (size_t)s->nedges + 1, sizeof(*s->edges)) ||
 	    cap > INT_MAX)
@@ -937,6 +985,49 @@ static int fl_run_thunk(struct fl_sched *s, const struct fl_op *op, struct fl_va
 	return s->stopped ? -1 : 0;
 }
 
+/*
+ * The explicit cells of an op (footprint.h): every lock acquisition, release
+ * and successful trylock writes the lock's cell; a failed trylock and a wait
+ * only read it (they change no lock state, and a lock or unlock by another
+ * thread, which writes it, is what can change their outcome).  RCU section
+ * boundaries read the RCU cell that frees of typesafe-by-RCU objects write:
+ * what a deref inside a section may see depends only on whether the section
+ * started before the free (rcu_since < free_clock), and section boundaries of
+ * different threads commute with each other.
+ */
+static void fl_fp_op(const struct fl_op *op)
+{
+	const struct fl_lock *lk = op->lock;
+	bool ok;
+
+	switch (op->kind) {
+	case FL_OP_LOCK:
+	case FL_OP_UNLOCK:
+		fl_fp_lock(lk, FL_FP_WRITE);
+		break;
+	case FL_OP_TRYLOCK:
+		if (lk->type != FL_RWSEM)
+			ok = lk->owner < 0;
+		else if (op->mode == FL_WRITE)
+			ok = fl_write_available(lk);
+		else
+			ok = fl_read_available(lk);
+		fl_fp_lock(lk, ok ? FL_FP_WRITE : FL_FP_READ);
+		break;
+	case FL_OP_WAIT:
+		fl_fp_lock(lk, FL_FP_READ);
+		break;
+	case FL_OP_RCU_LOCK:
+	case FL_OP_RCU_UNLOCK:
+	case FL_OP_PTE_MAP:
+	case FL_OP_PTE_UNMAP:
+		fl_fp_cell(FL_FP_CELL_RCU, FL_FP_READ);
+		break;
+	default:
+		break;
+	}
+}
+
 static int fl_execute(struct fl_sched *s, struct fl_thread *t, const struct fl_op *op,
 		      struct fl_value *val)
 {
@@ -944,6 +1035,8 @@ static int fl_execute(struct fl_sched *s, struct fl_thread *t, const struct fl_o
 	bool ok;
 
 	*val = fl_none;
+	if (s->fp)
+		fl_fp_op(op);
 	switch (op->kind) {
 	case FL_OP_MEM:
 	case FL_OP_MIGHT_SLEEP:
@@ -1237,6 +1330,8 @@ int fl_sched_run(struct fl_sched *s, const struct fl_chooser *ch)
 		t = &s->threads[pick];
 		s->current = t;
 		op = t->pending;
+		if (s->fp)
+			fl_fp_step_begin(s->fp, pick, order, norder, norder >= 2);
 		if (fl_execute(s, t, &op, &val)) {
 			/* the op that broke an invariant is part of the trace: value "!" */
 			if (s->outcome == FL_VIOLATION)
@@ -1248,11 +1343,15 @@ int fl_sched_run(struct fl_sched *s, const struct fl_chooser *ch)
 		s->clock++;
 		if (fl_advance(s, t, val))
 			goto out;
+		if (s->fp)
+			fl_fp_pause(s->fp);	/* invariant checks are not part of the step */
 		if (s->check_step && s->check_step(s, t, s->check_ctx)) {
 			if (!s->stopped)
 				fl_sched_error(s, "check_step failed without a violation");
 			goto out;
 		}
+		if (s->fp)
+			fl_fp_step_end(s->fp);
 		s->step++;
 	}
 	if (s->outcome == FL_FINISHED && s->check_end) {
@@ -1261,6 +1360,8 @@ int fl_sched_run(struct fl_sched *s, const struct fl_chooser *ch)
 			fl_sched_error(s, "check_end failed without a violation");
 	}
 out:
+	if (s->fp)
+		fl_fp_step_end(s->fp);	/* the step a violation ended, if one is open */
 	s->current = NULL;
 	fl_tls_sched = saved;
 out_nostate:

@@ -125,6 +125,7 @@ struct fl_held {
 typedef void (*fl_body_fn)(void *arg);
 
 struct fl_sched;
+struct fl_fp;
 
 struct fl_thread {
 	int tid;		/* -1 for the solo (setup) thread */
@@ -182,8 +183,46 @@ struct fl_random {		/* choosers.RandomChooser (different generator) */
 	double preempt;		/* 1.0 = uniform among the enabled threads */
 };
 
+/*
+ * choosers.PCTChooser, bit for bit (native/pct.c): the same seed, thread count,
+ * depth and k give the same decisions as the Python chooser, whose
+ * random.Random(seed) it reproduces (MT19937 and CPython's seeding, _randbelow,
+ * shuffle and sample).
+ */
+#define FL_PCT_MAX_DEPTH	64
+#define FL_MT_N			624
+
+struct fl_mt {			/* CPython's random.Random state */
+	uint32_t mt[FL_MT_N];
+	int mti;
+};
+
+struct fl_pct {
+	int n, depth, k;
+	long long prio[FL_MAX_THREADS];
+	int npoints;
+	int point[FL_PCT_MAX_DEPTH];	/* sorted decision-point indices */
+	long long seen;
+};
+
 void fl_replay_init(struct fl_chooser *c, struct fl_replay *r, const long long *d, size_t n);
 void fl_random_init(struct fl_chooser *c, struct fl_random *r, uint64_t seed, double preempt);
+/*
+ * PCTChooser(seed, n, depth, k) with seed_abs = |seed| (random.Random seeds
+ * with the absolute value); -1 if n, depth or k is out of range
+ * (1 <= n <= FL_MAX_THREADS, 1 <= depth <= FL_PCT_MAX_DEPTH, 0 <= k <= FL_PCT_MAX_K).
+ * choose() returns -1 (abort) for a thread id >= n, where Python raises IndexError.
+ */
+#define FL_PCT_MAX_K		(1 << 24)
+int fl_pct_init(struct fl_chooser *c, struct fl_pct *p, uint64_t seed_abs, int n, int depth,
+		int k);
+/* random.Random(seed_abs) */
+void fl_mt_seed(struct fl_mt *r, uint64_t seed_abs);
+uint32_t fl_mt_next(struct fl_mt *r);
+/* Random._randbelow(n) for 1 <= n < 2^32 */
+uint32_t fl_mt_below(struct fl_mt *r, uint32_t n);
+/* test aid (exported): @n draws of random.Random(seed_abs)._randbelow(bound) */
+int fl_debug_randbelow(unsigned long long seed_abs, unsigned int bound, unsigned int *out, int n);
 
 /* Outcomes: "finished", "step-bound", a violation id, or an internal stop. */
 enum fl_outcome {
@@ -242,6 +281,9 @@ struct fl_sched {
 	size_t npreempted, preempted_cap;
 	char *trace;		/* canonical text, built by fl_sched_trace() */
 	size_t trace_len, trace_cap;
+
+	/* footprint recorder of a recorded run (footprint.h), NULL otherwise */
+	struct fl_fp *fp;
 
 	/* lockdep */
 	const char *class_names[FL_MAX_CLASSES];
@@ -303,6 +345,19 @@ _Noreturn void fl_thread_violation(const char *id, const char *fn, const char *f
 
 /* The scheduler running on this OS thread, and its running sim thread. */
 struct fl_sched *fl_current_sched(void);
+
+/*
+ * Footprint recording (footprint.c): explicit cells that model code adds to the
+ * step being recorded.  No-ops outside a recorded step (always, in the normal
+ * library).
+ */
+#define FL_FP_READ	1u
+#define FL_FP_WRITE	2u
+/* an object of a SLAB_TYPESAFE_BY_RCU pool was freed (ordered against RCU readers) */
+void fl_fp_rcu_free(void);
+void fl_fp_cell(int64_t cell, unsigned int rw);
+void fl_fp_range(const void *p, size_t n, unsigned int rw);
+void fl_fp_lock(const struct fl_lock *lk, unsigned int rw);
 
 /* Test-only: 1 makes the decision rule pick order[(c + 1) % n]; returns the old setting. */
 int fl_debug_flip_decision_rule(int on);

@@ -27,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "footprint.h"
 #include "sched.h"
 
 #define TOY_LOCKS	3
@@ -90,6 +91,7 @@ struct fl_toy {
 	struct toy_thread setup;
 	struct toy_thread th[FL_MAX_THREADS];
 	struct toy_action *acts;
+	struct fl_fp_layout fpl;	/* locks..vars, built by fl_toy_fp_new() */
 };
 
 static const char *const toy_lock_names[TOY_LOCKS] = { "L0", "L1", "L2" };
@@ -474,6 +476,7 @@ void fl_toy_free(struct fl_toy *toy)
 	if (!toy)
 		return;
 	fl_sched_destroy(&toy->s);
+	fl_fp_layout_free(&toy->fpl);
 	free(toy->acts);
 	free(toy);
 }
@@ -601,3 +604,108 @@ long long fl_toy_bench(struct fl_toy *toy, long long runs, unsigned long long se
 	}
 	return total;
 }
+
+/*
+ * fl_toy_run_pct - run @toy once with choosers.PCTChooser(seed, n_threads,
+ * depth, k) (seed_abs = |seed|).  Returns -1 for bad PCT parameters or an
+ * internal error.
+ */
+int fl_toy_run_pct(struct fl_toy *toy, unsigned long long seed_abs, int depth, int k,
+		   int max_steps, struct fl_result *res)
+{
+	struct fl_chooser ch;
+	struct fl_pct p;
+
+	if (!toy || !res || toy->nthreads < 1 ||
+	    fl_pct_init(&ch, &p, seed_abs, toy->nthreads, depth, k))
+		return -1;
+	return toy_run(toy, &ch, max_steps, res);
+}
+
+/* The toy's shared variables after the last run: copies min(n, 3) of them, returns 3. */
+int fl_toy_vars(struct fl_toy *toy, long long *out, int n)
+{
+	int i;
+
+	for (i = 0; toy && out && i < n && i < TOY_VARS; i++)
+		out[i] = toy->vars[i];
+	return TOY_VARS;
+}
+
+#ifdef FL_FOOTPRINT
+/*
+ * Footprints of toy runs (footprint.h): the region is the toy's locks and
+ * variables, each lock one cell and each variable one cell.  The recorder belongs to @toy; free it with fl_fp_free().
+ */
+struct fl_fp *fl_toy_fp_new(struct fl_toy *toy)
+{
+	size_t base = offsetof(struct fl_toy, locks);
+	size_t size = offsetof(struct fl_toy, vars) + sizeof(toy->vars) - base;
+	struct fl_fp *fp;
+	int i;
+
+	if (!toy)
+		return NULL;
+	if (!toy->fpl.canon) {
+		if (fl_fp_layout_init(&toy->fpl, size))
+			return NULL;
+		for (i = 0; i < TOY_LOCKS; i++) {
+			fl_fp_layout_lock(&toy->fpl, offsetof(struct fl_toy, locks) - base +
+					  (size_t)i * sizeof(struct fl_lock));
+			fl_fp_layout_lock(&toy->fpl, offsetof(struct fl_toy, spins) - base +
+					  (size_t)i * sizeof(struct fl_lock));
+		}
+		for (i = 0; i < TOY_SEMS; i++)
+			fl_fp_layout_lock(&toy->fpl, offsetof(struct fl_toy, sems) - base +
+					  (size_t)i * sizeof(struct fl_lock));
+		for (i = 0; i < TOY_VARS; i++)
+			fl_fp_layout_merge(&toy->fpl, offsetof(struct fl_toy, vars) - base +
+					   (size_t)i * sizeof(toy->vars[0]), sizeof(toy->vars[0]));
+	}
+	fp = fl_fp_new();
+	if (fp && fl_fp_add_region(fp, toy->locks, size, &toy->fpl, FL_FP_TAG_TOY)) {
+		fl_fp_free(fp);
+		fp = NULL;
+	}
+	return fp;
+}
+
+/*
+ * fl_toy_footprints - one run of @toy recording every step's footprint into
+ * @fp (from fl_toy_fp_new(@toy)); decisions from @choose if it is not NULL,
+ * else replayed from @decisions.  Returns 0, or -1 (misuse, internal error or
+ * out of memory: res->message says why).
+ */
+int fl_toy_footprints(struct fl_toy *toy, struct fl_fp *fp, const long long *decisions,
+		      size_t n, long long (*choose)(void *, const int *, int, int), void *ctx,
+		      int max_steps, struct fl_result *res, struct fl_fp_result *fpres)
+{
+	struct fl_chooser ch = { .choose = choose, .ctx = ctx };
+	struct fl_replay r;
+	size_t i;
+	int rc;
+
+	if (!toy || !fp || !res || !fpres || fp->nreg != 1 ||
+	    fp->reg[0].base != (uintptr_t)toy->locks)
+		return -1;
+	memset(fpres, 0, sizeof(*fpres));
+	for (i = 0; !choose && decisions && i < n; i++)
+		if (decisions[i] < 0)
+			return -1;
+	if (!choose)
+		fl_replay_init(&ch, &r, decisions, n);
+	fl_fp_reset(fp);
+	toy->s.fp = fp;
+	rc = toy_run(toy, &ch, max_steps, res);
+	toy->s.fp = NULL;
+	fl_fp_pause(fp);
+	if (fp->oom) {
+		res->outcome = FL_ERROR;
+		res->outcome_id = "error";
+		res->message = "out of memory (footprints)";
+		return -1;
+	}
+	fl_fp_result(fp, fpres);
+	return rc;
+}
+#endif /* FL_FOOTPRINT */
