@@ -47,7 +47,7 @@ from typing import Any
 
 import attrs
 
-from fuzzlock.sched.footprint import StepInfo, independent
+from fuzzlock.sched.footprint import UNIVERSAL, StepInfo, independent
 
 Footprint = tuple[frozenset[Any], frozenset[Any]]
 
@@ -127,7 +127,7 @@ class Certificate:
             v = self.violation
             return (
                 f"{head}: violation {v.outcome} in schedule {self.schedules} "
-                f"({len(v.decisions)} decisions, {len(v.steps)} steps)"
+                f"({len(v.decisions)} decisions, {len(v.events)} steps)"
             )
         if not self.complete:
             return f"{head}: budget exhausted before the search finished (no certificate)"
@@ -216,8 +216,14 @@ def _vector_clocks(steps: Sequence[StepInfo], n: int) -> tuple[list[list[int]], 
     last_of: list[int] = [-1] * n
     last_write: dict[Any, int] = {}
     reads_since: dict[Any, list[int]] = {}
+    last_universal = -1
     for j, s in enumerate(steps):
         c: set[int] = set()
+        if UNIVERSAL in s.writes:
+            # dependent with everything: the latest step of every other thread
+            c.update(k for u, k in enumerate(last_of) if k >= 0 and u != s.tid)
+        elif last_universal >= 0:
+            c.add(last_universal)
         for cell in s.reads:
             w = last_write.get(cell)
             if w is not None:
@@ -240,6 +246,8 @@ def _vector_clocks(steps: Sequence[StepInfo], n: int) -> tuple[list[list[int]], 
         vcs.append(vc)
         cands.append(c)
         last_of[s.tid] = j
+        if UNIVERSAL in s.writes:
+            last_universal = j
         for cell in s.reads:
             reads_since.setdefault(cell, []).append(j)
         for cell in s.writes:
@@ -535,14 +543,20 @@ def python_runner(sc: Any, proto: Any, rec: Any) -> Runner:
     return run
 
 
-def native_runner(sc: Any, proto: Any) -> Runner:
-    """Runs of ``sc`` on the C model, footprints from its instrumented build."""
+def native_runner(session: Any) -> Runner:
+    """Runs on the C model's footprint build (a ``native.ModelFootprints`` session)."""
     from fuzzlock import native
 
     def run(decisions: Sequence[int]) -> Execution:
-        run_t, steps = native.run_model_footprints(sc, proto.knobs, decisions)
-        outcome, events, decs, _pre, viol = run_t
-        return Execution(list(steps), list(decs), outcome, viol, events, run_t)
+        res, steps = session.run(decisions)
+        outcome, events, decs, _pre, viol = res.run
+        infos = [
+            StepInfo(s.tid, s.order, s.decided, frozenset(), frozenset({UNIVERSAL}))
+            if s.writes is native.ALL_CELLS
+            else StepInfo(s.tid, s.order, s.decided, s.reads, s.writes)
+            for s in steps
+        ]
+        return Execution(infos, list(decs), outcome, viol, events, res)
 
     return run
 
@@ -572,7 +586,17 @@ def explore_scenario(
         "on_execution": on_execution,
     }
     if backend == "native":
-        return explore(native_runner(sc, proto), preemptions, por, **kw)
+        from fuzzlock import native
+
+        if not native.footprints_available():
+            raise ValueError(
+                "--strategy exhaustive --backend native needs the footprint build of the C "
+                f"model: {native.footprints_unavailable_reason()}; use --backend python"
+            )
+        # no lockdep cells: whether a class closes a lock-order cycle does not depend on
+        # the order of its steps, only where it is reported does (as in the Python model)
+        with native.ModelFootprints(sc, proto.knobs, lockdep_cells=False) as session:
+            return explore(native_runner(session), preemptions, por, **kw)
     rec = footprint.Recorder()
     with footprint.tracking(rec):
         return explore(python_runner(sc, proto, rec), preemptions, por, **kw)

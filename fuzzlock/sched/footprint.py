@@ -40,6 +40,9 @@ from contextlib import contextmanager
 from typing import Any, NamedTuple
 
 RCU = ("rcu",)
+# A step whose footprint is unknown or too large (the C backend's ALL_CELLS): its writes
+# are {UNIVERSAL} and it is dependent with every step.
+UNIVERSAL = ("*all*",)
 Cell = Any
 
 
@@ -360,6 +363,8 @@ def independent(
     ra: frozenset[Cell], wa: frozenset[Cell], rb: frozenset[Cell], wb: frozenset[Cell]
 ) -> bool:
     """No write of one step touches a cell the other reads or writes."""
+    if UNIVERSAL in wa or UNIVERSAL in wb:
+        return False
     if wa and (not wa.isdisjoint(wb) or not wa.isdisjoint(rb)):
         return False
     return not wb or wb.isdisjoint(ra)
