@@ -47,7 +47,20 @@ if TYPE_CHECKING:
 PROFILES = ("fuzzlock-quick", "fuzzlock-ci", "fuzzlock-campaign")
 BACKENDS = ("python", "native")
 DEFAULT_PROTOCOL = "v6.19"
-DEFAULT_BACKEND = "python"  # "native" once the C port runs whole scenarios
+DEFAULT_BACKEND = None  # resolved on first use: native where the C model is built
+
+
+def resolve_backend(config: pytest.Config) -> str:
+    """``--fuzzlock-backend``, or native where the C model is built, else python (DESIGN's
+    default; the library is loaded only here, not at plugin import)."""
+    chosen = config.getoption("fuzzlock_backend")
+    if chosen:
+        return str(chosen)
+    from fuzzlock import campaign
+
+    return "native" if campaign.native_model_available() else "python"
+
+
 DEFAULT_BUDGET = 200
 CORPUS_DIR = "corpora"
 REPEAT_PARAM = "__pytest_repeat_step_number"  # pytest-repeat's parameter
@@ -123,7 +136,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         dest="fuzzlock_backend",
         choices=BACKENDS,
         default=DEFAULT_BACKEND,
-        help=f"backend for campaigns and corpus replay (default: {DEFAULT_BACKEND}).",
+        help="backend for campaigns and corpus replay (default: native where the C model "
+        "is built, else python).",
     )
     group.addoption(
         "--fuzzlock-budget",
@@ -263,7 +277,7 @@ def fuzzlock_config(request: pytest.FixtureRequest) -> FuzzlockConfig:
 
     return FuzzlockConfig(
         protocol=config.getoption("fuzzlock_protocol"),
-        backend=config.getoption("fuzzlock_backend"),
+        backend=resolve_backend(config),
         budget=config.getoption("fuzzlock_budget"),
         seed=config.getoption("fuzzlock_seed"),
         worker=worker_index(config),
@@ -326,7 +340,7 @@ class CorpusItem(pytest.Item):
         from fuzzlock import corpus
 
         entry = corpus.load_entry(self.path, source=self.name)
-        backend = self.config.getoption("fuzzlock_backend")
+        backend = resolve_backend(self.config)
         try:
             r = corpus.replay(entry, backend=backend)
         except NotImplementedError as e:

@@ -135,10 +135,14 @@ def test_options_are_registered(pytester: pytest.Pytester) -> None:
 def test_fixture_reflects_options(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(
         """
+        from fuzzlock import campaign
+
         def test_cfg(fuzzlock_config):
             c = fuzzlock_config
+            # the default backend: native where the C model is built
+            want = "native" if campaign.native_model_available() else "python"
             assert (c.protocol, c.backend, c.budget, c.seed) == (
-                "patch2-only+walk.damon_lock=trylock", "python", 17, 5)
+                "patch2-only+walk.damon_lock=trylock", want, 17, 5)
             assert (c.worker, c.repeat) == (0, 0)
             assert c.get_protocol().knobs["walk.damon_lock"] == "trylock"
 
@@ -160,10 +164,13 @@ def test_fixture_reflects_options(pytester: pytest.Pytester) -> None:
 def test_fixture_defaults(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(
         """
+        from fuzzlock import campaign
+
         def test_cfg(fuzzlock_config):
             c = fuzzlock_config
+            want = "native" if campaign.native_model_available() else "python"
             assert (c.protocol, c.backend, c.budget, c.seed, c.worker, c.repeat) == (
-                "v6.19", "python", 200, 0, 0, 0)
+                "v6.19", want, 200, 0, 0, 0)
         """
     )
     pytester.runpytest().assert_outcomes(passed=1)

@@ -147,7 +147,7 @@ TrackedSet = type("TrackedSet", (set,), {"__slots__": ("_cell",), **_wrap_mutato
 _KEYS = "#keys"  # a dict's key set (what iteration and len() see)
 
 
-class TrackedDict(dict):  # type: ignore[type-arg]
+class TrackedDict(dict[Any, Any]):
     """A dict field with one cell per key, plus one for its key set: two threads
     touching different PTEs of one page table do not conflict."""
 
@@ -244,7 +244,7 @@ class TrackedDict(dict):  # type: ignore[type-arg]
         return dict.popitem(self)
 
 
-_CONTAINERS = {dict: TrackedDict, list: TrackedList, set: TrackedSet}
+_CONTAINERS: dict[type, Any] = {dict: TrackedDict, list: TrackedList, set: TrackedSet}
 
 
 # --- the attribute hooks -----------------------------------------------------------------------
