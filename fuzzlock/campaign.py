@@ -21,7 +21,8 @@ preemption-bounded random schedule of the same depth: ``depth - 1`` preemptions 
 decision points among the first ``k``.  A violation found on C is replayed on the Python
 model (same decisions); a different outcome is reported as the ``differential`` invariant
 with the first differing event, the same outcome is minimized by the Python minimizer.  The
-``hypothesis`` strategy always runs on Python (its chooser draws lazily from Hypothesis).
+``hypothesis`` strategy runs on C too: the C model calls its chooser back at each decision
+point (Hypothesis draws lazily); violations are confirmed on Python the same way.
 
 A violation comes back as a minimized corpus entry plus its text report.
 """
@@ -181,15 +182,9 @@ def hunt(
     budget = max_schedules if max_schedules is not None else 10**9
     diff: _Differential | None = None
     if strategy == "hypothesis":
+        found, diff = _hunt_hypothesis(proto, seed, budget, max_seconds, stats, backend)
         if backend == "native":
-            notes.append(
-                "strategy hypothesis runs on the Python model (its chooser draws lazily from "
-                "Hypothesis, which the C model cannot call back); use --strategy random or "
-                "pct for the C model"
-            )
-        found = _hunt_hypothesis(proto, seed, budget, max_seconds, stats)
-        if backend == "native":
-            counts[1] = stats.schedules
+            counts[0] = stats.schedules
     elif backend == "native":
         found, diff = _hunt_native(proto, strategy, seed, budget, max_seconds, stats, notes, counts)
     else:
@@ -464,13 +459,22 @@ class _Stop(Exception):
 
 
 def _hunt_hypothesis(
-    proto: Protocol, seed: int, budget: int, max_seconds: float, stats: _Stats
-) -> Found | None:
+    proto: Protocol,
+    seed: int,
+    budget: int,
+    max_seconds: float,
+    stats: _Stats,
+    backend: str = "python",
+) -> tuple[Found | None, _Differential | None]:
+    """Hypothesis draws the scenario and, lazily, every decision.  On ``native`` the C
+    model calls the HypothesisChooser back at each decision point; a violation found
+    there is confirmed on the Python model like the other native strategies'."""
     from hypothesis import HealthCheck, Phase, given, reject, settings, target
     from hypothesis import seed as hseed
     from hypothesis import strategies as st
 
-    from fuzzlock.sched import HypothesisChooser
+    from fuzzlock import native  # the library itself loads on first use
+    from fuzzlock.sched import HypothesisChooser, RunResult
 
     failures: list[Found] = []
     deadline = time.monotonic() + max_seconds
@@ -489,33 +493,54 @@ def _hunt_hypothesis(
         if not failures and (time.monotonic() > deadline or stats.schedules >= budget):
             raise _Stop
         sc = strategies.gen_scenario(strategies.HypothesisSource(data))
-        try:
-            r = model.run(sc, proto, chooser=HypothesisChooser(data, n_threads=len(sc.threads)))
-        except model.SetupError:
-            reject()
+        chooser = HypothesisChooser(data, n_threads=len(sc.threads))
+        if backend == "native":
+            try:
+                res = native.run_model_results(sc, proto.knobs, chooser=chooser)
+            except native.NativeSetupError:
+                reject()
+            outcome, events, decs, pre, viol = res.run
+            result = RunResult(outcome, None, events, len(events), list(decs), list(pre), [])
+            violated = viol is not None
+        else:
+            try:
+                r = model.run(sc, proto, chooser=chooser)
+            except model.SetupError:
+                reject()
+            result, outcome, violated = r.result, r.outcome, r.violation is not None
         if not failures or len(failures) < 10_000:
-            stats.add(r)
-        target(float(strategies.contention(r.result)), label="preemptions in critical sections")
-        if r.violation is not None:
-            failures.append(Found(sc, r.result.trimmed_decisions(), r.outcome, seed))
-            raise AssertionError(r.outcome)
+            stats.add_raw(result.steps, result.digest, violated)
+        target(float(strategies.contention(result)), label="preemptions in critical sections")
+        if violated:
+            on = "native" if backend == "native" else "python"
+            failures.append(Found(sc, result.trimmed_decisions(), outcome, seed, on))
+            raise AssertionError(outcome)
 
     try:
         prop()
     except _Stop:
-        return None
+        return None, None
     except AssertionError:
         pass
     except Exception as e:  # a Hypothesis wrapper of _Stop (e.g. flaky) ends the hunt too
         if not failures:
-            print(f"fuzzlock: hypothesis ended the search: {type(e).__name__}", file=sys.stderr)
-            return None
+            spent = time.monotonic() > deadline or stats.schedules >= budget
+            if not spent:  # the budget did not end it: say what did
+                print(f"fuzzlock: hypothesis ended the search: {type(e).__name__}", file=sys.stderr)
+            return None, None
     if not failures:
-        return None
+        return None, None
     # Hypothesis replays the shrunk example last; keep the original invariant
     first = failures[0].outcome
     same = [f for f in failures if f.outcome == first]
-    return same[-1]
+    found = same[-1]
+    if found.on == "native":
+        res = native.run_model_results(found.scenario, proto.knobs, found.decisions)
+        msg = confirm_on_python(found.scenario, proto, found.decisions, found.outcome, res.run[1])
+        if msg is not None:
+            f = Found(found.scenario, found.decisions, DIFFERENTIAL, seed, "native")
+            return None, _Differential(f, msg)
+    return found, None
 
 
 # --- exhaustive ------------------------------------------------------------------------------
