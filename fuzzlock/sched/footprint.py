@@ -7,8 +7,9 @@ writes.  A step is everything a thread does from executing its op to its next
 scheduling point (``fuzzlock.sched.ops``), so the footprint must include the plain
 Python that runs after the op, not only the op's named object.  Like KCSAN's compiler
 instrumentation, it is recorded rather than declared: while a ``Recorder`` is active,
-the model's state classes (``TRACKED``) get an attribute hook that notes each read and
-write of a mutable field as a cell ``(id(object), field)``.  A container field (the
+the model's state classes get an attribute hook that notes each read and write of a
+field as a cell ``(id(object), field)``: every field except those listed as excluded in
+``_tracked_classes``, so a field added to the model later is recorded by default.  A container field (the
 PTE dict of a page table, an mm's VMA list, ...) is replaced on first access by a
 subclass whose mutators note a write, so ``table.ptes[addr] = pte`` is a write of
 the cell of that key and ``table.ptes.get(addr)`` a read of it (a dict has one cell
@@ -253,10 +254,10 @@ _get = object.__getattribute__
 _set = object.__setattr__
 
 
-def _hooks(fields: frozenset[str]) -> tuple[Any, Any]:
+def _hooks(excluded: frozenset[str]) -> tuple[Any, Any]:
     def __getattribute__(self: Any, name: str) -> Any:
         v = _get(self, name)
-        if name in fields:
+        if name not in excluded and name[0] != "_":
             r = _REC
             if r is not None and r.on:
                 cell = (id(self), name)
@@ -270,7 +271,7 @@ def _hooks(fields: frozenset[str]) -> tuple[Any, Any]:
         return v
 
     def __setattr__(self: Any, name: str, value: Any) -> None:
-        if name in fields:
+        if name not in excluded:
             r = _REC
             if r is not None and r.on:
                 r.writes.add((id(self), name))
@@ -280,55 +281,41 @@ def _hooks(fields: frozenset[str]) -> tuple[Any, Any]:
 
 
 def _tracked_classes() -> dict[type, frozenset[str]]:
-    """The model's state classes and the fields whose accesses are recorded."""
+    """The model's state classes and the fields *not* recorded (everything else is, so a
+    field added later is recorded by default: sound, at worst coarse)."""
     from fuzzlock.model import world as W
     from fuzzlock.sched import rcu
 
     return {
-        W.Folio: frozenset(
-            {
-                "dirty",
-                "freed",
-                "index",
-                "isolated",
-                "lru",
-                "mapcount",
-                "mapping",
-                "pae",
-                "pincount",
-                "refcount",
-                "swap",
-                "value",
-            }
-        ),
-        W.AnonVma: frozenset(
-            {"num_active_vmas", "num_children", "parent", "refcount", "root", "tree"}
-        ),
-        W.VMA: frozenset(
-            {
-                "anon_vma",
-                "chain",
-                "detached",
-                "dontfork",
-                "end",
-                "locked",
-                "pgoff",
-                "shared",
-                "start",
-                "uffd",
-                "wipeonfork",
-                "write",
-            }
-        ),
-        W.MM: frozenset({"alive", "tables", "vmas"}),
-        W.UffdCtx: frozenset({"mmap_changing"}),
-        W.PageTable: frozenset({"ptes"}),
-        W.SwapDevice: frozenset({"cache", "content", "count", "next_entry", "present"}),
+        W.Folio: frozenset({"id", "lock", "name", "trace_repr"}),
+        W.AnonVma: frozenset({"slot", "gen", "lock", "name", "trace_repr"}),
+        W.AVC: frozenset({"vma", "anon_vma"}),  # set once, at creation
+        W.VMA: frozenset({"id", "mm", "name", "lock"}),
+        W.MM: frozenset({"id", "mmap_lock", "page_table_lock", "uffd"}),
+        W.UffdCtx: frozenset({"map_changing_lock"}),
+        W.PageTable: frozenset({"index", "ptl"}),
+        W.SwapDevice: frozenset(),
+        # constants, the scheduler, and the ghost / per-thread bookkeeping of the module
+        # docstring; each thread only touches its own key of the per-thread dicts
         W.World: frozenset(
-            {"folios", "mms", "named_folios", "next_vma_id", "pinned_mms", "swap", "vmas_by_name"}
+            {
+                "sched",
+                "proto",
+                "knob",
+                "anon_vmas",
+                "ghost",
+                "walks",
+                "folio_refs",
+                "anon_vma_pins",
+                "notifier_depth",
+                "pte_moves",
+                "pins",
+                "next_mid",
+                "tid",
+            }
         ),
-        rcu.TypesafePool: frozenset({"slots"}),
-        rcu._Slot: frozenset({"free_clock", "gen", "live", "obj"}),
+        rcu.TypesafePool: frozenset({"sched", "kind", "make_lock"}),
+        rcu._Slot: frozenset({"lock"}),
     }
 
 
@@ -343,8 +330,8 @@ def tracking(rec: Recorder) -> Iterator[Recorder]:
     if _ACTIVE:
         raise RuntimeError("footprint tracking is already active in this process")
     classes = _tracked_classes()
-    for cls, fields in classes.items():
-        ga, sa = _hooks(fields)
+    for cls, excluded in classes.items():
+        ga, sa = _hooks(excluded)
         cls.__getattribute__ = ga  # type: ignore[method-assign]
         cls.__setattr__ = sa  # type: ignore[method-assign]
     _ACTIVE = 1
