@@ -9,20 +9,22 @@ Strategies (DESIGN "Command line"):
 * ``pct``: seeded random scenarios, PCT schedules (depth 2 and 3); prints the PCT bound.
 
 Backends: ``python`` runs every schedule on the reference model; ``native`` runs the
-``random`` and ``pct`` strategies on the C model (``fuzzlock.native.run_model``) whenever the
-C model can run the scenario (it implements every scenario op; only a scenario beyond its
-fixed capacities, e.g. more than 8 mms, is refused) and on Python otherwise (counted:
-``native_fraction``, 1.0 for every scenario family of ``fuzzlock.strategies``).  The
-C model takes a decision list, not a callback chooser, so its schedules are pre-drawn in
-Python with the same decision rule (``order[c % len(order)]``, 0 = stay): ``random`` draws
-each decision as "stay" with probability ``1 - preempt`` and else uniformly (modulo the
-number of enabled threads); ``pct`` (which needs each decision point's ``order``) becomes a
-preemption-bounded random schedule of the same depth: ``depth - 1`` preemptions at random
-decision points among the first ``k``.  A violation found on C is replayed on the Python
-model (same decisions); a different outcome is reported as the ``differential`` invariant
-with the first differing event, the same outcome is minimized by the Python minimizer.  The
-``hypothesis`` strategy runs on C too: the C model calls its chooser back at each decision
-point (Hypothesis draws lazily); violations are confirmed on Python the same way.
+``random`` and ``pct`` strategies on the C model whenever the C model can run the scenario
+(it implements every scenario op; only a scenario beyond its fixed capacities, e.g. more
+than 8 mms, is refused) and on Python otherwise (counted: ``native_fraction``, 1.0 for every
+scenario family of ``fuzzlock.strategies``).  Per generated scenario one C call
+(``fuzzlock.native_hunt``, native/hunt.c) runs a batch of ``NATIVE_BATCH`` schedules and
+stops at the first violation; the decisions are drawn in C at each decision point with the
+same decision rule (``order[c % len(order)]``, 0 = stay): ``random`` draws each decision as
+"stay" with probability ``1 - preempt`` (``preempt`` drawn per schedule) and else uniformly
+among the enabled threads; ``pct`` runs ``choosers.PCTChooser`` itself (its C port, bit for
+bit).  Distinct traces are counted by ``trace.hash64`` (computed in C) instead of the sha256
+digest: the same traces, up to 64-bit collisions.  A violation found on C is replayed on the
+Python model (same decisions); a different outcome is reported as the ``differential``
+invariant with the first differing event, the same outcome is minimized by the Python
+minimizer.  The ``hypothesis`` strategy runs on C too: the C model calls its chooser back
+at each decision point (Hypothesis draws lazily); violations are confirmed on Python the
+same way.
 
 A violation comes back as a minimized corpus entry plus its text report.
 """
@@ -32,7 +34,7 @@ from __future__ import annotations
 import random
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import attrs
@@ -128,8 +130,9 @@ class _Stats:
     def __init__(self, progress: Callable[[str], None] | None) -> None:
         self.schedules = 0
         self.steps = 0
-        self.digests: set[str] = set()
+        self.digests: set[str | int] = set()  # trace.digest, or trace.hash64 (native)
         self.violations = 0
+
         self.start = time.monotonic()
         self.progress = progress
         self.last = self.start
@@ -137,10 +140,16 @@ class _Stats:
     def add(self, r: model.ModelRun) -> None:
         self.add_raw(r.result.steps, r.digest, r.violation is not None)
 
-    def add_raw(self, steps: int, digest: str, violation: bool) -> None:
-        self.schedules += 1
+    def add_raw(self, steps: int, digest: str | int, violation: bool) -> None:
+        self.add_batch(1, steps, (digest,), violation)
+
+    def add_batch(
+        self, runs: int, steps: int, digests: Iterable[str | int], violation: bool
+    ) -> None:
+        """``runs`` schedules with ``steps`` steps in all (a violation: the last one)."""
+        self.schedules += runs
         self.steps += steps
-        self.digests.add(digest)
+        self.digests.update(digests)
         if violation:
             self.violations += 1
         now = time.monotonic()
@@ -356,6 +365,18 @@ def confirm_on_python(
     )
 
 
+#: Schedules per generated scenario in a native hunt (``random``/``pct``): one C call
+#: (``fuzzlock.native_hunt``) runs them.  Larger batches amortize generating, encoding and
+#: building a scenario (~0.3 ms, several C runs' worth); smaller ones keep scenarios
+#: diverse.  32 was measured as the best detection time on patch2-only and the single-knob
+#: settings of the corpus (README "Performance").
+NATIVE_BATCH = 32
+#: The random strategy's preemption probabilities (one drawn per schedule).
+RANDOM_PREEMPTS = (0.05, 0.2, 0.5, 1.0)
+#: PCT depths (one drawn per schedule).
+PCT_DEPTHS = (2, 3)
+
+
 def _hunt_native(
     proto: Protocol,
     strategy: str,
@@ -365,71 +386,93 @@ def _hunt_native(
     stats: _Stats,
     notes: list[str],
     counts: list[int],
+    batch: int | None = None,
 ) -> tuple[Found | None, _Differential | None]:
-    """``_hunt_seeded`` on the C model: the same scenarios (same seed), pre-drawn
-    schedules; a scenario outside the C slice runs on Python with the Python chooser."""
-    from fuzzlock import native, trace
+    """``_hunt_seeded`` on the C model: the same scenario generator, and per scenario a
+    batch of up to ``batch`` (default ``NATIVE_BATCH``) schedules in one C call
+    (``fuzzlock.native_hunt``), whose decisions are drawn in C: ``random`` by the rule of
+    ``predraw_random``, ``pct`` by ``PCTChooser``'s C port (``predraw_pct``'s rule on a
+    library without it).  The batch stops at the first violation, which
+    is replayed on Python (``differential`` on disagreement).  A scenario outside the C
+    slice runs its schedules on Python with the Python chooser.
 
+    Distinct traces are counted by ``trace.hash64`` (computed in C for C runs, in Python
+    for the Python fallback): the same traces as the sha256 digest, up to 64-bit
+    collisions."""
+    from fuzzlock import native, native_hunt
+
+    per = batch if batch is not None else NATIVE_BATCH
+    if per < 1:
+        raise ValueError(f"batch {per}: expected >= 1")
+    # pct: PCTChooser's C port; the preemption-bounded variant only for a library without it
+    exact_pct = bool(native_hunt.strategies_built() & (1 << native_hunt.STRATEGY_PCT))
+    code = native_hunt.STRATEGY_RANDOM
+    if strategy == "pct":
+        code = native_hunt.STRATEGY_PCT if exact_pct else native_hunt.STRATEGY_PCT_BOUNDED
     rng = random.Random(seed)
     pct_k: list[int] = []
-    recent = 64  # decision points of recent C runs: how many decisions to pre-draw
     outside: dict[str, int] = {}
     found: Found | None = None
     diff: _Differential | None = None
-    while stats.schedules < budget and stats.seconds < max_seconds:
+    deadline = stats.start + max_seconds
+    while found is None and diff is None and stats.schedules < budget:
+        if stats.seconds >= max_seconds:
+            break
         sc_seed = rng.randrange(2**32)
         sc = strategies.gen_scenario(strategies.RandomSource(random.Random(sc_seed)))
         run_seed = rng.randrange(2**32)
-        n_pre = min(sc.max_steps, 2 * recent + 16)
-        if strategy == "random":
-            preempt = rng.choice((0.05, 0.2, 0.5, 1.0))
-            chooser: Any = RandomChooser(run_seed, preempt=preempt)
-            pre = predraw_random(random.Random(run_seed), n_pre, preempt)
-        else:
-            depth = rng.choice((2, 3))
-            k = max(pct_k[-50:], default=60) if pct_k else 60
-            chooser = PCTChooser(run_seed, len(sc.threads), depth=depth, k=max(k, 1))
-            pre = predraw_pct(random.Random(run_seed), n_pre, len(sc.threads), depth, max(k, 1))
+        k = max(max(pct_k[-50:], default=60), 1)
+        n = min(per, budget - stats.schedules)
+        why = ""
         try:
-            outcome, events, decs, violated = run_native(sc, proto, pre)
+            with native_hunt.NativeScenario(sc, proto.knobs) as ns:
+                b = ns.hunt(
+                    run_seed,
+                    code,
+                    n,
+                    preempts=RANDOM_PREEMPTS,
+                    depths=PCT_DEPTHS,
+                    pct_k=k,
+                    deadline=deadline,
+                )
         except native.NativeSetupError:
             continue
         except native.NativeError as e:
-            key = str(e).split(": ", 1)[-1]
-            outside[key] = outside.get(key, 0) + 1
-            try:
-                r = model.run(sc, proto, chooser=chooser)
-            except model.SetupError:
-                continue
-            counts[1] += 1
-            stats.add(r)
+            why = str(e).split(": ", 1)[-1]
+        else:
+            counts[0] += b.runs
+            stats.add_batch(b.runs, b.steps, b.hashes, b.violation is not None)
             if strategy == "pct":
-                pct_k.append(len(r.result.decisions))
-            if r.violation is not None:
-                found = Found(sc, r.result.trimmed_decisions(), r.outcome, seed)
+                pct_k.extend(b.ndecisions)
+            if b.violation is not None:
+                v = b.violation
+                dec = list(v.decisions)
+                while dec and dec[-1] == 0:
+                    dec.pop()
+                msg = confirm_on_python(sc, proto, dec, v.outcome, v.events)
+                if msg is not None:
+                    diff = _Differential(Found(sc, dec, DIFFERENTIAL, seed, "native"), msg)
+                else:
+                    found = Found(sc, dec, v.outcome, seed, "native")
                 break
-            continue
-        counts[0] += 1
-        recent = max(16, (recent + len(decs)) // 2) if len(decs) < recent else len(decs)
-        stats.add_raw(len(events), trace.digest(events), violated)
+            if b.error is None:
+                continue
+            why = b.error.split(": ", 1)[-1]
+            n -= b.runs
+        # outside the C slice: this scenario's (remaining) schedules run on Python
+        outside[why] = outside.get(why, 0) + 1
+        found, ndec = _python_batch(sc, proto, strategy, run_seed, n, k, budget, max_seconds, stats)
+        counts[1] += len(ndec)
+        if found is not None:
+            found.seed = seed
         if strategy == "pct":
-            pct_k.append(len(decs))
-        if violated:
-            dec = list(decs)
-            while dec and dec[-1] == 0:
-                dec.pop()
-            msg = confirm_on_python(sc, proto, dec, outcome, events)
-            if msg is not None:
-                diff = _Differential(Found(sc, dec, DIFFERENTIAL, seed, "native"), msg)
-            else:
-                found = Found(sc, dec, outcome, seed, "native")
-            break
+            pct_k.extend(ndec)
     _pct_note(strategy, pct_k, stats, notes)
-    if strategy == "pct":
+    if strategy == "pct" and not exact_pct:
         notes.append(
-            "native pct: schedules are pre-drawn (the C model takes a decision list), so C "
-            "runs are preemption-bounded random schedules of PCT's depth; the bound above "
-            "holds for the schedules that ran on Python"
+            "native pct: the C loop draws preemption-bounded random schedules of PCT's "
+            "depth (not PCT's priority schedules), so the bound above holds for the "
+            "schedules that ran on Python"
         )
     if outside:
         top = sorted(outside.items(), key=lambda kv: -kv[1])[:3]
@@ -437,6 +480,43 @@ def _hunt_native(
             "ran on Python (outside the C slice): " + "; ".join(f"{n}x {why}" for why, n in top)
         )
     return found, diff
+
+
+def _python_batch(
+    sc: scenario.Scenario,
+    proto: Protocol,
+    strategy: str,
+    run_seed: int,
+    n: int,
+    k: int,
+    budget: int,
+    max_seconds: float,
+    stats: _Stats,
+) -> tuple[Found | None, list[int]]:
+    """Up to ``n`` schedules of ``sc`` on the Python model with the Python choosers (a
+    native hunt's scenario outside the C slice), counted by ``trace.hash64`` like C runs:
+    the violation found, if any, and each run's number of decisions."""
+    from fuzzlock import trace
+
+    rng = random.Random(run_seed)
+    ndec: list[int] = []
+    for _ in range(n):
+        if stats.schedules >= budget or stats.seconds >= max_seconds:
+            break
+        s = rng.randrange(2**32)
+        if strategy == "random":
+            chooser: Any = RandomChooser(s, preempt=rng.choice(RANDOM_PREEMPTS))
+        else:
+            chooser = PCTChooser(s, len(sc.threads), depth=rng.choice(PCT_DEPTHS), k=k)
+        try:
+            r = model.run(sc, proto, chooser=chooser)
+        except model.SetupError:
+            break
+        ndec.append(len(r.result.decisions))
+        stats.add_raw(r.result.steps, trace.hash64(r.result.events), r.violation is not None)
+        if r.violation is not None:
+            return Found(sc, r.result.trimmed_decisions(), r.outcome, None), ndec
+    return None, ndec
 
 
 def _pct_note(strategy: str, pct_k: list[int], stats: _Stats, notes: list[str]) -> None:

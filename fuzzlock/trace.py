@@ -11,6 +11,7 @@ sha256 of the canonical text, one event per line, fields separated by ``|``.
 from __future__ import annotations
 
 import hashlib
+import struct
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -43,6 +44,26 @@ def canonical(events: Iterable[Event]) -> str:
 
 def digest(events: Iterable[Event]) -> str:
     return hashlib.sha256(canonical(events).encode()).hexdigest()
+
+
+_M64 = 2**64 - 1
+
+
+def hash64(events: Iterable[Event]) -> int:
+    """A 64-bit hash of the canonical text (not cryptographic): what the C hunt loop
+    computes per run (``fl_trace_hash`` in native/hunt.c) to count distinct traces without
+    building Python objects; equal traces have equal hashes on both backends.
+
+    The text's bytes as 8-byte little-endian words (the last zero-padded), each mixed in
+    with a multiply and an xor-shift, then a final avalanche."""
+    b = canonical(events).encode()
+    h = 0x9E3779B97F4A7C15 ^ len(b)
+    for (w,) in struct.iter_unpack("<Q", b + bytes(-len(b) % 8)):
+        h = ((h ^ w) * 0xFF51AFD7ED558CCD) & _M64
+        h ^= h >> 32
+    h ^= h >> 33
+    h = (h * 0xC4CEB9FE1A85EC53) & _M64
+    return h ^ (h >> 33)
 
 
 def preempted_steps(

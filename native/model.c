@@ -372,36 +372,49 @@ static void where_of(char *buf, size_t n, const struct fl_vma *v, long long addr
 /*
  * invariants._check_rmap: I1/I2 for a present PTE (@kind NULL), I12 for a swap
  * PTE (@kind "swap.rmap"), I13 for a migration entry ("migration.reachable").
+ * The "vma:0xaddr" location is formatted only for a failure: this runs for
+ * every mapped PTE after every step.
  */
 static int check_rmap(struct fl_world *w, struct fl_folio *f, struct fl_vma *v,
-		      long long addr, const char *where, const char *kind)
+		      long long addr, const char *kind)
 {
 	const char *reach = kind ? kind : "rmap.reachable";
 	const char *life = kind ? reach : "anon_vma.lifetime";
 	const char *idx = kind ? reach : "rmap.index";
+	char where[FL_NAME_LEN + 24];
 	int av = f->mapping, i;
 	long long want;
 
-	if (av < 0)
+	if (av < 0) {
+		where_of(where, sizeof(where), v, addr);
 		FAIL(reach, "%s mapped at %s has no anon_vma", f->name, where);
-	if (!fl_av_is_live(w, av))
+	}
+	if (!fl_av_is_live(w, av)) {
+		where_of(where, sizeof(where), v, addr);
 		FAIL(life, "%s mapped at %s: its anon_vma %s is freed", f->name,
 		     where, w->avs[av].repr);
+	}
 	for (i = 0; i < w->avs[av].ntree; i++)
 		if (w->avs[av].tree[i] == v->id)
 			break;
-	if (i == w->avs[av].ntree)
+	if (i == w->avs[av].ntree) {
+		where_of(where, sizeof(where), v, addr);
 		FAIL(reach,
 		     "%s mapped at %s but %s is not in the interval tree of its anon_vma %s: rmap "
 		     "walks cannot find this mapping", f->name, where, v->name, w->avs[av].repr);
-	if (v->anon_vma >= 0 && w->avs[v->anon_vma].root != w->avs[av].root)
+	}
+	if (v->anon_vma >= 0 && w->avs[v->anon_vma].root != w->avs[av].root) {
+		where_of(where, sizeof(where), v, addr);
 		FAIL(reach, "%s mapped at %s: root %s differs from the VMA's root %s",
 		     f->name, where, w->avs[w->avs[av].root].repr,
 		     w->avs[w->avs[v->anon_vma].root].repr);
+	}
 	want = fl_linear_page_index(v, addr);
-	if (f->index != want)
+	if (f->index != want) {
+		where_of(where, sizeof(where), v, addr);
 		FAIL(idx, "%s index %lld but it is mapped at %s, linear index %lld",
 		     f->name, f->index, where, want);
+	}
 	return 0;
 }
 
@@ -410,6 +423,9 @@ static int check_mappings(struct fl_world *w)
 	int *present = w->chk_present;
 	char (*seen_pae)[FL_NAME_LEN + 24] = w->chk_seen;
 	bool *has_pae = w->chk_has_pae;
+	/* where each PageAnonExclusive folio was seen mapped (formatted on a failure) */
+	const struct fl_vma *seen_vma[FL_MAX_FOLIOS];
+	long long seen_addr[FL_MAX_FOLIOS];
 	int mi, ti, i;
 
 	memset(present, 0, sizeof(int) * (size_t)w->nfolios);
@@ -456,48 +472,56 @@ static int check_mappings(struct fl_world *w)
 					 * folio_add_new_anon_rmap, so there is nothing to check */
 					if (cached < 0 || w->folios[cached].mapping < 0)
 						continue;
-					where_of(where, sizeof(where), v, addr);
-					if (check_rmap(w, &w->folios[cached], v, addr, where,
-						       "swap.rmap"))
+					if (check_rmap(w, &w->folios[cached], v, addr, "swap.rmap"))
 						return 1;
 					continue;
 				}
 				if (p->folio < 0)
 					continue;
 				f = &w->folios[p->folio];
-				where_of(where, sizeof(where), v, addr);
 				if (p->kind == PTE_MIGRATION) {
-					if (f->freed)
+					if (f->freed) {
+						where_of(where, sizeof(where), v, addr);
 						FAIL("migration.reachable",
 						     "migration entry at %s still points at %s, which "
 						     "was freed: remove_migration_ptes did not reach it "
 						     "(a later fault would wait on it forever)", where,
 						     f->name);
-					if (check_rmap(w, f, v, addr, where, "migration.reachable"))
+					}
+					if (check_rmap(w, f, v, addr, "migration.reachable"))
 						return 1;
 					continue;
 				}
 				if (p->kind != PTE_PRESENT)
 					continue;
 				present[f->id]++;
-				if (f->freed)
+				if (f->freed) {
+					where_of(where, sizeof(where), v, addr);
 					FAIL("folio.refcount", "%s is mapped at %s but was freed",
 					     f->name, where);
-				if (check_rmap(w, f, v, addr, where, NULL))
+				}
+				if (check_rmap(w, f, v, addr, NULL))
 					return 1;
-				if (p->writable && !f->pae)
+				if (p->writable && !f->pae) {
+					where_of(where, sizeof(where), v, addr);
 					FAIL("folio.exclusive",
 					     "writable PTE %s maps %s, which is not "
 					     "PageAnonExclusive",
 					     where, f->name);
+				}
 				if (f->pae) {
-					if (has_pae[f->id])
+					if (has_pae[f->id]) {
+						where_of(where, sizeof(where), v, addr);
+						where_of(seen_pae[f->id], sizeof(seen_pae[f->id]),
+							 seen_vma[f->id], seen_addr[f->id]);
 						FAIL("folio.exclusive",
 						     "%s is PageAnonExclusive but mapped at "
 						     "%s and %s",
 						     f->name, seen_pae[f->id], where);
+					}
 					has_pae[f->id] = true;
-					memcpy(seen_pae[f->id], where, sizeof(where));
+					seen_vma[f->id] = v;
+					seen_addr[f->id] = addr;
 				}
 			}
 		}

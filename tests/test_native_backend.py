@@ -159,10 +159,13 @@ def test_bench_runs_small_and_prints_both_backends() -> None:
 def test_a_c_violation_python_does_not_reproduce_is_a_differential(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    def fake(sc, proto, decisions):  # type: ignore[no-untyped-def]
-        return "walk.complete", [], [1], True
+    from fuzzlock import native, native_hunt
 
-    monkeypatch.setattr(campaign, "run_native", fake)
+    def fake(self, seed, strategy, runs, **kw):  # type: ignore[no-untyped-def]
+        run = native.ToyRun("walk.complete", [], [1], [], 0, 0, "fn", "msg", 0)
+        return native_hunt.HuntBatch(1, 0, [0], [1], run, 1.0, None, None, None)
+
+    monkeypatch.setattr(native_hunt.NativeScenario, "hunt", fake)
     proto = protocol.get("v6.19", {"move.reset_err_on_retry": True})
     res = campaign.hunt(proto, "native", "random", max_seconds=30, max_schedules=200)
     assert res.verdict == "violation" and res.invariant == "differential"

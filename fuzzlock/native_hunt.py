@@ -1,0 +1,256 @@
+"""The batched hunt loop of the C model (native/hunt.c), for ``fuzzlock hunt --backend native``.
+
+PYTEST_DONT_REWRITE
+
+One ctypes call (``fl_model_hunt``) runs up to ``runs`` schedules of one scenario with
+seeded random decisions and stops at the first violation.  Per batch it returns how many
+schedules and steps ran, each run's trace hash (``fuzzlock.trace.hash64`` of its canonical
+text: the C side writes the text into a reused buffer and hashes it, no Python objects per
+event) and number of decisions, and, for a violating run only, the whole run (events,
+decisions, outcome) so that the campaign can replay it on the Python model.
+
+The decision rules are those ``fuzzlock.campaign`` used to pre-draw for one ctypes call
+per schedule (``predraw_random``, ``predraw_pct``), drawn in C at each decision point:
+
+* ``STRATEGY_RANDOM``: per run a ``preempt`` out of ``preempts``; each decision is 0
+  ("stay") with probability ``1 - preempt``, else uniform among the enabled threads;
+* ``STRATEGY_PCT_BOUNDED``: per run a depth out of ``depths``; a uniform first decision,
+  then ``depth - 1`` preemptions (a decision in ``1..nthreads-1``) at distinct random
+  decision points among ``1..max(k, depth)``, 0 elsewhere;
+* ``STRATEGY_PCT``: ``choosers.PCTChooser`` itself (native/pct.c, bit for bit): per run
+  a seed drawn from the batch's stream (``HuntBatch.pct_seed`` for the last run), a depth
+  out of ``depths``, ``k = pct_k``.
+
+The batch's random stream is seeded with ``seed`` (splitmix64), so a batch is reproducible,
+but its decisions are not those of Python's ``random.Random(seed)``.
+
+Only this module knows the layout of ``struct fl_hunt_args`` / ``struct fl_hunt_out``
+(native/hunt.h); it leaves fuzzlock/native.py as it is and uses its model handle.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import math
+from collections.abc import Sequence
+from typing import Any, NamedTuple
+
+from fuzzlock import native
+
+__all__ = [
+    "MAX_CHOICES",
+    "MAX_DEPTH",
+    "MAX_K",
+    "STRATEGY_PCT",
+    "STRATEGY_PCT_BOUNDED",
+    "STRATEGY_RANDOM",
+    "HuntBatch",
+    "NativeScenario",
+    "available",
+    "strategies_built",
+    "trace_hash",
+]
+
+STRATEGY_RANDOM = 0
+STRATEGY_PCT_BOUNDED = 1
+STRATEGY_PCT = 2
+#: FL_HUNT_MAX_CHOICES, FL_HUNT_MAX_DEPTH, FL_HUNT_MAX_K of native/hunt.h
+MAX_CHOICES = 8
+MAX_DEPTH = 16
+MAX_K = 1 << 24
+_MSG_LEN = 1024 + 64  # FL_MSG_LEN + 64
+_INT_MIN, _INT_MAX = -(2**31), 2**31 - 1
+
+
+class _HuntArgs(ctypes.Structure):
+    """Mirror of ``struct fl_hunt_args`` in native/hunt.h."""
+
+    _fields_ = [
+        ("seed", ctypes.c_ulonglong),
+        ("deadline", ctypes.c_double),
+        ("strategy", ctypes.c_int),
+        ("runs", ctypes.c_int),
+        ("max_steps", ctypes.c_int),
+        ("pct_k", ctypes.c_int),
+        ("npreempt", ctypes.c_int),
+        ("ndepth", ctypes.c_int),
+        ("preempt", ctypes.c_double * MAX_CHOICES),
+        ("depth", ctypes.c_int * MAX_CHOICES),
+    ]
+
+
+class _HuntOut(ctypes.Structure):
+    """Mirror of ``struct fl_hunt_out`` in native/hunt.h."""
+
+    _fields_ = [
+        ("runs", ctypes.c_longlong),
+        ("steps", ctypes.c_longlong),
+        ("violation", ctypes.c_int),
+        ("preempt", ctypes.c_double),
+        ("depth", ctypes.c_int),
+        ("pct_seed", ctypes.c_ulonglong),
+        ("message", ctypes.c_char * _MSG_LEN),
+    ]
+
+
+def _lib() -> Any:
+    lib = native._model_lib()
+    if not hasattr(lib, "fl_model_hunt"):
+        raise native.NativeUnavailableError(
+            f"{native.library_path()} has no batched hunt loop (fl_model_hunt): stale "
+            "build, run `pip install -e .` again"
+        )
+    if lib.fl_trace_hash.restype is not ctypes.c_ulonglong:
+        lib.fl_hunt_strategies.argtypes = []
+        lib.fl_hunt_strategies.restype = ctypes.c_uint
+        lib.fl_model_hunt.argtypes = [
+            ctypes.c_void_p,
+            ctypes.POINTER(_HuntArgs),
+            ctypes.POINTER(ctypes.c_ulonglong),
+            ctypes.POINTER(ctypes.c_int),
+            ctypes.c_size_t,
+            ctypes.POINTER(_HuntOut),
+            ctypes.POINTER(native._FlResult),
+        ]
+        lib.fl_model_hunt.restype = ctypes.c_int
+        lib.fl_trace_hash.argtypes = [ctypes.c_char_p, ctypes.c_size_t]
+        lib.fl_trace_hash.restype = ctypes.c_ulonglong  # last: marks the declarations done
+    return lib
+
+
+def available() -> bool:
+    """True iff the C library is built and has the batched hunt loop."""
+    try:
+        _lib()
+    except (native.NativeUnavailableError, OSError):
+        return False
+    return True
+
+
+def strategies_built() -> int:
+    """Bit ``1 << s`` for every ``STRATEGY_*`` the library runs."""
+    return int(_lib().fl_hunt_strategies())
+
+
+def trace_hash(text: str | bytes) -> int:
+    """``fl_trace_hash`` of a canonical trace text, computed in C (tests compare it with
+    ``fuzzlock.trace.hash64``)."""
+    b = text.encode() if isinstance(text, str) else text
+    return int(_lib().fl_trace_hash(b, len(b)))
+
+
+class HuntBatch(NamedTuple):
+    """What one ``fl_model_hunt`` call did."""
+
+    runs: int  # schedules run, the violating one included
+    steps: int  # their trace events, summed
+    hashes: list[int]  # per run: trace.hash64 of its trace
+    ndecisions: list[int]  # per run: decisions consumed
+    violation: native.ToyRun | None  # the violating run (the last one), if any
+    preempt: float | None  # the last run's preempt (random)
+    depth: int | None  # the last run's depth (pct)
+    pct_seed: int | None  # the last run's PCTChooser seed (STRATEGY_PCT)
+    error: str | None  # a run hit an internal error (e.g. a C capacity): ``runs`` before it
+
+
+def _int(name: str, v: int, lo: int = _INT_MIN, hi: int = _INT_MAX) -> int:
+    if not isinstance(v, int) or isinstance(v, bool) or not lo <= v <= hi:
+        raise ValueError(f"{name} {v!r} is not an integer in {lo}..{hi}")
+    return v
+
+
+class NativeScenario(native._Handle):
+    """A scenario and a knob map encoded on the C side (``struct fl_model``), run in
+    batches with ``hunt``; ``close()`` (or leaving a ``with``) frees it.
+
+    Raises NativeError (from the encoder or ``fl_model_new``) for a scenario outside the
+    C slice."""
+
+    _free = "fl_model_free"
+
+    def __init__(self, sc: Any, knobs: Any) -> None:
+        self.lib = _lib()
+        encoded, names = native.encode_model_scenario(sc, knobs)
+        self._model = native._Model(encoded, names)
+        # the handle now belongs to this object (one fl_model_free)
+        self.handle: int | None = self._model.handle
+        self._model.handle = None
+        self.max_steps: int = sc.max_steps
+        self._cap = 0
+        self._hashes: Any = None
+        self._ndec: Any = None
+
+    def hunt(
+        self,
+        seed: int,
+        strategy: int,
+        runs: int,
+        preempts: Sequence[float] = (1.0,),
+        depths: Sequence[int] = (2,),
+        pct_k: int = 1,
+        deadline: float = 0.0,
+        max_steps: int | None = None,
+    ) -> HuntBatch:
+        """Run up to ``runs`` schedules (see the module docstring), stopping after the
+        first violation or, after at least one run, once ``time.monotonic()`` passes
+        ``deadline`` (0 = no deadline).
+
+        Raises NativeSetupError if the scenario's setup fails (no run is made),
+        NativeError if the C side refuses the arguments, ValueError for a value the C
+        structure cannot hold."""
+        if self.handle is None:
+            raise native.NativeError("the scenario was closed")
+        steps = self.max_steps if max_steps is None else max_steps
+        if len(preempts) > MAX_CHOICES or len(depths) > MAX_CHOICES:
+            raise ValueError(f"at most {MAX_CHOICES} preempt values and depths")
+        if not isinstance(deadline, (int, float)) or isinstance(deadline, bool):
+            raise ValueError(f"deadline {deadline!r} is not a number")
+        a = _HuntArgs()
+        a.seed = _int("seed", seed, -(2**63), 2**64 - 1) & (2**64 - 1)
+        a.deadline = float(deadline)
+        a.strategy = _int("strategy", strategy)
+        a.runs = _int("runs", runs)
+        a.max_steps = _int("max_steps", steps)
+        a.pct_k = _int("pct_k", pct_k)
+        a.npreempt = len(preempts)
+        a.ndepth = len(depths)
+        for i, p in enumerate(preempts):
+            if not isinstance(p, (int, float)) or isinstance(p, bool) or math.isnan(p):
+                raise ValueError(f"preempt {p!r} is not a number")
+            a.preempt[i] = float(p)
+        for i, d in enumerate(depths):
+            a.depth[i] = _int("depth", d)
+        cap = max(runs, 1)
+        if cap > self._cap:
+            self._cap = cap
+            self._hashes = (ctypes.c_ulonglong * cap)()
+            self._ndec = (ctypes.c_int * cap)()
+        out = _HuntOut()
+        res = native._FlResult()
+        rc = self.lib.fl_model_hunt(
+            self.handle,
+            ctypes.byref(a),
+            self._hashes,
+            self._ndec,
+            self._cap,
+            ctypes.byref(out),
+            ctypes.byref(res),
+        )
+        msg = out.message.decode(errors="replace")
+        if rc == native._MODEL_SETUP_ERROR:
+            raise native.NativeSetupError(msg)
+        n = int(out.runs)
+        if rc != 0 and n == 0 and not out.steps:
+            raise native.NativeError(msg)
+        violation = native._toy_result(res) if rc == 0 and out.violation else None
+        return HuntBatch(
+            runs=n,
+            steps=int(out.steps),
+            hashes=list(self._hashes[:n]),
+            ndecisions=list(self._ndec[:n]),
+            violation=violation,
+            preempt=float(out.preempt) if strategy == STRATEGY_RANDOM and n else None,
+            depth=int(out.depth) if strategy != STRATEGY_RANDOM and n else None,
+            pct_seed=int(out.pct_seed) if strategy == STRATEGY_PCT and n else None,
+            error=msg if rc != 0 else None,
+        )
