@@ -52,11 +52,14 @@ _M64 = 2**64 - 1
 def hash64(events: Iterable[Event]) -> int:
     """A 64-bit hash of the canonical text (not cryptographic): what the C hunt loop
     computes per run (``fl_trace_hash`` in native/hunt.c) to count distinct traces without
-    building Python objects; equal traces have equal hashes on both backends.
+    building Python objects; equal traces have equal hashes on both backends."""
+    return hash64_text(canonical(events))
 
-    The text's bytes as 8-byte little-endian words (the last zero-padded), each mixed in
-    with a multiply and an xor-shift, then a final avalanche."""
-    b = canonical(events).encode()
+
+def hash64_text(text: str | bytes) -> int:
+    """``hash64`` of a canonical text: its bytes as 8-byte little-endian words (the last
+    zero-padded), each mixed in with a multiply and an xor-shift, then a final avalanche."""
+    b = text.encode() if isinstance(text, str) else text
     h = 0x9E3779B97F4A7C15 ^ len(b)
     for (w,) in struct.iter_unpack("<Q", b + bytes(-len(b) % 8)):
         h = ((h ^ w) * 0xFF51AFD7ED558CCD) & _M64
