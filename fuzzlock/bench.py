@@ -8,12 +8,28 @@ when they are inside the C slice and their setup runs):
   decisions): what ``fuzzlock hunt --backend native`` pays, ctypes, encoding and trace
   parsing included;
 * ``native-loop``: ``fuzzlock.native.model_bench``: many seeded random schedules in one C
-  call (the engine alone).
+  call (the engine alone);
 
-Each prints scheduling steps per second and schedules per second, and the ratios to
-Python.  ``--xdist`` also runs the pytest campaign (``tests/campaign``, random and pct) with ``-n 1``
-and ``-n 2`` as subprocesses with a fixed budget (``--fuzzlock-budget``) and prints schedules
-per second for each and their ratio.
+and the hunt as users run it, end to end (scenario generation, encoding, the C batches,
+progress bookkeeping), on the bench's protocol with ``move.reset_err_on_retry=true`` (the
+later upstream fix of the known kernel finding, so the hunt searches rather than stopping at
+that bug), ``--strategy random``, for ``--hunt-seconds``:
+
+* ``hunt-python``: ``campaign.hunt(..., backend="python")``;
+* ``hunt``: ``campaign.hunt(..., backend="native")`` (``fuzzlock.native_hunt`` batches).
+
+Each row prints scheduling steps and schedules per second of wall-clock time and steps per
+CPU second of the process (the machine may be shared: CPU time is what one core did), and
+the ratios to Python.
+
+``--xdist SECONDS`` also runs the pytest campaign (``tests/campaign``, random and pct: 4
+tests) with ``-n 1`` and ``-n 2`` as subprocesses, each test for a fixed wall-clock time
+(``--fuzzlock-seconds``), and counts the schedules every test did (``--junitxml``
+properties written by ``fuzzlock_config.report``).  Throughput is the total of schedules
+over the campaign's span (first test start to last test end, across workers: xdist start-up
+and collection are outside it, an idle worker is inside it); ``--xdist-rounds`` repeats the
+pair (-n 1, -n 2, -n 1, ...) and reports every round's ratio, with the load average before
+each run.
 """
 
 from __future__ import annotations
@@ -22,7 +38,9 @@ import os
 import random
 import subprocess
 import sys
+import tempfile
 import time
+import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +57,8 @@ class Row:
     schedules: int
     steps: int
     seconds: float
+    cpu_seconds: float = 0.0  # process CPU time over the same interval
+    note: str = ""
 
     @property
     def steps_per_second(self) -> float:
@@ -48,15 +68,35 @@ class Row:
     def schedules_per_second(self) -> float:
         return self.schedules / self.seconds if self.seconds > 0 else 0.0
 
+    @property
+    def steps_per_cpu_second(self) -> float:
+        return self.steps / self.cpu_seconds if self.cpu_seconds > 0 else 0.0
+
     def to_json(self) -> dict[str, Any]:
-        return {
+        out = {
             "backend": self.backend,
             "schedules": self.schedules,
             "steps": self.steps,
             "seconds": round(self.seconds, 4),
+            "cpu_seconds": round(self.cpu_seconds, 4),
             "steps_per_second": round(self.steps_per_second, 1),
             "schedules_per_second": round(self.schedules_per_second, 1),
+            "steps_per_cpu_second": round(self.steps_per_cpu_second, 1),
         }
+        if self.note:
+            out["note"] = self.note
+        return out
+
+
+class _Clock:
+    """Wall-clock and process CPU time since creation."""
+
+    def __init__(self) -> None:
+        self.wall0, self.cpu0 = time.perf_counter(), time.process_time()
+
+    def row(self, backend: str, schedules: int, steps: int) -> Row:
+        wall = time.perf_counter() - self.wall0
+        return Row(backend, schedules, steps, wall, time.process_time() - self.cpu0)
 
 
 def slice_scenarios(proto: Protocol, n: int, seed: int = 0) -> list[scenario.Scenario]:
@@ -83,15 +123,15 @@ def bench_python(
 ) -> Row:
     """Python model, ``runs`` random schedules per scenario (or until ``seconds``)."""
     n = steps = 0
-    t0 = time.perf_counter()
+    clock = _Clock()
     for i, sc in enumerate(scs):
         for j in range(runs):
             r = model.run(sc, proto, chooser=RandomChooser(seed * 1_000_003 + i * 1009 + j))
             n += 1
             steps += r.result.steps
-        if time.perf_counter() - t0 > seconds:
+        if time.perf_counter() - clock.wall0 > seconds:
             break
-    return Row("python", n, steps, time.perf_counter() - t0)
+    return clock.row("python", n, steps)
 
 
 def bench_native_call(
@@ -102,16 +142,16 @@ def bench_native_call(
 
     n = steps = 0
     rng = random.Random(seed)
-    t0 = time.perf_counter()
+    clock = _Clock()
     for sc in scs:
         for _ in range(runs):
             pre = campaign.predraw_random(rng, 256, 1.0)
             _o, events, _d, _p, _v = native.run_model(sc, proto.knobs, pre)
             n += 1
             steps += len(events)
-        if time.perf_counter() - t0 > seconds:
+        if time.perf_counter() - clock.wall0 > seconds:
             break
-    return Row("native-call", n, steps, time.perf_counter() - t0)
+    return clock.row("native-call", n, steps)
 
 
 def bench_native_loop(scs: list[scenario.Scenario], proto: Protocol, runs: int, seed: int) -> Row:
@@ -119,11 +159,36 @@ def bench_native_loop(scs: list[scenario.Scenario], proto: Protocol, runs: int, 
     from fuzzlock import native
 
     n = steps = 0
-    t0 = time.perf_counter()
+    clock = _Clock()
     for i, sc in enumerate(scs):
         steps += native.model_bench(sc, proto.knobs, runs, seed=seed + i)
         n += runs
-    return Row("native-loop", n, steps, time.perf_counter() - t0)
+    return clock.row("native-loop", n, steps)
+
+
+def hunt_protocol(proto: Protocol) -> Protocol:
+    """``proto`` with ``move.reset_err_on_retry=true`` (what the hunt rows search)."""
+    from fuzzlock import protocol
+
+    return protocol.get(proto.base, {**dict(proto.overrides), "move.reset_err_on_retry": True})
+
+
+def bench_hunt(proto: Protocol, backend: str, seed: int, seconds: float) -> Row:
+    """``fuzzlock hunt --strategy random`` on ``hunt_protocol(proto)`` for ``seconds``, end
+    to end (without minimizing: a violation ends the row early, with a note)."""
+    clock = _Clock()
+    res = campaign.hunt(
+        hunt_protocol(proto),
+        backend,
+        "random",
+        max_seconds=seconds,
+        seed=seed,
+        minimize_found=False,
+    )
+    row = clock.row("hunt" if backend == "native" else "hunt-python", res.schedules, res.steps)
+    if res.verdict != "clean":
+        row.note = f"stopped by {res.invariant} after {res.schedules} schedules"
+    return row
 
 
 @attrs.define
@@ -132,6 +197,8 @@ class BenchResult:
     scenarios: int
     rows: list[Row]
     xdist: list[dict[str, Any]] = attrs.field(factory=list)
+    hunt_protocol: str = ""
+    load_average: tuple[float, float, float] = (0.0, 0.0, 0.0)  # at the start
 
     def row(self, name: str) -> Row | None:
         return next((r for r in self.rows if r.backend == name), None)
@@ -147,89 +214,153 @@ class BenchResult:
                 out[f"{r.backend}/python schedules/s"] = (
                     r.schedules_per_second / py.schedules_per_second
                 )
+                if r.steps_per_cpu_second and py.steps_per_cpu_second:
+                    out[f"{r.backend}/python steps/CPU-s"] = (
+                        r.steps_per_cpu_second / py.steps_per_cpu_second
+                    )
+        hp, hn = self.row("hunt-python"), self.row("hunt")
+        if hp is not None and hn is not None and hp.steps_per_second > 0:
+            out["hunt/hunt-python steps/s"] = hn.steps_per_second / hp.steps_per_second
+            if hp.steps_per_cpu_second > 0:
+                out["hunt/hunt-python steps/CPU-s"] = (
+                    hn.steps_per_cpu_second / hp.steps_per_cpu_second
+                )
         return out
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
             "protocol": self.protocol,
+            "hunt_protocol": self.hunt_protocol,
             "scenarios": self.scenarios,
+            "load_average": [round(x, 2) for x in self.load_average],
             "rows": [r.to_json() for r in self.rows],
             "ratios": {k: round(v, 2) for k, v in self.ratios().items()},
         }
         if self.xdist:
             out["xdist"] = self.xdist
+            out["xdist_ratios"] = [round(r, 3) for r in xdist_ratios(self.xdist)]
         return out
 
     def text(self) -> str:
+        la = ", ".join(f"{x:.2f}" for x in self.load_average)
         lines = [
-            f"protocol {self.protocol}, {self.scenarios} scenarios inside the C slice",
+            f"protocol {self.protocol}, {self.scenarios} scenarios inside the C slice; "
+            f"hunt rows on {self.hunt_protocol}; load average {la}",
             f"{'backend':12} {'schedules':>10} {'steps':>12} {'seconds':>8} "
-            f"{'steps/s':>14} {'schedules/s':>12}",
+            f"{'steps/s':>14} {'schedules/s':>12} {'steps/CPU-s':>14}",
         ]
         for r in self.rows:
             lines.append(
                 f"{r.backend:12} {r.schedules:>10,} {r.steps:>12,} {r.seconds:>8.2f} "
-                f"{r.steps_per_second:>14,.0f} {r.schedules_per_second:>12,.0f}"
+                f"{r.steps_per_second:>14,.0f} {r.schedules_per_second:>12,.0f} "
+                f"{r.steps_per_cpu_second:>14,.0f}" + (f"  ({r.note})" if r.note else "")
             )
         for k, v in self.ratios().items():
             lines.append(f"ratio {k}: {v:.1f}x")
         for x in self.xdist:
             lines.append(
-                f"pytest -n {x['workers']}: {x['schedules']} schedules in {x['seconds']:.1f} s "
-                f"= {x['schedules_per_second']:.1f} schedules/s (exit {x['returncode']})"
+                f"pytest -n {x['workers']} (round {x['round']}, load {x['load_average']}): "
+                f"{x['schedules']:,} schedules in a {x['span_seconds']:.1f} s span = "
+                f"{x['schedules_per_second']:,.0f} schedules/s "
+                f"({x['tests']} tests x {x['seconds_per_test']} s, wall {x['wall_seconds']:.1f} s, "
+                f"exit {x['returncode']})"
             )
-        if len(self.xdist) == 2 and self.xdist[0]["schedules_per_second"] > 0:
-            r = self.xdist[1]["schedules_per_second"] / self.xdist[0]["schedules_per_second"]
-            lines.append(f"ratio pytest -n 2 / -n 1: {r:.2f}x")
+        for i, q in enumerate(xdist_ratios(self.xdist)):
+            lines.append(f"ratio pytest -n 2 / -n 1 (round {i + 1}): {q:.2f}x")
         return "\n".join(lines)
 
 
+def xdist_ratios(runs: list[dict[str, Any]]) -> list[float]:
+    """Per round: schedules/s of ``-n 2`` over ``-n 1``."""
+    out = []
+    for rnd in sorted({x["round"] for x in runs}):
+        by = {x["workers"]: x for x in runs if x["round"] == rnd}
+        if 1 in by and 2 in by and by[1]["schedules_per_second"] > 0:
+            out.append(by[2]["schedules_per_second"] / by[1]["schedules_per_second"])
+    return out
+
+
 #: Campaign tests timed by --xdist: tests/campaign/test_campaign.py's 2 tests x the random
-#: and pct strategies.  The hypothesis ones are left out: their cost per schedule depends
-#: on the seed, which pytest-xdist changes per worker (one -n 2 seed hit the tests' 120 s
-#: cap before its budget), so they measure the seed, not the workers.
+#: and pct strategies (4 tests: 2 per worker under -n 2).  The hypothesis ones are left out:
+#: how many schedules Hypothesis does in a given time depends on its phase (generation,
+#: targeting, shrinking) and so on the seed, which pytest-xdist changes per worker.
 CAMPAIGN_TESTS = 4
 CAMPAIGN_SELECT = "not hypothesis"
 
 
+def _junit_runs(path: str) -> list[dict[str, float]]:
+    """The ``fuzzlock_*`` properties of each test case of a junit XML file."""
+    out = []
+    for case in ET.parse(path).iter("testcase"):
+        props = {
+            p.get("name", "")[len("fuzzlock_") :]: p.get("value", "")
+            for p in case.iter("property")
+            if p.get("name", "").startswith("fuzzlock_") and p.get("name") != "fuzzlock_seed"
+        }
+        if "schedules" in props:
+            out.append({k: float(v) for k, v in props.items()})
+    return out
+
+
 def bench_xdist(
     workers: int,
-    budget: int,
+    seconds: float,
     backend: str,
     tests: str = "tests/campaign",
     protocol: str = "v6.19+move.reset_err_on_retry=true",
+    round_: int = 1,
 ) -> dict[str, Any]:
-    """Run the pytest campaign with ``-n workers`` and a fixed budget in a subprocess; on
-    a protocol where it finds nothing every test runs its whole budget."""
-    cmd = [
-        sys.executable,
-        "-m",
-        "pytest",
-        "-q",
-        "-p",
-        "no:cacheprovider",
-        "-n",
-        str(workers),
-        tests,
-        "-k",
-        CAMPAIGN_SELECT,
-        "--fuzzlock-protocol",
-        protocol,
-        "--fuzzlock-budget",
-        str(budget),
-        "--fuzzlock-backend",
-        backend,
-    ]
-    t0 = time.perf_counter()
-    p = subprocess.run(cmd, capture_output=True, text=True, env=dict(os.environ), check=False)
-    el = time.perf_counter() - t0
-    n = CAMPAIGN_TESTS * budget
+    """Run the pytest campaign with ``-n workers``, each test for ``seconds`` of wall-clock
+    time, in a subprocess; count the schedules all tests did (junit properties) and divide
+    by the span from the first test's start to the last one's end."""
+    with tempfile.TemporaryDirectory(prefix="fuzzlock-bench-") as tmp:
+        junit = os.path.join(tmp, "junit.xml")
+        cmd = [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "-n",
+            str(workers),
+            tests,
+            "-k",
+            CAMPAIGN_SELECT,
+            "--fuzzlock-protocol",
+            protocol,
+            "--fuzzlock-seconds",
+            str(seconds),
+            "--fuzzlock-backend",
+            backend,
+            "--junitxml",
+            junit,
+        ]
+        load = os.getloadavg()
+        t0 = time.perf_counter()
+        p = subprocess.run(cmd, capture_output=True, text=True, env=dict(os.environ), check=False)
+        wall = time.perf_counter() - t0
+        runs = _junit_runs(junit) if os.path.exists(junit) else []
+    n = int(sum(r["schedules"] for r in runs))
+    steps = int(sum(r["steps"] for r in runs))
+    span = max(r["t1"] for r in runs) - min(r["t0"] for r in runs) if runs else 0.0
+    busy: dict[int, float] = {}
+    for r in runs:
+        busy[int(r["worker"])] = busy.get(int(r["worker"]), 0.0) + r["seconds"]
     return {
         "workers": workers,
-        "command": " ".join(cmd[1:]),
+        "round": round_,
+        "command": " ".join(cmd[1:-2]),
+        "tests": len(runs),
+        "seconds_per_test": seconds,
         "schedules": n,
-        "seconds": round(el, 2),
-        "schedules_per_second": round(n / el, 1) if el > 0 else 0.0,
+        "steps": steps,
+        "span_seconds": round(span, 3),
+        "wall_seconds": round(wall, 2),
+        "busy_seconds_per_worker": {str(k): round(v, 2) for k, v in sorted(busy.items())},
+        "schedules_per_second": round(n / span, 1) if span > 0 else 0.0,
+        "steps_per_second": round(steps / span, 1) if span > 0 else 0.0,
+        "load_average": " ".join(f"{x:.2f}" for x in load),
         "returncode": p.returncode,
         "tail": (p.stdout.strip().splitlines() or [""])[-1],
     }
@@ -242,19 +373,29 @@ def run(
     native_runs: int = 2000,
     seed: int = 0,
     max_seconds: float = 30.0,
-    xdist_budget: int | None = None,
+    xdist_seconds: float | None = None,
     xdist_backend: str = "python",
     tests: str = "tests/campaign",
+    hunt_seconds: float = 10.0,
+    xdist_rounds: int = 1,
 ) -> BenchResult:
+    load = os.getloadavg()
     scs = slice_scenarios(proto, n_scenarios, seed)
     rows = [
         bench_python(scs, proto, runs, seed, max_seconds),
         bench_native_call(scs, proto, runs, seed, max_seconds),
         bench_native_loop(scs, proto, native_runs, seed),
+        bench_hunt(proto, "python", seed, hunt_seconds),
+        bench_hunt(proto, "native", seed, hunt_seconds),
     ]
-    res = BenchResult(proto.name, len(scs), rows)
-    if xdist_budget is not None:
+    res = BenchResult(proto.name, len(scs), rows, hunt_protocol=hunt_protocol(proto).name)
+    res.load_average = load
+    if xdist_seconds is not None:
         if not Path(tests).exists():
             raise ValueError(f"--xdist: {tests} does not exist (run from the source tree)")
-        res.xdist = [bench_xdist(w, xdist_budget, xdist_backend, tests) for w in (1, 2)]
+        res.xdist = [
+            bench_xdist(w, xdist_seconds, xdist_backend, tests, round_=r + 1)
+            for r in range(xdist_rounds)
+            for w in (1, 2)
+        ]
     return res

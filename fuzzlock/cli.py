@@ -390,10 +390,17 @@ def _bench_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-seconds", type=float, default=30.0, help="per backend")
     parser.add_argument(
         "--xdist",
-        type=int,
-        metavar="BUDGET",
+        type=float,
+        metavar="SECONDS",
         default=None,
-        help="also time the pytest campaign with -n 1 and -n 2, BUDGET schedules per test",
+        help="also time the pytest campaign with -n 1 and -n 2, each test running SECONDS "
+        "of wall-clock time; schedules counted across workers",
+    )
+    parser.add_argument(
+        "--xdist-rounds", type=int, default=1, help="repeat the -n 1/-n 2 pair (default 1)"
+    )
+    parser.add_argument(
+        "--hunt-seconds", type=float, default=10.0, help="per hunt row (default 10)"
     )
     parser.add_argument("--xdist-backend", choices=("python", "native"), default=None)
     parser.add_argument("--tests", default="tests/campaign", help="campaign tests (--xdist)")
@@ -413,8 +420,10 @@ def _bench_run(args: argparse.Namespace) -> int:
         return _bad(missing.replace("--backend native", "bench"))
     if min(args.scenarios, args.runs, args.native_runs) <= 0 or args.max_seconds <= 0:
         return _bad("--scenarios, --runs, --native-runs and --max-seconds must be positive")
-    if args.xdist is not None and args.xdist <= 0:
-        return _bad("--xdist BUDGET must be positive")
+    if args.xdist is not None and not args.xdist > 0:
+        return _bad("--xdist SECONDS must be positive")
+    if args.xdist_rounds <= 0 or not args.hunt_seconds > 0:
+        return _bad("--xdist-rounds and --hunt-seconds must be positive")
     try:
         res = bench.run(
             proto,
@@ -426,6 +435,8 @@ def _bench_run(args: argparse.Namespace) -> int:
             args.xdist,
             args.xdist_backend or _default_backend(),
             args.tests,
+            args.hunt_seconds,
+            args.xdist_rounds,
         )
     except ValueError as e:
         return _bad(str(e))
@@ -437,7 +448,8 @@ def _bench_run(args: argparse.Namespace) -> int:
 
 register(
     "bench",
-    "measure steps/s and schedules/s of the Python and C models on the same scenarios",
+    "measure steps/s and schedules/s of the Python and C models on the same scenarios, "
+    "and of the hunt end to end",
     _bench_args,
     _bench_run,
 )

@@ -14,10 +14,15 @@ set) never wins by accident. An explicit ``--hypothesis-profile`` without
 
 Campaign settings: ``--fuzzlock-protocol`` (a protocol name, optionally with knob overrides
 as in ``Protocol.name``: ``v6.19+walk.recheck_mapping=true``), ``--fuzzlock-backend``,
-``--fuzzlock-budget`` (schedules per campaign test) and ``--fuzzlock-seed``.  Tests get them
-through the ``fuzzlock_config`` fixture, whose ``seed_for(name)`` gives every xdist worker
-and every pytest-repeat ``--count`` repetition its own deterministic seed (the seeds a
-failing test drew are shown in its report).
+``--fuzzlock-budget`` (schedules per campaign test), ``--fuzzlock-seconds`` (a wall-clock
+budget per campaign test instead: the test runs that long, however many schedules that is)
+and ``--fuzzlock-seed``.  Tests get them through the ``fuzzlock_config`` fixture, whose
+``seed_for(name)`` gives every xdist worker and every pytest-repeat ``--count`` repetition
+its own deterministic seed (the seeds a failing test drew are shown in its report), and
+whose ``report(result)`` records what a campaign did as the test's ``user_properties``
+(``fuzzlock_schedules``, ``fuzzlock_steps``, ``fuzzlock_seconds``, ``fuzzlock_t0``/``t1``
+wall-clock start and end, ``fuzzlock_worker``; ``--junitxml`` writes them out, which is how
+``fuzzlock bench --xdist`` counts the schedules of a ``-n 1`` and a ``-n 2`` run).
 
 Corpus replay: every ``*.json`` file under a ``corpora/`` directory that pytest collects
 (``pytest corpora``) is one test, named by its path, that replays the entry on
@@ -62,6 +67,8 @@ def resolve_backend(config: pytest.Config) -> str:
 
 
 DEFAULT_BUDGET = 200
+#: A campaign test's time cap when it runs a schedule budget (``--fuzzlock-budget``).
+CAMPAIGN_CAP_SECONDS = 120.0
 CORPUS_DIR = "corpora"
 REPEAT_PARAM = "__pytest_repeat_step_number"  # pytest-repeat's parameter
 
@@ -148,6 +155,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help=f"schedules per campaign test (default: {DEFAULT_BUDGET}).",
     )
     group.addoption(
+        "--fuzzlock-seconds",
+        dest="fuzzlock_seconds",
+        type=_positive_float,
+        default=None,
+        metavar="S",
+        help="wall-clock seconds per campaign test, instead of --fuzzlock-budget schedules "
+        f"(default: the budget, capped at {CAMPAIGN_CAP_SECONDS:.0f} s).",
+    )
+    group.addoption(
         "--fuzzlock-seed",
         dest="fuzzlock_seed",
         type=int,
@@ -167,6 +183,19 @@ def _positive_int(text: str) -> int:
     if n < 1:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
     return n
+
+
+def _positive_float(text: str) -> float:
+    import argparse
+    import math
+
+    try:
+        x = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
+    if not (x > 0 and math.isfinite(x)):
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+    return x
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -197,7 +226,8 @@ def pytest_report_header(config: pytest.Config) -> str:
         f"fuzzlock: hypothesis profile {config.stash.get(_profile_key, '?')}, "
         f"protocol {config.getoption('fuzzlock_protocol')}, "
         f"backend {config.getoption('fuzzlock_backend')}, "
-        f"budget {config.getoption('fuzzlock_budget')}, seed {config.getoption('fuzzlock_seed')}"
+        f"budget {config.getoption('fuzzlock_budget')}, "
+        f"seconds {config.getoption('fuzzlock_seconds')}, seed {config.getoption('fuzzlock_seed')}"
     )
 
 
@@ -230,6 +260,43 @@ class FuzzlockConfig:
     record: Callable[[str, int], None] | None = dataclasses.field(
         default=None, repr=False, compare=False
     )
+    seconds: float | None = None  # --fuzzlock-seconds: a time budget instead of ``budget``
+    record_property: Callable[[str, object], None] | None = dataclasses.field(
+        default=None, repr=False, compare=False
+    )
+
+    @property
+    def max_seconds(self) -> float:
+        """The ``max_seconds`` of a campaign test's hunt."""
+        return self.seconds if self.seconds is not None else CAMPAIGN_CAP_SECONDS
+
+    @property
+    def max_schedules(self) -> int | None:
+        """The ``max_schedules`` of a campaign test's hunt (None under a time budget)."""
+        return None if self.seconds is not None else self.budget
+
+    def spent(self, result: Any) -> bool:
+        """True iff a clean hunt ``result`` (``campaign.HuntResult``) used up its budget."""
+        if self.seconds is not None:
+            return bool(result.seconds >= self.seconds)
+        return bool(result.schedules == self.budget or result.seconds >= self.max_seconds)
+
+    def report(self, result: Any) -> None:
+        """Record what a campaign's hunt (``campaign.HuntResult``) did on the test."""
+        if self.record_property is None:
+            return
+        import time
+
+        t1 = time.time()
+        for k, v in (
+            ("schedules", result.schedules),
+            ("steps", result.steps),
+            ("seconds", round(result.seconds, 4)),
+            ("t0", round(t1 - result.seconds, 4)),
+            ("t1", round(t1, 4)),
+            ("worker", self.worker),
+        ):
+            self.record_property(f"fuzzlock_{k}", v)
 
     def seed_for(self, name: str) -> int:
         """A deterministic 63-bit seed for ``name`` in this worker and repetition.
@@ -275,6 +342,9 @@ def fuzzlock_config(request: pytest.FixtureRequest) -> FuzzlockConfig:
     def record(name: str, seed: int) -> None:
         node.user_properties.append(("fuzzlock_seed", f"{name}={seed}"))
 
+    def record_property(name: str, value: object) -> None:
+        node.user_properties.append((name, value))
+
     return FuzzlockConfig(
         protocol=config.getoption("fuzzlock_protocol"),
         backend=resolve_backend(config),
@@ -283,6 +353,8 @@ def fuzzlock_config(request: pytest.FixtureRequest) -> FuzzlockConfig:
         worker=worker_index(config),
         repeat=repeat_index(node),
         record=record,
+        seconds=config.getoption("fuzzlock_seconds"),
+        record_property=record_property,
     )
 
 

@@ -17,10 +17,32 @@ void fl_world_full(struct fl_world *w, const char *what)
 		fl_thread_violation("error", "model", "capacity");
 }
 
-void fl_world_init(struct fl_world *w, struct fl_sched *s)
+/*
+ * Every world's swap slots start as this: zeroed, with their trace strings.
+ * Formatting them (5 x FL_MAX_SWAP snprintf calls) cost more than the rest of
+ * building a model, which the hunt does once per generated scenario; they
+ * depend only on the slot number, so they are formatted once, when the
+ * library is loaded.
+ */
+static struct fl_swap_slot fl_swap_template[FL_MAX_SWAP];
+
+__attribute__((constructor)) static void fl_swap_template_init(void)
 {
 	int i;
 
+	for (i = 0; i < FL_MAX_SWAP; i++) {
+		struct fl_swap_slot *e = &fl_swap_template[i];
+
+		snprintf(e->name, sizeof(e->name), "swap:%d", i);
+		snprintf(e->n_cache, sizeof(e->n_cache), "swap:%d.cache", i);
+		snprintf(e->n_swapin, sizeof(e->n_swapin), "swapin:%d", i);
+		snprintf(e->repr[0], sizeof(e->repr[0]), "S(%d)", i);
+		snprintf(e->repr[1], sizeof(e->repr[1]), "S(%d,x)", i);
+	}
+}
+
+void fl_world_init(struct fl_world *w, struct fl_sched *s)
+{
 	memset(w, 0, sizeof(*w));
 	w->s = s;
 	w->cls_folio = fl_sched_class(s, "folio_lock");
@@ -30,15 +52,8 @@ void fl_world_init(struct fl_world *w, struct fl_sched *s)
 	w->cls_mcl = fl_sched_class(s, "map_changing_lock");
 	w->cls_mmap = fl_sched_class(s, "mmap_lock");
 	w->cls_av = fl_sched_class(s, "anon_vma->rwsem");
-	for (i = 0; i < FL_MAX_SWAP; i++) {
-		struct fl_swap_slot *e = &w->swap.e[i];
-
-		snprintf(e->name, sizeof(e->name), "swap:%d", i);
-		snprintf(e->n_cache, sizeof(e->n_cache), "swap:%d.cache", i);
-		snprintf(e->n_swapin, sizeof(e->n_swapin), "swapin:%d", i);
-		snprintf(e->repr[0], sizeof(e->repr[0]), "S(%d)", i);
-		snprintf(e->repr[1], sizeof(e->repr[1]), "S(%d,x)", i);
-	}
+	/* the swap slots' trace strings, formatted once per process (see below) */
+	memcpy(w->swap.e, fl_swap_template, sizeof(w->swap.e));
 	w->swap.next_entry = FL_MAX_SWAP;	/* every slot is reset by the first reset */
 }
 
@@ -59,6 +74,11 @@ static void fl_swap_reset(struct fl_swap *sw)
 /* A fresh world for the next run (the knobs and classes stay). */
 void fl_world_reset(struct fl_world *w)
 {
+	int i;
+
+	/* only the last run's folios can have references (the rest stayed 0) */
+	for (i = 0; i <= FL_MAX_THREADS; i++)
+		memset(w->refs[i], 0, sizeof(w->refs[i][0]) * (size_t)w->nfolios);
 	w->nmms = 0;
 	w->nvmas = 0;
 	w->ntables = 0;
@@ -68,7 +88,6 @@ void fl_world_reset(struct fl_world *w)
 	w->navs = 0;
 	w->next_mid = 1;
 	fl_swap_reset(&w->swap);
-	memset(w->refs, 0, sizeof(w->refs));
 	memset(w->pte_moves, 0, sizeof(w->pte_moves));
 	memset(w->npins, 0, sizeof(w->npins));
 	w->nnames = 0;
@@ -206,17 +225,20 @@ struct fl_folio *fl_new_folio(struct fl_world *w, long long value)
 	f->pincount = 0;
 	f->value = value;
 	f->have_repr = 0;
-	snprintf(f->name, sizeof(f->name), "folio:%d", id);
-	snprintf(f->mrepr[0], sizeof(f->mrepr[0]), "M(folio:%d)", id);
-	snprintf(f->mrepr[1], sizeof(f->mrepr[1]), "M(folio:%d,x)", id);
-	snprintf(f->n_refcount, sizeof(f->n_refcount), "folio:%d.refcount", id);
-	snprintf(f->n_mapping, sizeof(f->n_mapping), "folio:%d.mapping", id);
-	snprintf(f->n_index, sizeof(f->n_index), "folio:%d.index", id);
-	snprintf(f->n_mapcount, sizeof(f->n_mapcount), "folio:%d.mapcount", id);
-	snprintf(f->n_pincount, sizeof(f->n_pincount), "folio:%d.pincount", id);
-	snprintf(f->n_data, sizeof(f->n_data), "folio:%d.data", id);
-	snprintf(f->n_lru, sizeof(f->n_lru), "folio:%d.lru", id);
-	snprintf(f->n_swap, sizeof(f->n_swap), "folio:%d.swap", id);
+	if (!f->name[0]) {
+		/* the names depend only on the id: formatted once per world, kept by resets */
+		snprintf(f->name, sizeof(f->name), "folio:%d", id);
+		snprintf(f->mrepr[0], sizeof(f->mrepr[0]), "M(folio:%d)", id);
+		snprintf(f->mrepr[1], sizeof(f->mrepr[1]), "M(folio:%d,x)", id);
+		snprintf(f->n_refcount, sizeof(f->n_refcount), "folio:%d.refcount", id);
+		snprintf(f->n_mapping, sizeof(f->n_mapping), "folio:%d.mapping", id);
+		snprintf(f->n_index, sizeof(f->n_index), "folio:%d.index", id);
+		snprintf(f->n_mapcount, sizeof(f->n_mapcount), "folio:%d.mapcount", id);
+		snprintf(f->n_pincount, sizeof(f->n_pincount), "folio:%d.pincount", id);
+		snprintf(f->n_data, sizeof(f->n_data), "folio:%d.data", id);
+		snprintf(f->n_lru, sizeof(f->n_lru), "folio:%d.lru", id);
+		snprintf(f->n_swap, sizeof(f->n_swap), "folio:%d.swap", id);
+	}
 	fl_lock_init(&f->lock, f->name, w->cls_folio, FL_MUTEX);
 	return f;
 }

@@ -82,11 +82,11 @@ def test_native_hunt_random_and_pct_run_their_budget_on_a_clean_protocol() -> No
         assert "native_fraction" in res.to_json()
 
 
-def test_native_hunt_with_hypothesis_runs_on_python_and_says_so() -> None:
+def test_native_hunt_with_hypothesis_runs_on_c() -> None:
+    """(Was: runs on Python and says so; the C model now calls the HypothesisChooser back.)"""
     proto = protocol.get("v6.19", {"move.reset_err_on_retry": True})
     res = campaign.hunt(proto, "native", "hypothesis", max_seconds=30, max_schedules=20)
-    assert res.native_runs == 0 and res.python_runs == res.schedules
-    assert any("hypothesis runs on the Python model" in n for n in res.notes)
+    assert res.python_runs == 0 and res.native_runs == res.schedules > 0
 
 
 def test_first_difference_names_the_first_differing_event() -> None:
@@ -146,14 +146,24 @@ def test_every_strategy_family_is_in_the_c_model() -> None:
 
 
 def test_bench_runs_small_and_prints_both_backends() -> None:
-    r = run_cli("bench", "--scenarios", "3", "--runs", "3", "--native-runs", "20")
+    small = ("--scenarios", "3", "--runs", "3", "--native-runs", "20", "--hunt-seconds", "0.3")
+    r = run_cli("bench", *small)
     assert r.returncode == 0, r.stdout + r.stderr
     assert "python" in r.stdout and "native-loop" in r.stdout and "native-call" in r.stdout
     assert "ratio native-loop/python steps/s" in r.stdout
-    j = run_cli("bench", "--scenarios", "2", "--runs", "2", "--native-runs", "10", "--json")
+    assert "ratio hunt/python steps/s" in r.stdout and "ratio hunt/hunt-python" in r.stdout
+    assert "load average" in r.stdout
+    j = run_cli("bench", *small, "--json")
     d = json.loads(j.stdout)
-    assert {row["backend"] for row in d["rows"]} == {"python", "native-call", "native-loop"}
-    assert all(row["steps"] > 0 for row in d["rows"])
+    assert {row["backend"] for row in d["rows"]} == {
+        "python",
+        "native-call",
+        "native-loop",
+        "hunt-python",
+        "hunt",
+    }
+    assert all(row["steps"] > 0 and row["cpu_seconds"] > 0 for row in d["rows"])
+    assert d["hunt_protocol"] == "v6.19+move.reset_err_on_retry=true"
 
 
 def test_a_c_violation_python_does_not_reproduce_is_a_differential(

@@ -1,10 +1,12 @@
 """Fuzzing campaigns as pytest tests: `pytest -n auto` shards them across workers.
 
 Each test runs one strategy on the protocol chosen with ``--fuzzlock-protocol`` (default
-v6.19) for ``--fuzzlock-budget`` schedules, with a seed distinct per xdist worker and per
-``--count`` repetition.  A violation fails the test with its minimized report, unless the
-corpus records the same invariant on the same protocol as a *kernel finding*: then the test
-is an xfail that names the entry (the bug is real and documented, not hidden).
+v6.19) and the backend chosen with ``--fuzzlock-backend`` for ``--fuzzlock-budget`` schedules
+(or ``--fuzzlock-seconds`` seconds), with a seed distinct per xdist worker and per
+``--count`` repetition, and records what it did (``fuzzlock_config.report``).  A violation
+fails the test with its minimized report, unless the corpus records the same invariant on the
+same protocol as a *kernel finding*: then the test is an xfail that names the entry (the bug
+is real and documented, not hidden).
 """
 
 from __future__ import annotations
@@ -27,12 +29,13 @@ def test_campaign_finds_no_unknown_violation(strategy: str, fuzzlock_config) -> 
         proto,
         backend=fuzzlock_config.backend,
         strategy=strategy,
-        max_seconds=120,
-        max_schedules=fuzzlock_config.budget,
+        max_seconds=fuzzlock_config.max_seconds,
+        max_schedules=fuzzlock_config.max_schedules,
         seed=seed,
     )
+    fuzzlock_config.report(res)
     if res.verdict == "clean":
-        assert res.schedules == fuzzlock_config.budget or res.seconds >= 120
+        assert fuzzlock_config.spent(res)
         return
     known = corpus.known_findings(CORPORA, proto)
     if res.invariant in known:
@@ -55,6 +58,12 @@ def test_campaign_with_the_sticky_eagain_fix_finds_nothing(strategy: str, fuzzlo
     proto = protocol.get(base.base, {**dict(base.overrides), "move.reset_err_on_retry": True})
     seed = fuzzlock_config.seed_for("fixed-" + strategy)
     res = campaign.hunt(
-        proto, strategy=strategy, max_seconds=120, max_schedules=fuzzlock_config.budget, seed=seed
+        proto,
+        backend=fuzzlock_config.backend,
+        strategy=strategy,
+        max_seconds=fuzzlock_config.max_seconds,
+        max_schedules=fuzzlock_config.max_schedules,
+        seed=seed,
     )
+    fuzzlock_config.report(res)
     assert res.verdict == "clean", f"{strategy} (seed {seed}) on {proto.name}:\n\n{res.report}"
