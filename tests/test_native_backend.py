@@ -183,3 +183,33 @@ def test_a_c_violation_python_does_not_reproduce_is_a_differential(
     assert res.report is not None and "C outcome walk.complete, python outcome" in res.report
     assert "first difference: event 0" in res.report
     assert res.to_json()["invariant"] == "differential"
+
+
+def test_bench_xdist_counts_schedules_over_the_span(tmp_path: Path) -> None:
+    from fuzzlock import bench
+
+    junit = tmp_path / "j.xml"
+    case = (
+        '<testcase name="t{i}"><properties><property name="fuzzlock_seed" value="x=1"/>'
+        + "".join(
+            f'<property name="fuzzlock_{k}" value="{v}"/>'
+            for k, v in (("schedules", "{n}"), ("steps", "10"), ("seconds", "2"))
+        )
+        + '<property name="fuzzlock_t0" value="{t0}"/><property name="fuzzlock_t1" '
+        'value="{t1}"/><property name="fuzzlock_worker" value="{w}"/></properties></testcase>'
+    )
+    cases = [
+        case.format(i=i, n=100 * (i + 1), t0=t0, t1=t0 + 2, w=i % 2)
+        for i, t0 in enumerate([10, 10.5, 12, 12.5])
+    ]
+    junit.write_text("<testsuites><testsuite>" + "".join(cases) + "</testsuite></testsuites>")
+    runs = bench._junit_runs(str(junit))
+    assert [r["schedules"] for r in runs] == [100, 200, 300, 400]
+    assert max(r["t1"] for r in runs) - min(r["t0"] for r in runs) == 4.5
+    xs = [
+        {"round": 1, "workers": 1, "schedules_per_second": 100.0},
+        {"round": 1, "workers": 2, "schedules_per_second": 190.0},
+        {"round": 2, "workers": 1, "schedules_per_second": 100.0},
+        {"round": 2, "workers": 2, "schedules_per_second": 150.0},
+    ]
+    assert bench.xdist_ratios(xs) == [1.9, 1.5]

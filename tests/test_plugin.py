@@ -127,6 +127,7 @@ def test_options_are_registered(pytester: pytest.Pytester) -> None:
             "*--fuzzlock-protocol*",
             "*--fuzzlock-backend*",
             "*--fuzzlock-budget*",
+            "*--fuzzlock-seconds*",
             "*--fuzzlock-seed*",
         ]
     )
@@ -176,12 +177,41 @@ def test_fixture_defaults(pytester: pytest.Pytester) -> None:
     pytester.runpytest().assert_outcomes(passed=1)
 
 
+def test_time_budget_and_report(pytester: pytest.Pytester) -> None:
+    """--fuzzlock-seconds replaces the schedule budget; report() records what a hunt did
+    as user properties, which --junitxml writes out (fuzzlock bench --xdist reads them)."""
+    pytester.makepyfile(
+        """
+        import types
+
+        def test_cfg(fuzzlock_config):
+            c = fuzzlock_config
+            assert (c.seconds, c.max_seconds, c.max_schedules) == (2.5, 2.5, None)
+            res = types.SimpleNamespace(schedules=7, steps=70, seconds=2.6)
+            assert c.spent(res)
+            assert not c.spent(types.SimpleNamespace(schedules=7, steps=70, seconds=1.0))
+            c.report(res)
+        """
+    )
+    res = pytester.runpytest("--fuzzlock-seconds", "2.5", "--junitxml", "out.xml")
+    res.assert_outcomes(passed=1)
+    xml = (pytester.path / "out.xml").read_text()
+    for prop in ("schedules", "steps", "seconds", "t0", "t1", "worker"):
+        assert f'name="fuzzlock_{prop}"' in xml
+    assert 'name="fuzzlock_schedules" value="7"' in xml
+    cfg = FuzzlockConfig("v6.19", "python", 200, 0)
+    assert (cfg.max_seconds, cfg.max_schedules) == (120.0, 200)
+    cfg.report(object())  # no recorder: nothing to do
+
+
 @pytest.mark.parametrize(
     ("args", "text"),
     [
         (["--fuzzlock-protocol", "v6.20"], "--fuzzlock-protocol: unknown protocol 'v6.20'"),
         (["--fuzzlock-protocol", "v6.19+nope=1"], "--fuzzlock-protocol: unknown knob 'nope'"),
         (["--fuzzlock-budget", "0"], "expected a positive integer"),
+        (["--fuzzlock-seconds", "0"], "expected a positive number"),
+        (["--fuzzlock-seconds", "nan"], "expected a positive number"),
         (["--fuzzlock-seed", "x"], "--fuzzlock-seed"),
         (["--fuzzlock-backend", "rust"], "--fuzzlock-backend"),
     ],
