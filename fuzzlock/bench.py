@@ -29,7 +29,9 @@ properties written by ``fuzzlock_config.report``).  Throughput is the total of s
 over the campaign's span (first test start to last test end, across workers: xdist start-up
 and collection are outside it, an idle worker is inside it); ``--xdist-rounds`` repeats the
 pair (-n 1, -n 2, -n 1, ...) and reports every round's ratio, with the load average before
-each run.
+each run.  On a shared machine the workers may not get two cores: each run also reports the
+CPU seconds its hunts got (``cores_used`` = CPU seconds / span) and the schedules per CPU
+second, whose ratio says how well the work itself scales.
 """
 
 from __future__ import annotations
@@ -239,6 +241,9 @@ class BenchResult:
         if self.xdist:
             out["xdist"] = self.xdist
             out["xdist_ratios"] = [round(r, 3) for r in xdist_ratios(self.xdist)]
+            out["xdist_ratios_per_cpu_second"] = [
+                round(r, 3) for r in xdist_ratios(self.xdist, "schedules_per_cpu_second")
+            ]
         return out
 
     def text(self) -> str:
@@ -263,20 +268,27 @@ class BenchResult:
                 f"{x['schedules']:,} schedules in a {x['span_seconds']:.1f} s span = "
                 f"{x['schedules_per_second']:,.0f} schedules/s "
                 f"({x['tests']} tests x {x['seconds_per_test']} s, wall {x['wall_seconds']:.1f} s, "
-                f"exit {x['returncode']})"
+                f"exit {x['returncode']}); the workers got {x['cores_used']:.2f} cores, "
+                f"{x['schedules_per_cpu_second']:,.0f} schedules per CPU-s"
             )
         for i, q in enumerate(xdist_ratios(self.xdist)):
             lines.append(f"ratio pytest -n 2 / -n 1 (round {i + 1}): {q:.2f}x")
+        for i, q in enumerate(xdist_ratios(self.xdist, "schedules_per_cpu_second")):
+            lines.append(
+                f"ratio per CPU second (round {i + 1}): {q:.2f}x, so -n 2 on 2 free cores "
+                f"would do ~{2 * q:.2f}x -n 1"
+            )
         return "\n".join(lines)
 
 
-def xdist_ratios(runs: list[dict[str, Any]]) -> list[float]:
-    """Per round: schedules/s of ``-n 2`` over ``-n 1``."""
+def xdist_ratios(runs: list[dict[str, Any]], key: str = "schedules_per_second") -> list[float]:
+    """Per round: ``key`` (schedules/s, or schedules per CPU second) of ``-n 2`` over
+    ``-n 1``."""
     out = []
     for rnd in sorted({x["round"] for x in runs}):
         by = {x["workers"]: x for x in runs if x["round"] == rnd}
-        if 1 in by and 2 in by and by[1]["schedules_per_second"] > 0:
-            out.append(by[2]["schedules_per_second"] / by[1]["schedules_per_second"])
+        if 1 in by and 2 in by and by[1].get(key, 0) > 0:
+            out.append(by[2][key] / by[1][key])
     return out
 
 
@@ -344,6 +356,7 @@ def bench_xdist(
     n = int(sum(r["schedules"] for r in runs))
     steps = int(sum(r["steps"] for r in runs))
     span = max(r["t1"] for r in runs) - min(r["t0"] for r in runs) if runs else 0.0
+    cpu = sum(r.get("cpu_seconds", 0.0) for r in runs)
     busy: dict[int, float] = {}
     for r in runs:
         busy[int(r["worker"])] = busy.get(int(r["worker"]), 0.0) + r["seconds"]
@@ -360,6 +373,10 @@ def bench_xdist(
         "busy_seconds_per_worker": {str(k): round(v, 2) for k, v in sorted(busy.items())},
         "schedules_per_second": round(n / span, 1) if span > 0 else 0.0,
         "steps_per_second": round(steps / span, 1) if span > 0 else 0.0,
+        # what the workers got of the machine: CPU seconds of the hunts, and per span second
+        "cpu_seconds": round(cpu, 2),
+        "cores_used": round(cpu / span, 2) if span > 0 else 0.0,
+        "schedules_per_cpu_second": round(n / cpu, 1) if cpu > 0 else 0.0,
         "load_average": " ".join(f"{x:.2f}" for x in load),
         "returncode": p.returncode,
         "tail": (p.stdout.strip().splitlines() or [""])[-1],

@@ -86,6 +86,7 @@ class HuntResult:
     native_runs: int = 0  # schedules run on the C model (backend "native")
     python_runs: int = 0  # schedules of a native hunt that ran on Python (outside the slice)
     certificates: list[dict[str, Any]] = attrs.field(factory=list)  # strategy exhaustive
+    cpu_seconds: float = 0.0  # process CPU time of the search (not in --json)
 
     @property
     def native_fraction(self) -> float | None:
@@ -134,6 +135,7 @@ class _Stats:
         self.violations = 0
 
         self.start = time.monotonic()
+        self.start_cpu = time.process_time()
         self.progress = progress
         self.last = self.start
 
@@ -164,6 +166,10 @@ class _Stats:
     @property
     def seconds(self) -> float:
         return time.monotonic() - self.start
+
+    @property
+    def cpu_seconds(self) -> float:
+        return time.process_time() - self.start_cpu
 
 
 def hunt(
@@ -217,6 +223,7 @@ def hunt(
         notes=notes,
         native_runs=counts[0],
         python_runs=counts[1],
+        cpu_seconds=stats.cpu_seconds,
     )
     if found is not None and diff is None:
         res.entry, res.report = finish(found, proto, strategy, minimize_found)

@@ -20,8 +20,8 @@ and ``--fuzzlock-seed``.  Tests get them through the ``fuzzlock_config`` fixture
 ``seed_for(name)`` gives every xdist worker and every pytest-repeat ``--count`` repetition
 its own deterministic seed (the seeds a failing test drew are shown in its report), and
 whose ``report(result)`` records what a campaign did as the test's ``user_properties``
-(``fuzzlock_schedules``, ``fuzzlock_steps``, ``fuzzlock_seconds``, ``fuzzlock_t0``/``t1``
-wall-clock start and end, ``fuzzlock_worker``; ``--junitxml`` writes them out, which is how
+(``fuzzlock_schedules``, ``fuzzlock_steps``, ``fuzzlock_seconds``, ``fuzzlock_cpu_seconds``,
+``fuzzlock_t0``/``t1`` wall-clock start and end, ``fuzzlock_worker``; ``--junitxml`` writes them out, which is how
 ``fuzzlock bench --xdist`` counts the schedules of a ``-n 1`` and a ``-n 2`` run).
 
 Corpus replay: every ``*.json`` file under a ``corpora/`` directory that pytest collects
@@ -292,6 +292,7 @@ class FuzzlockConfig:
             ("schedules", result.schedules),
             ("steps", result.steps),
             ("seconds", round(result.seconds, 4)),
+            ("cpu_seconds", round(getattr(result, "cpu_seconds", 0.0), 4)),
             ("t0", round(t1 - result.seconds, 4)),
             ("t1", round(t1, 4)),
             ("worker", self.worker),
