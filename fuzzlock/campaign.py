@@ -422,17 +422,19 @@ def _hunt_native(
     found: Found | None = None
     diff: _Differential | None = None
     deadline = stats.start + max_seconds
-    while found is None and diff is None and stats.schedules < budget:
-        if stats.seconds >= max_seconds:
-            break
-        sc_seed = rng.randrange(2**32)
-        sc = strategies.gen_scenario(strategies.RandomSource(random.Random(sc_seed)))
-        run_seed = rng.randrange(2**32)
-        k = max(max(pct_k[-50:], default=60), 1)
-        n = min(per, budget - stats.schedules)
-        why = ""
-        try:
-            with native_hunt.NativeScenario(sc, proto.knobs) as ns:
+    ns: native_hunt.NativeScenario | None = None  # one C model, reloaded per scenario
+    try:
+        while found is None and diff is None and stats.schedules < budget:
+            if stats.seconds >= max_seconds:
+                break
+            sc_seed = rng.randrange(2**32)
+            sc = strategies.gen_scenario(strategies.RandomSource(random.Random(sc_seed)))
+            run_seed = rng.randrange(2**32)
+            k = max(max(pct_k[-50:], default=60), 1)
+            n = min(per, budget - stats.schedules)
+            why = ""
+            try:
+                ns = native_hunt.NativeScenario(sc, proto.knobs, reuse=ns)
                 b = ns.hunt(
                     run_seed,
                     code,
@@ -442,38 +444,43 @@ def _hunt_native(
                     pct_k=k,
                     deadline=deadline,
                 )
-        except native.NativeSetupError:
-            continue
-        except native.NativeError as e:
-            why = str(e).split(": ", 1)[-1]
-        else:
-            counts[0] += b.runs
-            stats.add_batch(b.runs, b.steps, b.hashes, b.violation is not None)
-            if strategy == "pct":
-                pct_k.extend(b.ndecisions)
-            if b.violation is not None:
-                v = b.violation
-                dec = list(v.decisions)
-                while dec and dec[-1] == 0:
-                    dec.pop()
-                msg = confirm_on_python(sc, proto, dec, v.outcome, v.events)
-                if msg is not None:
-                    diff = _Differential(Found(sc, dec, DIFFERENTIAL, seed, "native"), msg)
-                else:
-                    found = Found(sc, dec, v.outcome, seed, "native")
-                break
-            if b.error is None:
+            except native.NativeSetupError:
                 continue
-            why = b.error.split(": ", 1)[-1]
-            n -= b.runs
-        # outside the C slice: this scenario's (remaining) schedules run on Python
-        outside[why] = outside.get(why, 0) + 1
-        found, ndec = _python_batch(sc, proto, strategy, run_seed, n, k, budget, max_seconds, stats)
-        counts[1] += len(ndec)
-        if found is not None:
-            found.seed = seed
-        if strategy == "pct":
-            pct_k.extend(ndec)
+            except native.NativeError as e:
+                why = str(e).split(": ", 1)[-1]
+            else:
+                counts[0] += b.runs
+                stats.add_batch(b.runs, b.steps, b.hashes, b.violation is not None)
+                if strategy == "pct":
+                    pct_k.extend(b.ndecisions)
+                if b.violation is not None:
+                    v = b.violation
+                    dec = list(v.decisions)
+                    while dec and dec[-1] == 0:
+                        dec.pop()
+                    msg = confirm_on_python(sc, proto, dec, v.outcome, v.events)
+                    if msg is not None:
+                        diff = _Differential(Found(sc, dec, DIFFERENTIAL, seed, "native"), msg)
+                    else:
+                        found = Found(sc, dec, v.outcome, seed, "native")
+                    break
+                if b.error is None:
+                    continue
+                why = b.error.split(": ", 1)[-1]
+                n -= b.runs
+            # outside the C slice: this scenario's (remaining) schedules run on Python
+            outside[why] = outside.get(why, 0) + 1
+            found, ndec = _python_batch(
+                sc, proto, strategy, run_seed, n, k, budget, max_seconds, stats
+            )
+            counts[1] += len(ndec)
+            if found is not None:
+                found.seed = seed
+            if strategy == "pct":
+                pct_k.extend(ndec)
+    finally:
+        if ns is not None:
+            ns.close()
     _pct_note(strategy, pct_k, stats, notes)
     if strategy == "pct" and not exact_pct:
         notes.append(

@@ -95,7 +95,7 @@ class _HuntOut(ctypes.Structure):
 
 def _lib() -> Any:
     lib = native._model_lib()
-    if not hasattr(lib, "fl_model_hunt"):
+    if not hasattr(lib, "fl_model_hunt") or not hasattr(lib, "fl_model_reload"):
         raise native.NativeUnavailableError(
             f"{native.library_path()} has no batched hunt loop (fl_model_hunt): stale "
             "build, run `pip install -e .` again"
@@ -113,6 +113,15 @@ def _lib() -> Any:
             ctypes.POINTER(native._FlResult),
         ]
         lib.fl_model_hunt.restype = ctypes.c_int
+        lib.fl_model_reload.argtypes = [
+            ctypes.c_void_p,
+            ctypes.POINTER(ctypes.c_longlong),
+            ctypes.c_size_t,
+            ctypes.c_char_p,
+            ctypes.c_char_p,
+            ctypes.c_size_t,
+        ]
+        lib.fl_model_reload.restype = ctypes.c_void_p
         lib.fl_trace_hash.argtypes = [ctypes.c_char_p, ctypes.c_size_t]
         lib.fl_trace_hash.restype = ctypes.c_ulonglong  # last: marks the declarations done
     return lib
@@ -163,22 +172,44 @@ class NativeScenario(native._Handle):
     """A scenario and a knob map encoded on the C side (``struct fl_model``), run in
     batches with ``hunt``; ``close()`` (or leaving a ``with``) frees it.
 
-    Raises NativeError (from the encoder or ``fl_model_new``) for a scenario outside the
-    C slice."""
+    ``reuse`` (another, open NativeScenario) gives its C model the new scenario
+    (``fl_model_reload``: its thread stacks and constant strings are kept, which is most
+    of what building a model costs) and takes it over: ``reuse`` is closed then.  If the
+    new scenario is refused, ``reuse`` stays open with its old scenario.
+
+    Raises NativeError (from the encoder, ``fl_model_new`` or ``fl_model_reload``) for a
+    scenario outside the C slice."""
 
     _free = "fl_model_free"
+    _cap: int
+    _hashes: Any
+    _ndec: Any
 
-    def __init__(self, sc: Any, knobs: Any) -> None:
+    def __init__(self, sc: Any, knobs: Any, reuse: NativeScenario | None = None) -> None:
         self.lib = _lib()
         encoded, names = native.encode_model_scenario(sc, knobs)
-        self._model = native._Model(encoded, names)
-        # the handle now belongs to this object (one fl_model_free)
-        self.handle: int | None = self._model.handle
-        self._model.handle = None
+        if reuse is not None and reuse.handle:
+            for x in encoded:
+                if not native._INT64_MIN <= x <= native._INT64_MAX:
+                    raise native.NativeError(f"encoding value {x} does not fit in 64 bits")
+            arr = (ctypes.c_longlong * len(encoded))(*encoded)
+            err = ctypes.create_string_buffer(256)
+            handle = self.lib.fl_model_reload(
+                reuse.handle, arr, len(encoded), names.encode(), err, len(err)
+            )
+            if not handle:
+                msg = err.value.decode(errors="replace")
+                raise native.NativeError(f"malformed model scenario: {msg}")
+            reuse.handle = None  # the C model is this object's now
+        else:
+            model = native._Model(encoded, names)
+            handle, model.handle = model.handle, None  # one owner, one fl_model_free
+        self.handle: int | None = handle
         self.max_steps: int = sc.max_steps
-        self._cap = 0
-        self._hashes: Any = None
-        self._ndec: Any = None
+        # the output arrays too
+        self._cap = reuse._cap if reuse is not None else 0
+        self._hashes = reuse._hashes if reuse is not None else None
+        self._ndec = reuse._ndec if reuse is not None else None
 
     def hunt(
         self,

@@ -810,12 +810,20 @@ static void fill_op(struct fl_sc_op *d, const long long *o)
 	d->e = o[6];
 }
 
-struct fl_model *fl_model_new(const long long *enc, size_t len, const char *names, char *err,
-			      size_t errlen)
+/*
+ * fl_model_new, or with @reuse, fl_model_reload: @reuse takes the new scenario
+ * and keeps its scheduler (thread stacks, lockdep classes) and world (its
+ * constant strings); on an error it keeps its old scenario.
+ */
+static struct fl_model *model_build(struct fl_model *reuse, const long long *enc, size_t len,
+				    const char *names, char *err, size_t errlen)
 {
 	struct fl_model *m;
-	size_t pos = 0, i, k, total = 0, nnames = 0, nthreads, nsetup;
-	char *p;
+	size_t pos = 0, i, k, total = 0, nnames = 0, nthreads, nsetup, rtl;
+	char *p, *nb, *rt;
+	const char **na;
+	struct fl_sc_op *ops;
+	char (*ra)[FL_RES_LEN];
 
 	if (err && errlen)
 		err[0] = '\0';
@@ -880,30 +888,39 @@ struct fl_model *fl_model_new(const long long *enc, size_t len, const char *name
 		fl_format_err(err, errlen, "%zu trailing integers", len - pos);
 		return NULL;
 	}
-	m = calloc(1, sizeof(*m));
-	if (!m) {
+	nb = malloc(strlen(names) + 1);
+	na = calloc(nnames, sizeof(*na));
+	ops = calloc(total ? total : 1, sizeof(*ops));
+	ra = calloc(total ? total : 1, sizeof(*ra));
+	rtl = (total + nthreads + 1) * (FL_RES_LEN + 8);
+	rt = malloc(rtl);
+	m = reuse ? reuse : calloc(1, sizeof(*m));
+	if (!nb || !na || !ops || !ra || !rt || !m ||
+	    (!reuse && fl_sched_init(&m->s, FL_DEFAULT_MAX_STEPS))) {
+		free(nb);
+		free(na);
+		free(ops);
+		free(ra);
+		free(rt);
+		if (!reuse)
+			free(m);
 		fl_format_err(err, errlen, "out of memory");
 		return NULL;
 	}
-	m->names_buf = malloc(strlen(names) + 1);
-	if (m->names_buf)
-		memcpy(m->names_buf, names, strlen(names) + 1);
-	m->names = calloc(nnames, sizeof(*m->names));
-	m->all_ops = calloc(total ? total : 1, sizeof(*m->all_ops));
-	m->res_all = calloc(total ? total : 1, sizeof(*m->res_all));
-	m->res_text_len = (total + nthreads + 1) * (FL_RES_LEN + 8);
-	m->res_text = malloc(m->res_text_len);
-	if (!m->names_buf || !m->names || !m->all_ops || !m->res_all || !m->res_text ||
-	    fl_sched_init(&m->s, FL_DEFAULT_MAX_STEPS)) {
+	memcpy(nb, names, strlen(names) + 1);
+	if (reuse) {
 		free(m->names_buf);
 		free(m->names);
 		free(m->all_ops);
 		free(m->res_all);
 		free(m->res_text);
-		free(m);
-		fl_format_err(err, errlen, "out of memory");
-		return NULL;
 	}
+	m->names_buf = nb;
+	m->names = na;
+	m->all_ops = ops;
+	m->res_all = ra;
+	m->res_text = rt;
+	m->res_text_len = rtl;
 	m->nnames = nnames;
 	m->names[0] = m->names_buf;
 	for (p = m->names_buf, i = 1; *p; p++) {
@@ -912,7 +929,8 @@ struct fl_model *fl_model_new(const long long *enc, size_t len, const char *name
 			m->names[i++] = p + 1;
 		}
 	}
-	fl_world_init(&m->w, &m->s);
+	if (!reuse)
+		fl_world_init(&m->w, &m->s);
 	for (i = 0; i < K_NR; i++)
 		m->w.knob[i] = enc[i];
 	/* fill */
@@ -936,9 +954,25 @@ struct fl_model *fl_model_new(const long long *enc, size_t len, const char *name
 		for (k = 0; k < mt->nops; k++, pos += FL_OP_WORDS)
 			fill_op(&m->all_ops[total++], &enc[pos]);
 	}
-	for (k = 0; k < 64; k++)
+	for (k = 0; !reuse && k < 64; k++)
 		snprintf(m->setup_names[k], sizeof(m->setup_names[k]), "setup[%zu]", k);
 	return m;
+}
+
+struct fl_model *fl_model_new(const long long *enc, size_t len, const char *names, char *err,
+			      size_t errlen)
+{
+	return model_build(NULL, enc, len, names, err, errlen);
+}
+
+struct fl_model *fl_model_reload(struct fl_model *m, const long long *enc, size_t len,
+				 const char *names, char *err, size_t errlen)
+{
+	if (!m) {
+		fl_format_err(err, errlen, "no model");
+		return NULL;
+	}
+	return model_build(m, enc, len, names, err, errlen);
 }
 
 void fl_model_free(struct fl_model *m)

@@ -93,6 +93,15 @@ long long fl_model_bench(struct fl_model *m, long long runs, unsigned long long 
 			 int max_steps);
 void fl_model_free(struct fl_model *m);
 /*
+ * Give @m another scenario (the encoding of fl_model_new), keeping its
+ * scheduler (thread stacks, lockdep classes) and its world's constant strings:
+ * what building a model costs, once per generated scenario of a hunt
+ * (native/hunt.c).  Returns @m, or NULL with a one-line message in @err (then
+ * @m keeps its old scenario).
+ */
+struct fl_model *fl_model_reload(struct fl_model *m, const long long *enc, size_t len,
+				 const char *names, char *err, size_t errlen);
+/*
  * The thread results of the last fl_model_run() (model.ModelRun.results): one
  * line per thread, "n" then a tab before each of its n results.
  */

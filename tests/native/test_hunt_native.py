@@ -183,6 +183,64 @@ def test_trace_hash_matches_python() -> None:
     assert trace.hash64([(0, 0, "f", "op", "o", "")]) != trace.hash64([(0, 1, "f", "op", "o", "")])
 
 
+def test_a_reloaded_model_runs_like_a_new_one() -> None:
+    """fl_model_reload (one C model per hunt, a new scenario per batch) gives the batches a
+    model built afresh gives: across thread counts, protocols, violations, setup errors
+    and capacity errors."""
+    protos = [protocol.get(b, RESET) for b in ("v6.18", "v6.19", "patch2-only")]
+    gen = _scenarios(21)
+    ns: native_hunt.NativeScenario | None = None
+    compared = 0
+    try:
+        for i in range(60):
+            sc, proto = next(gen), protos[i % 3]
+            if i == 30:
+                sc = _capacity_scenario()
+            fresh: Any
+            try:
+                with native_hunt.NativeScenario(sc, proto.knobs) as f:
+                    fresh = f.hunt(i, i % 3, 16, campaign.RANDOM_PREEMPTS, (2, 3), 30)
+            except native.NativeError as e:
+                fresh = type(e)
+            try:
+                ns = native_hunt.NativeScenario(sc, proto.knobs, reuse=ns)
+                got: Any = ns.hunt(i, i % 3, 16, campaign.RANDOM_PREEMPTS, (2, 3), 30)
+            except native.NativeError as e:
+                got = type(e)
+            if isinstance(fresh, native_hunt.HuntBatch):
+                assert isinstance(got, native_hunt.HuntBatch)
+                assert (got.runs, got.steps, got.hashes, got.ndecisions) == (
+                    fresh.runs,
+                    fresh.steps,
+                    fresh.hashes,
+                    fresh.ndecisions,
+                ), i
+                assert (got.violation is None) == (fresh.violation is None)
+                compared += 1
+            else:
+                assert got is fresh, i
+    finally:
+        if ns is not None:
+            ns.close()
+    assert compared >= 40
+
+
+def test_a_refused_reload_keeps_the_old_scenario() -> None:
+    lib = native_hunt._lib()
+    sc = next(_scenarios(2))
+    proto = protocol.get("v6.19", RESET)
+    with native_hunt.NativeScenario(sc, proto.knobs) as ns:
+        before = ns.hunt(5, 0, 8)
+        err = ctypes.create_string_buffer(256)
+        bad = (ctypes.c_longlong * 3)(1, 2, 3)
+        assert not lib.fl_model_reload(ns.handle, bad, 3, b"x", err, len(err))
+        assert b"too short" in err.value
+        assert not lib.fl_model_reload(None, bad, 3, b"x", err, len(err))
+        assert err.value == b"no model"
+        after = ns.hunt(5, 0, 8)
+        assert (after.hashes, after.steps) == (before.hashes, before.steps)
+
+
 # --------------------------------------------------------------------------- malformed
 
 
@@ -309,9 +367,8 @@ def test_setup_error_is_native_setup_error() -> None:
         ns.hunt(1, 0, 4)
 
 
-def test_a_capacity_error_is_an_error_not_a_crash() -> None:
-    """More mms than the C world holds (FL_MAX_MMS 8; 12 forks): the run stops with an
-    internal error, which the first run reports (no runs counted)."""
+def _capacity_scenario() -> scenario.Scenario:
+    """More mms than the C world holds (FL_MAX_MMS 8; 12 forks)."""
     threads = [
         {
             "name": f"t{t}",
@@ -319,7 +376,7 @@ def test_a_capacity_error_is_an_error_not_a_crash() -> None:
         }
         for t in range(4)
     ]
-    sc = scenario.from_json(
+    return scenario.from_json(
         {
             "setup": [
                 {"op": "mmap", "mm": 0, "vma": "a", "start": 0, "pages": 4},
@@ -328,7 +385,12 @@ def test_a_capacity_error_is_an_error_not_a_crash() -> None:
             "threads": threads,
         }
     )
-    ns = native_hunt.NativeScenario(sc, protocol.get("v6.19").knobs)
+
+
+def test_a_capacity_error_is_an_error_not_a_crash() -> None:
+    """The run stops with an internal error, which the first run reports (no runs
+    counted)."""
+    ns = native_hunt.NativeScenario(_capacity_scenario(), protocol.get("v6.19").knobs)
     with ns, pytest.raises(native.NativeError, match="capacity exceeded: mms"):
         ns.hunt(1, 0, 4)
 
