@@ -80,6 +80,9 @@ class HuntResult:
     notes: list[str] = attrs.field(factory=list)
     native_runs: int = 0  # schedules run on the C model (backend "native")
     python_runs: int = 0  # schedules of a native hunt that ran on Python (outside the slice)
+    # (schedules, seconds) when the first violating schedule finished; the totals above
+    # also count the hypothesis strategy's shrinking (fuzzlock.detection measures this)
+    first_violation: tuple[int, float] | None = None
 
     @property
     def native_fraction(self) -> float | None:
@@ -127,6 +130,7 @@ class _Stats:
         self.start = time.monotonic()
         self.progress = progress
         self.last = self.start
+        self.first_violation: tuple[int, float] | None = None
 
     def add(self, r: model.ModelRun) -> None:
         self.add_raw(r.result.steps, r.digest, r.violation is not None)
@@ -135,9 +139,11 @@ class _Stats:
         self.schedules += 1
         self.steps += steps
         self.digests.add(digest)
+        now = time.monotonic()
         if violation:
             self.violations += 1
-        now = time.monotonic()
+            if self.first_violation is None:
+                self.first_violation = (self.schedules, now - self.start)
         if self.progress is not None and now - self.last >= 0.5:
             self.last = now
             el = now - self.start
@@ -208,6 +214,7 @@ def hunt(
         notes=notes,
         native_runs=counts[0],
         python_runs=counts[1],
+        first_violation=stats.first_violation,
     )
     if found is not None and diff is None:
         res.entry, res.report = finish(found, proto, strategy, minimize_found)
