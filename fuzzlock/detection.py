@@ -539,6 +539,9 @@ def add_arguments(parser: Any) -> None:
     )
     parser.add_argument("--list", action="store_true", help="list the settings and exit")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument(
+        "--json-out", metavar="FILE", help="also write the JSON object to FILE (with the text)"
+    )
 
 
 class BadArgs(ValueError):
@@ -586,6 +589,8 @@ def canonical_command(
     parts += ["--max-schedules", str(scheds), "--jobs", str(jobs)]
     if args.json:
         parts.append("--json")
+    if args.json_out:
+        parts += ["--json-out", args.json_out]
     return shlex.join(parts)
 
 
@@ -615,5 +620,8 @@ def main(args: Any) -> int:
     if tty:
         print(file=sys.stderr)
     print(json.dumps(res.to_json(), indent=1) if args.json else res.text())
+    if args.json_out:
+        with open(args.json_out, "w") as f:
+            json.dump(res.to_json(), f, indent=1)
     bad = [r for r in res.rows if r.status in ("FAIL",)]
     return 1 if bad else 0

@@ -232,5 +232,6 @@ def test_main_reports_a_control_row_that_is_not_clean(monkeypatch: pytest.Monkey
         quick=False,
         list=False,
         json=False,
+        json_out=None,
     )
     assert detection.main(args) == 1
