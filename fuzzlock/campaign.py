@@ -3,8 +3,8 @@
 Strategies (DESIGN "Command line"):
 
 * ``hypothesis`` (default): Hypothesis draws the scenario and every scheduling decision
-  lazily, guided by ``target()`` toward preemptions inside critical sections, and shrinks
-  a failure; fuzzlock's delta debugging then minimizes it further;
+  lazily (generate phase only: no ``target()`` hill climbing, see ``_hunt_hypothesis``)
+  and shrinks a failure; fuzzlock's delta debugging then minimizes it further;
 * ``random``: seeded random scenarios and random-walk schedules;
 * ``pct``: seeded random scenarios, PCT schedules (depth 2 and 3); prints the PCT bound.
 
@@ -87,6 +87,9 @@ class HuntResult:
     python_runs: int = 0  # schedules of a native hunt that ran on Python (outside the slice)
     certificates: list[dict[str, Any]] = attrs.field(factory=list)  # strategy exhaustive
     cpu_seconds: float = 0.0  # process CPU time of the search (not in --json)
+    # (schedules, seconds) when the first violating schedule finished; the totals above
+    # also count the hypothesis strategy's shrinking (fuzzlock.detection measures this)
+    first_violation: tuple[int, float] | None = None
 
     @property
     def native_fraction(self) -> float | None:
@@ -138,6 +141,7 @@ class _Stats:
         self.start_cpu = time.process_time()
         self.progress = progress
         self.last = self.start
+        self.first_violation: tuple[int, float] | None = None
 
     def add(self, r: model.ModelRun) -> None:
         self.add_raw(r.result.steps, r.digest, r.violation is not None)
@@ -152,9 +156,11 @@ class _Stats:
         self.schedules += runs
         self.steps += steps
         self.digests.update(digests)
+        now = time.monotonic()
         if violation:
             self.violations += 1
-        now = time.monotonic()
+            if self.first_violation is None:
+                self.first_violation = (self.schedules, now - self.start)
         if self.progress is not None and now - self.last >= 0.5:
             self.last = now
             el = now - self.start
@@ -224,6 +230,7 @@ def hunt(
         native_runs=counts[0],
         python_runs=counts[1],
         cpu_seconds=stats.cpu_seconds,
+        first_violation=stats.first_violation,
     )
     if found is not None and diff is None:
         res.entry, res.report = finish(found, proto, strategy, minimize_found)
@@ -563,7 +570,7 @@ def _hunt_hypothesis(
     """Hypothesis draws the scenario and, lazily, every decision.  On ``native`` the C
     model calls the HypothesisChooser back at each decision point; a violation found
     there is confirmed on the Python model like the other native strategies'."""
-    from hypothesis import HealthCheck, Phase, given, reject, settings, target
+    from hypothesis import HealthCheck, Phase, given, reject, settings
     from hypothesis import seed as hseed
     from hypothesis import strategies as st
 
@@ -578,7 +585,11 @@ def _hunt_hypothesis(
         database=None,
         deadline=None,
         suppress_health_check=list(HealthCheck),
-        phases=[Phase.generate, Phase.target, Phase.shrink],
+        # no Phase.target: with max_examples this large its first hill-climbing pass may
+        # take up to max_examples // 8 examples; targeting "preemptions in critical
+        # sections" spent whole budgets polishing one scenario and caught fewer knob
+        # bugs than plain generation (docs/detection.md)
+        phases=[Phase.generate, Phase.shrink],
         report_multiple_bugs=False,
     )
     @hseed(seed)
@@ -604,7 +615,6 @@ def _hunt_hypothesis(
             result, outcome, violated = r.result, r.outcome, r.violation is not None
         if not failures or len(failures) < 10_000:
             stats.add_raw(result.steps, result.digest, violated)
-        target(float(strategies.contention(result)), label="preemptions in critical sections")
         if violated:
             on = "native" if backend == "native" else "python"
             failures.append(Found(sc, result.trimmed_decisions(), outcome, seed, on))

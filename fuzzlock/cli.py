@@ -454,6 +454,28 @@ register(
     _bench_run,
 )
 
+# --------------------------------------------------------------------------- detection
+
+
+def _detection_args(parser: argparse.ArgumentParser) -> None:
+    from fuzzlock import detection
+
+    detection.add_arguments(parser)
+
+
+def _detection_run(args: argparse.Namespace) -> int:
+    from fuzzlock import detection
+
+    return detection.main(args)
+
+
+register(
+    "detection",
+    "measure how fast each strategy catches each single-knob setting (docs/detection.md)",
+    _detection_args,
+    _detection_run,
+)
+
 # --------------------------------------------------------------------------- minimize
 
 

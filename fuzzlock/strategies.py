@@ -12,7 +12,12 @@ per thread ≤ 8, a few VMAs and pages):
 * ``pin_move``      GUP-fast pins racing moves (R10);
 * ``movers``        several movers on pages of one VMA (R8);
 * ``move_refault``  a mover that sleeps on a folio lock held by reclaim or a walker while
-  MADV_DONTNEED and a write fault replace the src page (R9).
+  MADV_DONTNEED and a write fault replace the src page (R9);
+* ``fork_teardown`` (no mover) the pages are shared with a child forked in the setup; the
+  child's exit or munmap and the parent's munmap or exit tear the anon_vma down while
+  walkers that block on its root rwsem walk it (R5: a walker that slept in
+  ``folio_lock_anon_vma_read`` holds the root read lock without a reference, and only
+  ``anon_vma_free``'s lock/unlock handshake keeps the anon_vma alive under it).
 """
 
 from __future__ import annotations
@@ -22,7 +27,6 @@ from collections.abc import Sequence
 from typing import Any, Protocol, TypeVar
 
 from fuzzlock import scenario
-from fuzzlock.sched.result import RunResult
 
 T = TypeVar("T")
 
@@ -42,7 +46,10 @@ FAMILIES = (
     "pin_move",
     "movers",
     "move_refault",
+    "fork_teardown",
 )
+#: walkers that sleep on the root rwsem when its trylock fails (``rwc->try_lock`` unset)
+BLOCKING_WALKERS = ("page_idle", "damon_mkold", "damon_young", "memory_failure")
 
 SRC, DST, PAGES = 16, 32, 4
 
@@ -124,6 +131,8 @@ def gen_scenario(src: Source, family: str | None = None) -> scenario.Scenario:
     npages = src.integer(1, 3)
     setup = _base(src, npages, src_uffd=fam != "move_refault")
     threads: list[dict[str, Any]] = []
+    if fam == "fork_teardown":
+        return _fork_teardown(src, npages, setup)
     mover_ops = [_move(src, npages)]
     if src.boolean():
         mover_ops.append({"op": "read", "mm": 0, "addr": DST})
@@ -213,6 +222,36 @@ def gen_scenario(src: Source, family: str | None = None) -> scenario.Scenario:
     return scenario.from_json({"setup": setup, "threads": threads})
 
 
+def _fork_teardown(src: Source, npages: int, setup: list[dict[str, Any]]) -> scenario.Scenario:
+    """R5's shape.  The setup forks, so src's anon_vma tree spans parent and child and
+    every src page is mapped twice (and !PAE: no mover, a move would only fail with
+    -EBUSY).  The two teardowns race blocking walkers: one teardown's ``unlink_anon_vmas``
+    holds the root write lock when a walker's trylock fails; the walker pins the anon_vma,
+    sees the page still mapped (by the other mm) and sleeps on the root; the other teardown
+    zaps the last PTE, unlinks and drops the last reference while the walker holds the
+    root read lock without a reference.  (The fork is in the setup because a fork inside
+    a thread makes the interleaving ~10x rarer; such a scenario runs on the Python model
+    until the C model has setup forks.)"""
+    setup.append({"op": "fork", "mm": 0, "child": 1})
+    child = src.choice(
+        ({"op": "exit", "mm": 1}, {"op": "munmap", "mm": 1, "addr": SRC, "pages": PAGES})
+    )
+    parent = src.choice(
+        ({"op": "munmap", "mm": 0, "addr": SRC, "pages": PAGES}, {"op": "exit", "mm": 0})
+    )
+    threads: list[dict[str, Any]] = [
+        {"name": "child", "ops": [child]},
+        {"name": "parent", "ops": [parent]},
+    ]
+    # memory-failure first: its walk runs in an RCU read section, so a free anywhere in
+    # it shows when it leaves; page_idle/DAMON touch the anon_vma at fewer steps
+    for k in range(src.integer(1, 2)):
+        op = "memory_failure" if k == 0 else src.choice(BLOCKING_WALKERS)
+        walker = {"op": op, "folio": f"F{src.integer(0, npages - 1)}"}
+        threads.append({"name": f"walker{k}", "ops": [walker]})
+    return scenario.from_json({"setup": setup, "threads": threads})
+
+
 def hypothesis_scenarios(family: str | None = None) -> Any:
     """A Hypothesis strategy of scenarios (draws through the same generator)."""
     from hypothesis import strategies as st
@@ -226,23 +265,3 @@ def hypothesis_scenarios(family: str | None = None) -> Any:
         return gen_scenario(HypothesisSource(_Draw()), family)
 
     return build()
-
-
-def contention(result: RunResult) -> int:
-    """Preemptions that hit a thread inside a critical section (it held a lock): the
-    measure ``target()`` maximises to steer Hypothesis toward contended schedules."""
-    held: dict[int, int] = {}
-    pre = set(result.preempted)
-    score = 0
-    prev = -1
-    for step, tid, _fn, op, _obj, val in result.events:
-        if step in pre and prev >= 0 and held.get(prev, 0) > 0:
-            score += 1
-        if op in ("lock", "down_read", "down_write") or (
-            op in ("trylock", "down_read_trylock", "down_write_trylock") and val == "1"
-        ):
-            held[tid] = held.get(tid, 0) + 1
-        elif op in ("unlock", "up_read", "up_write"):
-            held[tid] = held.get(tid, 0) - 1
-        prev = tid
-    return score

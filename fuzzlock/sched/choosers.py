@@ -53,7 +53,16 @@ class HypothesisChooser:
     Both draws shrink toward 0 = "stay" and short runs.  (One integer per decision,
     relative to ``order``, shrinks badly: lowering one re-targets all later ones, and a
     deleted draw makes every later decision point consume one more.)
+
+    Runs are at most ``MAX_RUN`` decision points.  With runs of up to 255 (uniform, mean
+    128 where a schedule has ~40-100 decision points) half the generated schedules had no
+    preemption at all and almost all the rest one; ``fuzzlock detection`` then caught most
+    knob bugs in 0-2 of 5 seeds within 10 s.  With runs of up to 7 (about one switch per
+    four decision points, like the random strategy's medium preemption rates) it caught
+    them in 4-5 of 5, in a median of 0.7-3 s (docs/detection.md).
     """
+
+    MAX_RUN = 7
 
     __slots__ = ("_run", "_which", "data", "left")
 
@@ -62,7 +71,7 @@ class HypothesisChooser:
 
         self.data = data
         self._which = st.integers(min_value=0, max_value=max(2, n_threads))
-        self._run = st.integers(min_value=0, max_value=255)
+        self._run = st.integers(min_value=0, max_value=self.MAX_RUN)
         self.left = 0
 
     def choose(self, order: Sequence[int], current: int) -> int:

@@ -157,6 +157,12 @@ COW_REUSE = build(
     ("writer", [{"op": "write", "mm": 0, "addr": 16, "value": 9}]),
     ("reclaim", [{"op": "shrink_folio_list", "folio": "F"}]),
 )
+R5_FORK_TEARDOWN = build(
+    [SRC, WRITE_F, FORK],
+    ("child", [{"op": "exit", "mm": 1}]),
+    ("parent", [MUNMAP_SRC]),
+    ("mf", [{"op": "memory_failure", "folio": "F"}]),
+)
 MOVE_VS_FORK = build([SRC, DST, WRITE_F], ("mover", [MOVE]), ("fork", [FORK]))
 MOVE_VS_RECLAIM = build(
     [SRC, DST, WRITE_F], ("mover", [MOVE]), ("reclaim", [{"op": "shrink_folio_list", "folio": "F"}])
@@ -192,6 +198,10 @@ D_R3 = {
 }
 D_R3_TRYLOCK_FAILS = [0] * 23 + [1]
 D_R4 = {"v6.18": [1, 0, 0, 0, 1], "v6.19": [1, 0, 0, 0, 0, 1]}
+D_R5 = {
+    "v6.18": [1] + [0] * 7 + [1] + [0] * 17 + [1, 0, 0, 1],
+    "v6.19": [1, 1, 0, 0, 0, 2, 0, 0, 0, 0, 1, 0, 2, 0, 1] + [0] * 12 + [1, 0, 1],
+}
 D_R7 = [0, 0, 0, 0, 0, 0, 1, 1, 0, 1]
 D_R7_MIGRATE = {
     "v6.18": [1] + [0] * 13 + [1, 1, 1, 1] + [0] * 7 + [1],
@@ -300,53 +310,26 @@ def test_r4_without_the_mapped_check_after_lock_walker_uses_a_freed_anon_vma(bas
 
 # --- R5 ------------------------------------------------------------------------------------------
 
-R5_SCENARIOS = {
-    "munmap-vs-two-walkers": build(
-        [SRC, WRITE_F],
-        ("unmapper", [MUNMAP_SRC]),
-        ("referenced", [{"op": "shrink_active_list", "folio": "F"}]),
-        ("idle", [{"op": "page_idle", "folio": "F"}]),
-    ),
-    "munmap-vs-mover-vs-walker": build(
-        [SRC_UFFD, DST, WRITE_F],
-        ("mover", [MOVE]),
-        ("referenced", [{"op": "shrink_active_list", "folio": "F"}]),
-        ("unmapper", [MUNMAP_SRC]),
-    ),
-    "fork-exit-vs-walkers": build(
-        [SRC, WRITE_F],
-        ("forker", [FORK, {"op": "exit", "mm": 1}]),
-        ("referenced", [{"op": "shrink_active_list", "folio": "F"}]),
-        ("mf", [{"op": "memory_failure", "folio": "F"}]),
-    ),
-}
-
 
 @pytest.mark.parametrize("base", REAL)
-def test_r5_without_the_free_handshake_no_counterexample_in_the_model(base: str) -> None:
-    """R5 (``anon_vma.free_handshake=false``): no counterexample found; this documents the
-    bounded search (3 scenarios x 150 random schedules x 2 preemption rates per version, and
-    1000-seed searches over two more scenarios while writing this test, all clean).
-
-    Why nothing breaks in the model: the handshake waits out a walker that trylocked the
-    root just before the final ``put_anon_vma``.  Every final put of a linked anon_vma comes
-    after ``unlink_anon_vmas``, which takes the root write lock (so a walker that got in
-    earlier blocks it) and which runs after the zap (``unmap.zap_before_unlink``).  A walker
-    that trylocks after the unlink therefore finds ``folio_mapped()`` false (R4's check)
-    while still inside its RCU read section, and only calls ``up_read`` on the type-stable
-    object.  The hazard the handshake really closes, a reader's rwsem word in an object
-    the slab reuses at once, is below the model's resolution: a reused anon_vma keeps the
-    rwsem of its slot (the kernel's ``anon_vma_ctor`` also initialises it once per object).
-    """
-    p = proto(base, {"anon_vma.free_handshake": False})
-    n = 0
-    for sc in R5_SCENARIOS.values():
-        for preempt in (PREEMPT, 1.0):
-            for seed in range(150):
-                r = model.run(sc, p, chooser=RandomChooser(seed, preempt=preempt))
-                assert r.outcome == FINISHED, f"R5 counterexample (seed {seed}):\n{explain(r)}"
-                n += 1
-    assert n == 900
+def test_r5_without_the_free_handshake_a_walker_that_slept_on_the_root_walks_a_freed_anon_vma(
+    base: str,
+) -> None:
+    """R5 (``anon_vma.free_handshake=false``).  F is shared with a forked child.  The
+    parent's munmap zaps its PTE and holds the root write lock in ``unlink_anon_vmas``;
+    memory-failure's ``folio_lock_anon_vma_read`` fails its trylock, pins the anon_vma,
+    sees F still mapped (by the child) and sleeps in ``anon_vma_lock_read``.  The child's
+    exit zaps the last PTE and unlinks; the walker gets the read lock and drops its pin
+    (not the last reference: the child's unlink still holds one); then the child's
+    ``put_anon_vma`` frees the anon_vma while the walker holds its rwsem with neither a
+    reference nor RCU, and the walk touches freed memory (``uaf``).  The handshake (take
+    and drop the write lock when the rwsem is locked) makes the free wait for the walker:
+    that slow path returns with only the read lock held and no mapped recheck, so the
+    handshake is what keeps the anon_vma alive ("holding the mutex ensures that it will
+    not go away, see anon_vma_free()").  Found by the ``fork_teardown`` scenario family."""
+    r = replay(R5_FORK_TEARDOWN, proto(base, {"anon_vma.free_handshake": False}), D_R5[base], "uaf")
+    assert "anon_vma:0" in r.violation.message
+    assert r.violation.fn == "collect_procs_anon"
 
 
 # --- R6 ------------------------------------------------------------------------------------------
@@ -584,6 +567,7 @@ CLEAN = {
     "R3-damon-young-vs-move": (mover_vs("damon_young"), [D_R3[("damon_young", "walk.damon_lock")]]),
     "R4-munmap-vs-memory-failure": (unmap_vs("memory_failure"), list(D_R4.values())),
     "R4-munmap-vs-referenced": (unmap_vs("shrink_active_list"), []),
+    "R5-fork-teardown-vs-memory-failure": (R5_FORK_TEARDOWN, list(D_R5.values())),
     "R7-fork-vs-reclaim-unmap": (FORK_VS_RECLAIM, [D_R7]),
     **(
         {"R7-fork-vs-migrate": (FORK_VS_MIGRATE, list(D_R7_MIGRATE.values()))}

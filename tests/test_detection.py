@@ -1,0 +1,237 @@
+"""``fuzzlock detection``: the table of how fast each strategy catches each knob setting.
+
+The command runs for real here, in ``--quick`` mode on a few settings (seconds, not the
+15-30 minutes of the full table in docs/detection.md).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from fuzzlock import detection, protocol
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "fuzzlock", "detection", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_settings_are_every_single_knob_value_off_each_base_plus_named_rows() -> None:
+    rows = detection.settings()
+    kinds = [s.kind for s in rows]
+    assert kinds.count("control") == 2 and kinds.count("finding") == 2
+    assert kinds.count("named") == 1
+    want = 0
+    for base in ("v6.18", "v6.19"):
+        own = protocol.get(base).knobs
+        for k in protocol.knobs():
+            if k.name != "move.reset_err_on_retry":
+                want += sum(1 for v in k.values if v != own[k.name])
+    assert kinds.count("knob") == want
+    names = [s.protocol.name for s in rows]
+    assert len(set(names)) == len(names)
+    for s in rows:
+        fix = s.protocol.knobs["move.reset_err_on_retry"]
+        assert fix is (s.kind != "finding"), s.label
+        if s.kind == "knob":  # exactly one knob besides the fix differs from the base
+            assert len(s.protocol.overrides) == 2, s.label
+    assert protocol.get("v6.18").name in names and protocol.get("v6.19").name in names
+
+
+def test_median_counts_a_miss_as_infinity() -> None:
+    m = detection._median
+    assert m([1.0, 2.0, math.inf]) == 2.0
+    assert m([1.0, math.inf, math.inf]) == math.inf
+    assert m([1.0, 3.0]) == 2.0
+    assert m([1.0, math.inf]) == math.inf
+    assert math.isnan(m([]))
+
+
+def _cell(times: list[float | None]) -> detection.Cell:
+    c = detection.Cell("random")
+    for seed, t in enumerate(times, 1):
+        caught = t is not None
+        c.runs.append(
+            {
+                "seed": seed,
+                "verdict": "violation" if caught else "clean",
+                "invariant": "uaf" if caught else None,
+                "first_seconds": t,
+                "first_schedules": 10 * seed if caught else None,
+            }
+        )
+    return c
+
+
+def test_cell_median_is_honest_about_misses() -> None:
+    c = _cell([0.5, None, 0.1, None, 0.3])
+    assert c.caught == 3 and c.median_seconds == 0.5 and c.median_schedules == 50
+    assert c.median_seconds_of_caught == 0.3
+    assert detection._fmt_cell(c) == "3/5 0.50 s (50)"
+    c = _cell([0.5, None, None, None, 0.3])
+    assert math.isinf(c.median_seconds)
+    assert detection._fmt_cell(c) == "2/5 - (0.40 s)"
+    assert detection._fmt_cell(_cell([None, None])) == "0/2"
+
+
+def test_quick_json_catches_patch2_only_and_the_control_row_is_clean() -> None:
+    p = run_cli(
+        "--quick",
+        "--setting",
+        "patch2-only",
+        "--setting",
+        "v6.19 (control)",
+        "--strategy",
+        "random",
+        "--strategy",
+        "pct",
+        "--json",
+    )
+    assert p.returncode == 0, p.stderr
+    d = json.loads(p.stdout)
+    assert d["jobs"] >= 1 and d["seeds"] == detection.QUICK_SEEDS
+    assert d["max_seconds"] == detection.QUICK_MAX_SECONDS
+    assert d["strategies"] == ["random", "pct"]
+    assert d["backend"] in ("native", "python") and d["backend_note"]
+    assert d["command"].startswith("fuzzlock detection --setting patch2-only")
+    rows = {r["setting"]: r for r in d["rows"]}
+    assert set(rows) == {"patch2-only", "v6.19 (control)"}
+    p2 = rows["patch2-only"]
+    assert p2["status"] == "caught" and set(p2["invariants"]) == {"walk.complete"}
+    for cell in p2["cells"].values():
+        assert cell["seeds"] == detection.QUICK_SEEDS == len(cell["runs"])
+        assert cell["caught"] == cell["seeds"]
+        assert cell["median_seconds"] is not None and cell["median_schedules"] >= 1
+        for run in cell["runs"]:
+            assert run["first_schedules"] <= run["schedules"]
+    ctl = rows["v6.19 (control)"]
+    assert ctl["kind"] == "control" and ctl["status"] == "ok" and ctl["invariants"] == {}
+    for cell in ctl["cells"].values():
+        assert cell["caught"] == 0 and cell["median_seconds"] is None
+        assert all(r["verdict"] == "clean" for r in cell["runs"])
+    assert d["controls_clean"] is True
+
+
+def test_quick_text_is_a_markdown_table_and_says_how_many_jobs_ran() -> None:
+    p = run_cli(
+        "--quick", "--setting", "v6.18 move.check_exclusive*", "--strategy", "random", "--jobs", "1"
+    )
+    assert p.returncode == 0, p.stderr
+    out = p.stdout
+    assert "jobs: 1 worker process" in out
+    assert "backend: " in out
+    lines = [ln for ln in out.splitlines() if ln.startswith("|")]
+    assert lines[0] == "| setting | random | invariants | status |"
+    assert lines[1].startswith("| --- |")
+    assert len(lines) == 3 and "v6.18 move.check_exclusive=false" in lines[2]
+    assert "folio.exclusive" in lines[2] and lines[2].endswith("| caught |")
+
+
+def test_list_names_the_settings() -> None:
+    p = run_cli("--list", "--setting", "free_handshake")
+    assert p.returncode == 0, p.stderr
+    assert len(p.stdout.splitlines()) == 2
+    assert "anon_vma.free_handshake=false" in p.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["--seeds", "0"], "must be positive"),
+        (["--max-seconds", "-1"], "must be positive"),
+        (["--jobs", "0"], "must be positive"),
+        (["--setting", "no-such-setting"], "matches no setting"),
+        (["--strategy", "bogus"], "--strategy bogus"),
+        (["--backend", "nonsense"], "invalid choice"),
+        (["--seeds", "many"], "invalid int value"),
+    ],
+)
+def test_bad_arguments_give_one_line_and_exit_2(args: list[str], words: str) -> None:
+    p = run_cli(*args)
+    assert p.returncode == 2
+    assert p.stdout == ""
+    err = p.stderr.strip().splitlines()
+    assert len(err) == 1 and words in err[0], p.stderr
+
+
+def test_exhaustive_is_offered_exactly_when_the_campaign_has_it() -> None:
+    from fuzzlock import campaign
+
+    assert ("exhaustive" in detection.strategies()) == ("exhaustive" in campaign.STRATEGIES)
+    assert set(detection.strategies()) >= {"hypothesis", "random", "pct"}
+
+
+def test_criterion_is_undecided_below_the_criterion_budget_and_fails_above_it() -> None:
+    s = next(x for x in detection.settings() if x.label == "patch2-only")
+
+    def det(times: list[float | None], max_seconds: float) -> detection.Detection:
+        cells: dict[str, Any] = {
+            "hypothesis": _cell(times),
+            "random": _cell([0.1, 0.1, 0.1]),
+        }
+        for c in cells.values():
+            c.strategy = "x"
+        return detection.Detection(
+            [detection.Row(s, cells)],
+            ("hypothesis", "random"),
+            3,
+            "native",
+            "",
+            1,
+            max_seconds,
+            100,
+            1.0,
+            "now",
+            "m",
+            "c",
+        )
+
+    assert det([1.0, 2.0, None], 10.0).criterion() == ("holds", [])
+    verdict, which = det([None, None, 1.0], 10.0).criterion()
+    assert verdict.startswith("undecided") and which == ["patch2-only"]
+    assert det([None, None, 1.0], 60.0).criterion() == ("fails", ["patch2-only"])
+
+
+def test_main_reports_a_control_row_that_is_not_clean(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A violation on a control row is a model or kernel bug: exit status 1."""
+
+    def fake_run_task(t: detection.Task) -> dict[str, Any]:
+        return {
+            "index": t.index,
+            "strategy": t.strategy,
+            "seed": t.seed,
+            "verdict": "violation",
+            "invariant": "walk.complete",
+            "schedules": 3,
+            "seconds": 0.01,
+            "wall": 0.01,
+            "first_schedules": 3,
+            "first_seconds": 0.01,
+        }
+
+    monkeypatch.setattr(detection, "run_task", fake_run_task)
+    args = SimpleNamespace(
+        setting=["v6.19 (control)"],
+        strategy=["random"],
+        backend="python",
+        seeds=1,
+        max_seconds=1.0,
+        max_schedules=10,
+        jobs=1,
+        quick=False,
+        list=False,
+        json=False,
+        json_out=None,
+    )
+    assert detection.main(args) == 1
