@@ -43,7 +43,7 @@ from fuzzlock import model, scenario, strategies
 from fuzzlock.protocol import Protocol
 from fuzzlock.sched import PCTChooser, RandomChooser
 
-STRATEGIES = ("hypothesis", "random", "pct")
+STRATEGIES = ("hypothesis", "random", "pct", "exhaustive")
 BACKENDS = ("python", "native")
 DIFFERENTIAL = "differential"
 
@@ -197,6 +197,18 @@ def hunt(
         raise ValueError(f"backend 'native' is not available: {why}")
     if strategy not in STRATEGIES:
         raise ValueError(f"strategy {strategy!r}: expected one of {', '.join(STRATEGIES)}")
+    if strategy == "exhaustive":  # generated scenarios, 2 preemptions (hunt_exhaustive)
+        return hunt_exhaustive(
+            proto,
+            backend,
+            2,
+            None,
+            max_seconds,
+            max_schedules,
+            seed,
+            progress=progress,
+            minimize_found=minimize_found,
+        )
     stats = _Stats(progress)
     notes: list[str] = []
     counts = [0, 0]  # schedules run on C, on Python (native backend only)
@@ -757,6 +769,7 @@ def hunt_exhaustive(
         found,
         notes=notes,
         native_runs=stats.schedules if backend == "native" else 0,
+        first_violation=stats.first_violation,
     )
     res.certificates = [c.to_json() for c in certs]
     if found is not None:
