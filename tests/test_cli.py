@@ -142,6 +142,9 @@ def test_show_and_minimize_work_on_a_saved_entry(tmp_path: Path) -> None:
         "hunt",
         "--protocol",
         "patch2-only",
+        # without the fix, the sticky -EAGAIN kernel finding (move.result) may come first
+        "--knob",
+        "move.reset_err_on_retry=true",
         "--json",
         "--strategy",
         "random",
