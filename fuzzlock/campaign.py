@@ -136,7 +136,6 @@ class _Stats:
         self.steps = 0
         self.digests: set[str | int] = set()  # trace.digest, or trace.hash64 (native)
         self.violations = 0
-
         self.start = time.monotonic()
         self.start_cpu = time.process_time()
         self.progress = progress

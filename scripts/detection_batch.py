@@ -9,8 +9,9 @@ schedules run.  Prints one JSON object per hunt and a median table per (setting,
     python scripts/detection_batch.py --batch 1 8 32 128 --seeds 10
     python scripts/detection_batch.py --old    # the per-schedule loop, see --old below
 
-``--old`` measures the hunt loop this replaced (one ctypes call per schedule, pre-drawn
-decisions): run it with ``FUZZLOCK_OLD_TREE`` naming an exported older tree (its
+``--per-call`` measures the hunt loop this replaced (one ctypes call per schedule, pre-drawn
+decisions; a copy of it is below) on the current model and generator.  ``--old`` measures a
+whole older tree (its loop, model and generator): run it with ``FUZZLOCK_OLD_TREE`` naming an exported older tree (its
 ``fuzzlock/`` package is imported instead of the installed one) and ``FUZZLOCK_NATIVE_LIB``
 its library, e.g. ``git archive <commit> fuzzlock native | tar -x -C /tmp/old`` and
 ``gcc -std=c11 -O2 -shared -fPIC -I/tmp/old/native -o /tmp/old/lib.so /tmp/old/native/*.c``.
@@ -46,6 +47,84 @@ def _use_old_tree() -> None:
     sys.path.insert(0, tree)
 
 
+def per_call_hunt_native(
+    proto: Any,
+    strategy: str,
+    seed: int,
+    budget: int,
+    max_seconds: float,
+    stats: Any,
+    notes: list[str],
+    counts: list[int],
+    batch: int | None = None,
+) -> Any:
+    """The native hunt loop before the batched C loop (commit 4b697db), unchanged but for
+    the imports: one ``native.run_model`` call per schedule with pre-drawn decisions."""
+    import random
+
+    from fuzzlock import model, native, strategies, trace
+    from fuzzlock.campaign import (
+        DIFFERENTIAL,
+        Found,
+        _Differential,
+        confirm_on_python,
+        predraw_pct,
+        predraw_random,
+        run_native,
+    )
+    from fuzzlock.sched import PCTChooser, RandomChooser
+
+    rng = random.Random(seed)
+    pct_k: list[int] = []
+    recent = 64
+    found = diff = None
+    while stats.schedules < budget and stats.seconds < max_seconds:
+        sc_seed = rng.randrange(2**32)
+        sc = strategies.gen_scenario(strategies.RandomSource(random.Random(sc_seed)))
+        run_seed = rng.randrange(2**32)
+        n_pre = min(sc.max_steps, 2 * recent + 16)
+        if strategy == "random":
+            preempt = rng.choice((0.05, 0.2, 0.5, 1.0))
+            chooser: Any = RandomChooser(run_seed, preempt=preempt)
+            pre = predraw_random(random.Random(run_seed), n_pre, preempt)
+        else:
+            depth = rng.choice((2, 3))
+            k = max(pct_k[-50:], default=60) if pct_k else 60
+            chooser = PCTChooser(run_seed, len(sc.threads), depth=depth, k=max(k, 1))
+            pre = predraw_pct(random.Random(run_seed), n_pre, len(sc.threads), depth, max(k, 1))
+        try:
+            outcome, events, decs, violated = run_native(sc, proto, pre)
+        except native.NativeSetupError:
+            continue
+        except native.NativeError:
+            try:
+                r = model.run(sc, proto, chooser=chooser)
+            except model.SetupError:
+                continue
+            counts[1] += 1
+            stats.add(r)
+            if r.violation is not None:
+                found = Found(sc, r.result.trimmed_decisions(), r.outcome, seed)
+                break
+            continue
+        counts[0] += 1
+        recent = max(16, (recent + len(decs)) // 2) if len(decs) < recent else len(decs)
+        stats.add_raw(len(events), trace.digest(events), violated)
+        if strategy == "pct":
+            pct_k.append(len(decs))
+        if violated:
+            dec = list(decs)
+            while dec and dec[-1] == 0:
+                dec.pop()
+            msg = confirm_on_python(sc, proto, dec, outcome, events)
+            if msg is not None:
+                diff = _Differential(Found(sc, dec, DIFFERENTIAL, seed, "native"), msg)
+            else:
+                found = Found(sc, dec, outcome, seed, "native")
+            break
+    return found, diff
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--setting", nargs="*", default=SETTINGS)
@@ -54,20 +133,24 @@ def main() -> None:
     ap.add_argument("--first-seed", type=int, default=0)
     ap.add_argument("--strategy", default="random", choices=("random", "pct"))
     ap.add_argument("--max-seconds", type=float, default=30.0)
-    ap.add_argument("--old", action="store_true", help="the replaced per-schedule loop")
+    ap.add_argument("--per-call", action="store_true", help="the replaced per-schedule loop")
+    ap.add_argument("--old", action="store_true", help="a whole older tree (FUZZLOCK_OLD_TREE)")
     args = ap.parse_args()
     if args.old:
         _use_old_tree()
     from fuzzlock import campaign, protocol
 
+    if args.per_call:
+        campaign._hunt_native = per_call_hunt_native  # type: ignore[assignment]
     rows: list[dict[str, Any]] = []
-    batches = [0] if args.old else args.batch
+    label = "old tree" if args.old else "per-call" if args.per_call else None
+    batches = [0] if label else args.batch
     for setting in args.setting:
         base, *knobs = setting.split("+")
         over = dict(protocol.parse_knob_arg(k) for k in knobs)
         proto = protocol.get(base, {"move.reset_err_on_retry": True, **over})
         for b in batches:
-            if not args.old:
+            if not label:
                 campaign.NATIVE_BATCH = b  # type: ignore[attr-defined]
             for seed in range(args.first_seed, args.first_seed + args.seeds):
                 c0, w0 = time.process_time(), time.monotonic()
@@ -81,7 +164,7 @@ def main() -> None:
                 )
                 row = {
                     "setting": setting,
-                    "batch": "per-call" if args.old else b,
+                    "batch": label or b,
                     "seed": seed,
                     "invariant": res.invariant,
                     "search_s": round(res.seconds, 4),
