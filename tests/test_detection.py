@@ -124,9 +124,7 @@ def test_quick_json_catches_patch2_only_and_the_control_row_is_clean() -> None:
 
 
 def test_quick_text_is_a_markdown_table_and_says_how_many_jobs_ran() -> None:
-    p = run_cli(
-        "--quick", "--setting", "patch2-only", "--strategy", "random", "--jobs", "1"
-    )
+    p = run_cli("--quick", "--setting", "patch2-only", "--strategy", "random", "--jobs", "1")
     assert p.returncode == 0, p.stderr
     out = p.stdout
     assert "jobs: 1 worker process" in out
