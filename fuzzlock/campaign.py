@@ -13,8 +13,8 @@ Backends: ``python`` runs every schedule on the reference model; ``native`` runs
 (it implements every scenario op; only a scenario beyond its fixed capacities, e.g. more
 than 8 mms, is refused) and on Python otherwise (counted: ``native_fraction``, 1.0 for every
 scenario family of ``fuzzlock.strategies``).  Per generated scenario one C call
-(``fuzzlock.native_hunt``, native/hunt.c) runs a batch of ``NATIVE_BATCH`` schedules and
-stops at the first violation; the decisions are drawn in C at each decision point with the
+(``fuzzlock.native_hunt``, native/hunt.c) runs a batch of ``NATIVE_BATCH`` schedules (fewer
+under a small schedule budget: ``BUDGET_SCENARIOS``) and stops at the first violation; the decisions are drawn in C at each decision point with the
 same decision rule (``order[c % len(order)]``, 0 = stay): ``random`` draws each decision as
 "stay" with probability ``1 - preempt`` (``preempt`` drawn per schedule) and else uniformly
 among the enabled threads; ``pct`` runs ``choosers.PCTChooser`` itself (its C port, bit for
@@ -392,10 +392,14 @@ def confirm_on_python(
 
 #: Schedules per generated scenario in a native hunt (``random``/``pct``): one C call
 #: (``fuzzlock.native_hunt``) runs them.  Larger batches amortize generating, encoding and
-#: building a scenario (~0.3 ms, several C runs' worth); smaller ones keep scenarios
-#: diverse.  32 was measured as the best detection time on patch2-only and the single-knob
-#: settings of the corpus (README "Performance").
+#: loading a scenario (~0.3 ms, several C runs' worth); smaller ones keep scenarios
+#: diverse.  Batches of 4 to 32 caught patch2-only and the single-knob settings of the
+#: corpus equally fast (64 and more slower; README "Performance"); 32 runs the most steps/s.
 NATIVE_BATCH = 32
+#: Under a schedule budget (``max_schedules``) a batch is at most budget / this many
+#: schedules, so a hunt of N schedules still tries ~min(N, 1000) scenarios: a budget counts
+#: schedules, and some bugs need the right scenario more than the right interleaving.
+BUDGET_SCENARIOS = 1000
 #: The random strategy's preemption probabilities (one drawn per schedule).
 RANDOM_PREEMPTS = (0.05, 0.2, 0.5, 1.0)
 #: PCT depths (one drawn per schedule).
@@ -414,7 +418,8 @@ def _hunt_native(
     batch: int | None = None,
 ) -> tuple[Found | None, _Differential | None]:
     """``_hunt_seeded`` on the C model: the same scenario generator, and per scenario a
-    batch of up to ``batch`` (default ``NATIVE_BATCH``) schedules in one C call
+    batch of up to ``batch`` (default ``NATIVE_BATCH``, at most ``budget //
+    BUDGET_SCENARIOS`` and at least 1) schedules in one C call
     (``fuzzlock.native_hunt``), whose decisions are drawn in C: ``random`` by the rule of
     ``predraw_random``, ``pct`` by ``PCTChooser``'s C port (``predraw_pct``'s rule on a
     library without it).  The batch stops at the first violation, which
@@ -426,7 +431,7 @@ def _hunt_native(
     collisions."""
     from fuzzlock import native, native_hunt
 
-    per = batch if batch is not None else NATIVE_BATCH
+    per = batch if batch is not None else min(NATIVE_BATCH, max(1, budget // BUDGET_SCENARIOS))
     if per < 1:
         raise ValueError(f"batch {per}: expected >= 1")
     # pct: PCTChooser's C port; the preemption-bounded variant only for a library without it

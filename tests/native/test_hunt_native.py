@@ -424,6 +424,35 @@ def test_hunt_finds_patch2_only_on_c(strategy: str) -> None:
     assert res.native_fraction == 1.0
 
 
+@pytest.mark.parametrize(
+    ("budget", "per"), [(None, campaign.NATIVE_BATCH), (300, 1), (4000, 4), (10**6, 32)]
+)
+def test_a_schedule_budget_bounds_the_batch(
+    monkeypatch: pytest.MonkeyPatch, budget: int | None, per: int
+) -> None:
+    """A hunt of N schedules tries ~min(N, BUDGET_SCENARIOS) scenarios."""
+    calls: list[int] = []
+    real = native_hunt.NativeScenario.hunt
+
+    def spy(self, seed, strategy, runs, **kw):  # type: ignore[no-untyped-def]
+        calls.append(runs)
+        return real(self, seed, strategy, runs, **kw)
+
+    monkeypatch.setattr(native_hunt.NativeScenario, "hunt", spy)
+    proto = protocol.get("v6.19", RESET)
+    campaign.hunt(proto, "native", "random", max_seconds=0.2, max_schedules=budget)
+    assert calls and calls[0] == per
+
+
+def test_small_budgets_still_find_scenario_bound_bugs() -> None:
+    """move.check_exclusive=false needs the right scenario (~1 in 8) more than the right
+    interleaving: 300 schedules are 300 scenarios, not 10 batches."""
+    proto = protocol.get("v6.18", {**RESET, "move.check_exclusive": False})
+    for seed in (1, 2):
+        res = campaign.hunt(proto, "native", "random", max_seconds=30, max_schedules=300, seed=seed)
+        assert res.invariant == "folio.exclusive", (seed, res.schedules)
+
+
 def test_a_batch_stopped_by_an_error_goes_on_on_python(monkeypatch: pytest.MonkeyPatch) -> None:
     """The C runs before an internal error count; the rest of the batch runs on Python."""
     calls: list[int] = []
@@ -433,6 +462,7 @@ def test_a_batch_stopped_by_an_error_goes_on_on_python(monkeypatch: pytest.Monke
         return native_hunt.HuntBatch(3, 30, [1, 2, 3], [1, 1, 1], None, 1.0, None, None, "x: cap")
 
     monkeypatch.setattr(native_hunt.NativeScenario, "hunt", fake)
+    monkeypatch.setattr(campaign, "BUDGET_SCENARIOS", 1)  # full batches under this budget
     proto = protocol.get("v6.19", RESET)
     res = campaign.hunt(proto, "native", "random", max_seconds=60, max_schedules=80)
     assert calls[0] == campaign.NATIVE_BATCH and len(calls) >= 2
