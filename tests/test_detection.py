@@ -233,5 +233,39 @@ def test_main_reports_a_control_row_that_is_not_clean(monkeypatch: pytest.Monkey
         list=False,
         json=False,
         json_out=None,
+        corpus="corpora",
     )
     assert detection.main(args) == 1
+
+
+def _row(label: str, invariant: str | None) -> detection.Row:
+    s = next(x for x in detection.settings() if x.label == label)
+    c = _cell([0.5] if invariant else [None])
+    for r in c.runs:
+        r["invariant"] = invariant
+    return detection.Row(s, {"random": c})
+
+
+def test_rows_are_judged_against_the_recorded_kernel_findings_and_the_control_row() -> None:
+    """v6.18 with the fix still has a recorded kernel finding (walk.complete,
+    docs/findings/swap-move-walker.md): its control row is "known finding", not FAIL, and a
+    v6.18 knob row that finds only walk.complete has not shown that its knob matters."""
+    rows = [
+        _row("v6.18 (control)", "walk.complete"),
+        _row("v6.19 (control)", None),
+        _row("v6.18 walk.damon_lock=trylock", "walk.complete"),
+        _row("v6.18 anon_vma.free_handshake=false", "uaf"),
+        _row("v6.19 walk.damon_lock=none", "walk.complete"),
+    ]
+    detection.attach_baselines(rows, "corpora")
+    assert [r.status for r in rows] == [
+        "known finding",
+        "ok",
+        "caught (= control)",
+        "caught",
+        "caught",
+    ]
+    assert "walk.complete" in rows[0].known
+    rows[1] = _row("v6.19 (control)", "walk.complete")
+    detection.attach_baselines(rows, "corpora")
+    assert rows[1].status == "FAIL"
