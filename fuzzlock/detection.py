@@ -401,8 +401,26 @@ class Detection:
             lines += [f"  {r.setting.label}" for r in never]
         else:
             lines.append("every setting was caught by some strategy")
+        same = [r for r in self.rows if r.status == "caught (= control)"]
+        if same:
+            lines.append(
+                f"caught only with invariants the base protocol violates too ({len(same)}; "
+                "that the knob matters is not shown):"
+            )
+            lines += [f"  {r.setting.label}" for r in same]
+        for r in self.rows:
+            for inv, where in sorted(r.known.items()) if r.setting.kind == "control" else ():
+                lines.append(
+                    f"recorded kernel finding of {r.setting.protocol.name}: {inv} ({where})"
+                )
         lines.append(
-            "controls: " + ("clean" if self.controls_clean else "NOT CLEAN (a model or kernel bug)")
+            "controls: "
+            + (
+                "clean apart from recorded kernel findings"
+                if self.controls_clean
+                else "NOT CLEAN: a violation that is no recorded kernel finding (a model or "
+                "kernel bug)"
+            )
         )
         verdict, which = self.criterion()
         lines.append(
@@ -410,6 +428,34 @@ class Detection:
             f"<= {CRITERION_SECONDS:g} s): {verdict}" + (f": {', '.join(which)}" if which else "")
         )
         return "\n".join(lines)
+
+
+def from_json(obj: dict[str, Any], corpus_dir: str = "corpora") -> Detection:
+    """A saved run (``--json``/``--json-out``) back as a Detection; the statuses are judged
+    again against the kernel findings recorded under ``corpus_dir`` now."""
+    by_label = {s.label: s for s in settings()}
+    rows: list[Row] = []
+    for r in obj["rows"]:
+        s = by_label.get(r["setting"])
+        if s is None:
+            raise ValueError(f"rows: unknown setting {r['setting']!r}")
+        cells = {name: Cell(name, list(c["runs"])) for name, c in r["cells"].items()}
+        rows.append(Row(s, cells))
+    attach_baselines(rows, corpus_dir)
+    return Detection(
+        rows,
+        tuple(obj["strategies"]),
+        obj["seeds"],
+        obj["backend"],
+        obj["backend_note"],
+        obj["jobs"],
+        obj["max_seconds"],
+        obj["max_schedules"],
+        obj["wall_seconds"],
+        obj["started"],
+        obj["machine"],
+        obj["command"],
+    )
 
 
 def _fmt_cell(c: Cell) -> str:
@@ -590,6 +636,12 @@ def add_arguments(parser: Any) -> None:
         metavar="DIR",
         help="where recorded kernel findings are looked up (default corpora)",
     )
+    parser.add_argument(
+        "--from-json",
+        metavar="FILE",
+        help="print the report of a saved run (--json-out) instead of running; the statuses "
+        "are judged against the corpus as it is now",
+    )
     parser.add_argument("--list", action="store_true", help="list the settings and exit")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument(
@@ -654,6 +706,15 @@ def main(args: Any) -> int:
     recorded in the corpus) and the finding rows caught, 1 = not, 2 = bad arguments."""
     import json
 
+    if args.from_json:
+        try:
+            with open(args.from_json) as f:
+                res = from_json(json.load(f), args.corpus)
+        except (OSError, ValueError, KeyError, TypeError) as e:
+            print(f"fuzzlock: error: --from-json {args.from_json}: {e}", file=sys.stderr)
+            return 2
+        print(json.dumps(res.to_json(), indent=1) if args.json else res.text())
+        return 1 if any(r.status == "FAIL" for r in res.rows) else 0
     try:
         chosen, strats, seeds, secs, scheds, jobs = check_args(args)
         choose_backend(args.backend)

@@ -10,6 +10,7 @@ import json
 import math
 import subprocess
 import sys
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
@@ -85,7 +86,7 @@ def test_cell_median_is_honest_about_misses() -> None:
     assert detection._fmt_cell(_cell([None, None])) == "0/2"
 
 
-def test_quick_json_catches_patch2_only_and_the_control_row_is_clean() -> None:
+def test_quick_json_catches_patch2_only_and_the_control_row_is_clean(tmp_path: Path) -> None:
     p = run_cli(
         "--quick",
         "--setting",
@@ -121,6 +122,13 @@ def test_quick_json_catches_patch2_only_and_the_control_row_is_clean() -> None:
         assert cell["caught"] == 0 and cell["median_seconds"] is None
         assert all(r["verdict"] == "clean" for r in cell["runs"])
     assert d["controls_clean"] is True
+    # a saved run renders again (statuses judged against the corpus as it is now)
+    saved = tmp_path / "run.json"
+    saved.write_text(p.stdout)
+    again = run_cli("--from-json", str(saved))
+    assert again.returncode == 0, again.stderr
+    assert "| patch2-only | " in again.stdout and "| v6.19 (control) | " in again.stdout
+    assert d["command"] in again.stdout
 
 
 def test_quick_text_is_a_markdown_table_and_says_how_many_jobs_ran() -> None:
@@ -155,6 +163,7 @@ def test_list_names_the_settings() -> None:
         (["--strategy", "bogus"], "--strategy bogus"),
         (["--backend", "nonsense"], "invalid choice"),
         (["--seeds", "many"], "invalid int value"),
+        (["--from-json", "/nonexistent/run.json"], "--from-json /nonexistent/run.json"),
     ],
 )
 def test_bad_arguments_give_one_line_and_exit_2(args: list[str], words: str) -> None:
@@ -234,6 +243,7 @@ def test_main_reports_a_control_row_that_is_not_clean(monkeypatch: pytest.Monkey
         json=False,
         json_out=None,
         corpus="corpora",
+        from_json=None,
     )
     assert detection.main(args) == 1
 
