@@ -239,6 +239,11 @@ class Cell:
 class Row:
     setting: Setting
     cells: dict[str, Cell]
+    #: invariants recorded in the corpus as kernel findings of this row's own protocol
+    known: dict[str, str] = attrs.field(factory=dict)
+    #: invariants the base protocol (its control row, or a recorded kernel finding of it)
+    #: violates: a knob row that finds only these has not shown that its knob matters
+    baseline: frozenset[str] = frozenset()
 
     @property
     def caught_by_any(self) -> bool:
@@ -253,16 +258,23 @@ class Row:
 
     @property
     def status(self) -> str:
-        """ "ok"/"FAIL" for control and finding rows, "caught"/"never caught" otherwise."""
-        inv = self.invariants
+        """Control rows: "ok" (clean), "known finding" (only kernel findings recorded in
+        the corpus for this protocol) or "FAIL".  Finding rows: "ok" (move.result found) or
+        "FAIL".  Other rows: "caught", "caught (= control)" (only invariants the base
+        protocol violates too) or "never caught"."""
+        inv = set(self.invariants)
         if self.setting.kind == "control":
-            return "ok" if not inv else "FAIL"
+            if not inv:
+                return "ok"
+            return "known finding" if inv <= set(self.known) else "FAIL"
         if self.setting.kind == "finding":
-            return "ok" if inv.get("move.result") else "FAIL"
-        return "caught" if inv else "never caught"
+            return "ok" if "move.result" in inv else "FAIL"
+        if not inv:
+            return "never caught"
+        return "caught (= control)" if inv <= self.baseline else "caught"
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        out = {
             "setting": self.setting.label,
             "protocol": self.setting.protocol.name,
             "kind": self.setting.kind,
@@ -271,6 +283,11 @@ class Row:
             "invariants": dict(self.invariants),
             "cells": {s: c.to_json() for s, c in self.cells.items()},
         }
+        if self.known:
+            out["known_findings"] = self.known
+        if self.baseline:
+            out["baseline"] = sorted(self.baseline)
+        return out
 
 
 @attrs.define
@@ -290,21 +307,23 @@ class Detection:
 
     @property
     def controls_clean(self) -> bool:
-        return all(r.status == "ok" for r in self.rows if r.setting.kind == "control")
+        """No control row has a violation that is not a recorded kernel finding."""
+        return all(r.status != "FAIL" for r in self.rows if r.setting.kind == "control")
 
     def never_caught(self) -> list[Row]:
         return [r for r in self.rows if r.setting.kind in ("knob", "named") and not r.invariants]
 
     def criterion(self) -> tuple[str, list[str]]:
-        """The done criterion: every setting some strategy caught (a real bug) is caught
-        by the default strategy within CRITERION_SECONDS median.  Returns (verdict, the
-        settings that fail or cannot be decided)."""
+        """The done criterion: every setting some strategy caught (a real bug; rows whose
+        violations the control row shows too are left out) is caught by the default
+        strategy within CRITERION_SECONDS median.  Returns (verdict, the settings that fail
+        or cannot be decided)."""
         if DEFAULT_STRATEGY not in self.strategies:
             return f"not measured ({DEFAULT_STRATEGY} was not run)", []
         failing: list[str] = []
         undecided: list[str] = []
         for r in self.rows:
-            if r.setting.kind not in ("knob", "named") or not r.caught_by_any:
+            if r.setting.kind not in ("knob", "named") or r.status != "caught":
                 continue
             m = r.cells[DEFAULT_STRATEGY].median_seconds
             if m <= CRITERION_SECONDS:
@@ -339,6 +358,9 @@ class Detection:
             "wall_seconds": round(self.wall_seconds, 1),
             "controls_clean": self.controls_clean,
             "never_caught": [r.setting.label for r in self.never_caught()],
+            "caught_as_control": [
+                r.setting.label for r in self.rows if r.status == "caught (= control)"
+            ],
             "criterion": {
                 "strategy": DEFAULT_STRATEGY,
                 "seconds": CRITERION_SECONDS,
@@ -379,8 +401,26 @@ class Detection:
             lines += [f"  {r.setting.label}" for r in never]
         else:
             lines.append("every setting was caught by some strategy")
+        same = [r for r in self.rows if r.status == "caught (= control)"]
+        if same:
+            lines.append(
+                f"caught only with invariants the base protocol violates too ({len(same)}; "
+                "that the knob matters is not shown):"
+            )
+            lines += [f"  {r.setting.label}" for r in same]
+        for r in self.rows:
+            for inv, where in sorted(r.known.items()) if r.setting.kind == "control" else ():
+                lines.append(
+                    f"recorded kernel finding of {r.setting.protocol.name}: {inv} ({where})"
+                )
         lines.append(
-            "controls: " + ("clean" if self.controls_clean else "NOT CLEAN (a model or kernel bug)")
+            "controls: "
+            + (
+                "clean apart from recorded kernel findings"
+                if self.controls_clean
+                else "NOT CLEAN: a violation that is no recorded kernel finding (a model or "
+                "kernel bug)"
+            )
         )
         verdict, which = self.criterion()
         lines.append(
@@ -388,6 +428,34 @@ class Detection:
             f"<= {CRITERION_SECONDS:g} s): {verdict}" + (f": {', '.join(which)}" if which else "")
         )
         return "\n".join(lines)
+
+
+def from_json(obj: dict[str, Any], corpus_dir: str = "corpora") -> Detection:
+    """A saved run (``--json``/``--json-out``) back as a Detection; the statuses are judged
+    again against the kernel findings recorded under ``corpus_dir`` now."""
+    by_label = {s.label: s for s in settings()}
+    rows: list[Row] = []
+    for r in obj["rows"]:
+        s = by_label.get(r["setting"])
+        if s is None:
+            raise ValueError(f"rows: unknown setting {r['setting']!r}")
+        cells = {name: Cell(name, list(c["runs"])) for name, c in r["cells"].items()}
+        rows.append(Row(s, cells))
+    attach_baselines(rows, corpus_dir)
+    return Detection(
+        rows,
+        tuple(obj["strategies"]),
+        obj["seeds"],
+        obj["backend"],
+        obj["backend_note"],
+        obj["jobs"],
+        obj["max_seconds"],
+        obj["max_schedules"],
+        obj["wall_seconds"],
+        obj["started"],
+        obj["machine"],
+        obj["command"],
+    )
 
 
 def _fmt_cell(c: Cell) -> str:
@@ -440,6 +508,7 @@ def run(
     backend: str | None = None,
     command: str = "",
     progress: Callable[[str], None] | None = None,
+    corpus_dir: str = "corpora",
 ) -> Detection:
     """Run every (setting, strategy, seed) task with ``jobs`` processes."""
     backend, note = choose_backend(backend)
@@ -455,6 +524,7 @@ def run(
     rows = [Row(s, {st: Cell(st) for st in strats}) for s in chosen]
     for r in results:
         rows[r["index"]].cells[r["strategy"]].runs.append(r)
+    attach_baselines(rows, corpus_dir)
     return Detection(
         rows,
         tuple(strats),
@@ -469,6 +539,29 @@ def run(
         machine(),
         command,
     )
+
+
+def attach_baselines(rows: Sequence[Row], corpus_dir: str) -> None:
+    """Fill ``known`` (kernel findings recorded under ``corpus_dir`` for the row's own
+    protocol) and ``baseline`` (what the base protocol with the fix violates: its control
+    row's invariants in this run plus its recorded kernel findings)."""
+    from fuzzlock import corpus
+
+    base_bad: dict[str, set[str]] = {}
+    for b in BASES:
+        control = protocol.get(b, FIX)
+        bad = set(corpus.known_findings(corpus_dir, control))
+        for r in rows:
+            if r.setting.kind == "control" and r.setting.base == b:
+                bad |= set(r.invariants)
+        base_bad[b] = bad
+    for r in rows:
+        r.known = {
+            inv: str(path)
+            for inv, (path, _note) in corpus.known_findings(corpus_dir, r.setting.protocol).items()
+        }
+        if r.setting.kind == "knob":
+            r.baseline = frozenset(base_bad.get(r.setting.base, set()))
 
 
 def _map(
@@ -537,6 +630,18 @@ def add_arguments(parser: Any) -> None:
         help=f"small defaults for tests: {QUICK_SEEDS} seeds, {QUICK_MAX_SECONDS:g} s or "
         f"{QUICK_MAX_SCHEDULES} schedules per run",
     )
+    parser.add_argument(
+        "--corpus",
+        default="corpora",
+        metavar="DIR",
+        help="where recorded kernel findings are looked up (default corpora)",
+    )
+    parser.add_argument(
+        "--from-json",
+        metavar="FILE",
+        help="print the report of a saved run (--json-out) instead of running; the statuses "
+        "are judged against the corpus as it is now",
+    )
     parser.add_argument("--list", action="store_true", help="list the settings and exit")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument(
@@ -589,16 +694,27 @@ def canonical_command(
     parts += ["--max-schedules", str(scheds), "--jobs", str(jobs)]
     if args.json:
         parts.append("--json")
+    if args.corpus != "corpora":
+        parts += ["--corpus", args.corpus]
     if args.json_out:
         parts += ["--json-out", args.json_out]
     return shlex.join(parts)
 
 
 def main(args: Any) -> int:
-    """``fuzzlock detection``: 0 = the control rows are clean and the finding rows caught,
-    1 = not, 2 = bad arguments."""
+    """``fuzzlock detection``: 0 = the control rows are clean (apart from kernel findings
+    recorded in the corpus) and the finding rows caught, 1 = not, 2 = bad arguments."""
     import json
 
+    if args.from_json:
+        try:
+            with open(args.from_json) as f:
+                res = from_json(json.load(f), args.corpus)
+        except (OSError, ValueError, KeyError, TypeError) as e:
+            print(f"fuzzlock: error: --from-json {args.from_json}: {e}", file=sys.stderr)
+            return 2
+        print(json.dumps(res.to_json(), indent=1) if args.json else res.text())
+        return 1 if any(r.status == "FAIL" for r in res.rows) else 0
     try:
         chosen, strats, seeds, secs, scheds, jobs = check_args(args)
         choose_backend(args.backend)
@@ -616,12 +732,14 @@ def main(args: Any) -> int:
             print(f"\r{line}\033[K", end="", file=sys.stderr, flush=True)
 
     command = canonical_command(args, strats, seeds, secs, scheds, jobs)
-    res = run(chosen, strats, seeds, secs, scheds, jobs, args.backend, command, progress)
+    res = run(
+        chosen, strats, seeds, secs, scheds, jobs, args.backend, command, progress, args.corpus
+    )
     if tty:
         print(file=sys.stderr)
     print(json.dumps(res.to_json(), indent=1) if args.json else res.text())
     if args.json_out:
         with open(args.json_out, "w") as f:
             json.dump(res.to_json(), f, indent=1)
-    bad = [r for r in res.rows if r.status in ("FAIL",)]
+    bad = [r for r in res.rows if r.status == "FAIL"]
     return 1 if bad else 0

@@ -10,6 +10,7 @@ import json
 import math
 import subprocess
 import sys
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
@@ -85,7 +86,7 @@ def test_cell_median_is_honest_about_misses() -> None:
     assert detection._fmt_cell(_cell([None, None])) == "0/2"
 
 
-def test_quick_json_catches_patch2_only_and_the_control_row_is_clean() -> None:
+def test_quick_json_catches_patch2_only_and_the_control_row_is_clean(tmp_path: Path) -> None:
     p = run_cli(
         "--quick",
         "--setting",
@@ -121,6 +122,13 @@ def test_quick_json_catches_patch2_only_and_the_control_row_is_clean() -> None:
         assert cell["caught"] == 0 and cell["median_seconds"] is None
         assert all(r["verdict"] == "clean" for r in cell["runs"])
     assert d["controls_clean"] is True
+    # a saved run renders again (statuses judged against the corpus as it is now)
+    saved = tmp_path / "run.json"
+    saved.write_text(p.stdout)
+    again = run_cli("--from-json", str(saved))
+    assert again.returncode == 0, again.stderr
+    assert "| patch2-only | " in again.stdout and "| v6.19 (control) | " in again.stdout
+    assert d["command"] in again.stdout
 
 
 def test_quick_text_is_a_markdown_table_and_says_how_many_jobs_ran() -> None:
@@ -153,6 +161,7 @@ def test_list_names_the_settings() -> None:
         (["--strategy", "bogus"], "--strategy bogus"),
         (["--backend", "nonsense"], "invalid choice"),
         (["--seeds", "many"], "invalid int value"),
+        (["--from-json", "/nonexistent/run.json"], "--from-json /nonexistent/run.json"),
     ],
 )
 def test_bad_arguments_give_one_line_and_exit_2(args: list[str], words: str) -> None:
@@ -231,5 +240,40 @@ def test_main_reports_a_control_row_that_is_not_clean(monkeypatch: pytest.Monkey
         list=False,
         json=False,
         json_out=None,
+        corpus="corpora",
+        from_json=None,
     )
     assert detection.main(args) == 1
+
+
+def _row(label: str, invariant: str | None) -> detection.Row:
+    s = next(x for x in detection.settings() if x.label == label)
+    c = _cell([0.5] if invariant else [None])
+    for r in c.runs:
+        r["invariant"] = invariant
+    return detection.Row(s, {"random": c})
+
+
+def test_rows_are_judged_against_the_recorded_kernel_findings_and_the_control_row() -> None:
+    """v6.18 with the fix still has a recorded kernel finding (walk.complete,
+    docs/findings/swap-move-unlocked-walker.md): its control row is "known finding", not FAIL, and a
+    v6.18 knob row that finds only walk.complete has not shown that its knob matters."""
+    rows = [
+        _row("v6.18 (control)", "walk.complete"),
+        _row("v6.19 (control)", None),
+        _row("v6.18 walk.damon_lock=trylock", "walk.complete"),
+        _row("v6.18 anon_vma.free_handshake=false", "uaf"),
+        _row("v6.19 walk.damon_lock=none", "walk.complete"),
+    ]
+    detection.attach_baselines(rows, "corpora")
+    assert [r.status for r in rows] == [
+        "known finding",
+        "ok",
+        "caught (= control)",
+        "caught",
+        "caught",
+    ]
+    assert "walk.complete" in rows[0].known
+    rows[1] = _row("v6.19 (control)", "walk.complete")
+    detection.attach_baselines(rows, "corpora")
+    assert rows[1].status == "FAIL"

@@ -51,7 +51,9 @@ def test_campaign_finds_no_unknown_violation(strategy: str, fuzzlock_config) -> 
 @pytest.mark.parametrize("strategy", ["hypothesis", "random", "pct"])
 def test_campaign_with_the_sticky_eagain_fix_finds_nothing(strategy: str, fuzzlock_config) -> None:  # type: ignore[no-untyped-def]
     """The same campaign with the later upstream fix of the known kernel finding applied
-    (``move.reset_err_on_retry=true``), so it searches past that bug: no escape here."""
+    (``move.reset_err_on_retry=true``), so it searches past that bug: no escape here, apart
+    from kernel findings recorded for the fixed protocol itself (v6.18 has one:
+    docs/findings/swap-move-unlocked-walker.md), which are an xfail naming the entry."""
     from fuzzlock import protocol
 
     base = fuzzlock_config.get_protocol()
@@ -66,4 +68,9 @@ def test_campaign_with_the_sticky_eagain_fix_finds_nothing(strategy: str, fuzzlo
         seed=seed,
     )
     fuzzlock_config.report(res)
+    if res.verdict != "clean":
+        known = corpus.known_findings(CORPORA, proto)
+        if res.invariant in known:
+            path, note = known[res.invariant]
+            pytest.xfail(f"known: {note} ({path.relative_to(CORPORA.parent)}); seed {seed}")
     assert res.verdict == "clean", f"{strategy} (seed {seed}) on {proto.name}:\n\n{res.report}"
