@@ -665,6 +665,12 @@ def _hunt_hypothesis(
 
 # --- exhaustive ------------------------------------------------------------------------------
 
+#: a generated scenario gets at most this share of an exhaustive hunt's budget ...
+EXHAUSTIVE_SCENARIO_SHARE = 0.1
+#: ... but never less than this (small budgets: tests, ``detection --quick``)
+EXHAUSTIVE_SCENARIO_MIN_SECONDS = 0.5
+EXHAUSTIVE_SCENARIO_MIN_SCHEDULES = 200
+
 
 def load_scenario_file(path: str) -> scenario.Scenario:
     """A scenario from a JSON file: a bare scenario or a corpus entry (its scenario).
@@ -701,7 +707,15 @@ def hunt_exhaustive(
 ) -> HuntResult:
     """``--strategy exhaustive``: explore each scenario (given, or drawn from the seeded
     generator until the budget ends) up to ``preemptions`` preemptions; every finished
-    exploration is a certificate (``HuntResult.certificates``)."""
+    exploration is a certificate (``HuntResult.certificates``).
+
+    Given scenarios are explored at the bound with the whole budget.  Generated scenarios
+    are a hunt, so they use iterative context bounding (CHESS): each is explored with
+    0, 1, ... up to ``preemptions`` preemptions, and gets at most a share of the budget
+    (``EXHAUSTIVE_SCENARIO_SHARE``): one scenario whose bound-2 state space is too big
+    for the budget would otherwise eat the whole run while bugs that need fewer
+    preemptions in the next scenarios go unseen.  Such a scenario keeps the certificate
+    of the highest bound it finished."""
     from fuzzlock import explore
 
     stats = _Stats(progress)
@@ -717,39 +731,56 @@ def hunt_exhaustive(
             if index >= len(queue):
                 break
             sc, name = queue[index], f"scenario {index}"
+            bounds: list[int | None] = [preemptions]
+            cap_s, cap_n = max_seconds, budget
         else:
             sc_seed = rng.randrange(2**32)
             sc = strategies.gen_scenario(strategies.RandomSource(random.Random(sc_seed)))
             name = f"generated scenario (seed {sc_seed})"
+            bounds = [preemptions] if preemptions is None else list(range(preemptions + 1))
+            cap_s = max(EXHAUSTIVE_SCENARIO_MIN_SECONDS, max_seconds * EXHAUSTIVE_SCENARIO_SHARE)
+            cap_n = max(EXHAUSTIVE_SCENARIO_MIN_SCHEDULES, int(budget * EXHAUSTIVE_SCENARIO_SHARE))
         index += 1
-        left_s = max_seconds - stats.seconds
-        left_n = budget - stats.schedules
+        start_s, start_n = stats.seconds, stats.schedules
 
         def count(ex: explore.Execution) -> None:
             stats.add_raw(len(ex.steps), _digest(ex), ex.violation is not None)
 
+        last_complete: explore.Certificate | None = None
+        cert: explore.Certificate | None = None
         try:
-            cert = explore.explore_scenario(
-                sc,
-                proto,
-                backend,
-                preemptions,
-                por=not naive,
-                max_seconds=left_s,
-                max_schedules=left_n,
-                name=name,
-                on_execution=count,
-            )
+            for k in bounds:
+                left_s = min(max_seconds - stats.seconds, cap_s - (stats.seconds - start_s))
+                left_n = min(budget - stats.schedules, cap_n - (stats.schedules - start_n))
+                if left_s <= 0 or left_n <= 0:
+                    break
+                cert = explore.explore_scenario(
+                    sc,
+                    proto,
+                    backend,
+                    k,
+                    por=not naive,
+                    max_seconds=left_s,
+                    max_schedules=left_n,
+                    name=name,
+                    on_execution=count,
+                )
+                if cert.violation is not None or not cert.complete:
+                    break
+                last_complete = cert
         except model.SetupError:
             continue
-        certs.append(cert)
-        if cert.violation is not None:
+        if last_complete is not None and last_complete is not cert:
+            certs.append(last_complete)
+        if cert is not None:
+            certs.append(cert)
+        if cert is not None and cert.violation is not None:
             ex = cert.violation
             found = Found(sc, list(ex.decisions), ex.outcome, seed, on=backend)
             break
-        if compare_naive and not naive and cert.complete:
+        if compare_naive and not naive and cert is not None and cert.complete:
             base = explore.explore_scenario(
-                sc, proto, backend, preemptions, por=False, name=name + " (naive)"
+                sc, proto, backend, cert.preemptions, por=False, name=name + " (naive)"
             )
             certs.append(base)
             if base.complete and cert.schedules:

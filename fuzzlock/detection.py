@@ -244,6 +244,15 @@ class Row:
     #: invariants the base protocol (its control row, or a recorded kernel finding of it)
     #: violates: a knob row that finds only these has not shown that its knob matters
     baseline: frozenset[str] = frozenset()
+    #: (runs that found a violation, runs) of the base's control row in this detection, if
+    #: it ran: a row that finds only baseline invariants but significantly more often than
+    #: the control has shown that its knob matters (a new bug with the same symptom)
+    baseline_rate: tuple[int, int] | None = None
+
+    @property
+    def violating_runs(self) -> tuple[int, int]:
+        runs = [r for c in self.cells.values() for r in c.runs]
+        return sum(r["verdict"] == "violation" for r in runs), len(runs)
 
     @property
     def caught_by_any(self) -> bool:
@@ -261,7 +270,8 @@ class Row:
         """Control rows: "ok" (clean), "known finding" (only kernel findings recorded in
         the corpus for this protocol) or "FAIL".  Finding rows: "ok" (move.result found) or
         "FAIL".  Other rows: "caught", "caught (= control)" (only invariants the base
-        protocol violates too) or "never caught"."""
+        protocol violates too, and not significantly more often than its control row:
+        one-sided Fisher exact test at ABOVE_CONTROL_P) or "never caught"."""
         inv = set(self.invariants)
         if self.setting.kind == "control":
             if not inv:
@@ -271,7 +281,13 @@ class Row:
             return "ok" if "move.result" in inv else "FAIL"
         if not inv:
             return "never caught"
-        return "caught (= control)" if inv <= self.baseline else "caught"
+        if not inv <= self.baseline:
+            return "caught"
+        if self.baseline_rate is not None and above_control(
+            self.violating_runs, self.baseline_rate
+        ):
+            return "caught"
+        return "caught (= control)"
 
     def to_json(self) -> dict[str, Any]:
         out = {
@@ -487,8 +503,8 @@ def choose_backend(backend: str | None) -> tuple[str, str]:
         return "python", "chosen with --backend python"
     if campaign.native_model_available():
         return "native", (
-            "C model built; random and pct run on it, scenarios outside the C slice and the "
-            "hypothesis strategy on Python"
+            "C model built; every strategy and every scenario op runs on it (hypothesis "
+            "through the C chooser callback, exhaustive on the footprint build)"
         )
     from fuzzlock import native
 
@@ -541,6 +557,30 @@ def run(
     )
 
 
+#: one-sided Fisher exact test level for "this row fails more often than its control"
+ABOVE_CONTROL_P = 0.01
+
+
+def fisher_greater(a: tuple[int, int], b: tuple[int, int]) -> float:
+    """One-sided Fisher exact p-value that the rate a[0]/a[1] exceeds b[0]/b[1] by chance:
+    the probability, with both margins fixed, of a table at least as extreme as observed."""
+    k, n = a
+    kb, nb = b
+    total, hits = n + nb, k + kb
+    denom = math.comb(total, n)
+    p = 0.0
+    for x in range(k, min(n, hits) + 1):
+        p += math.comb(hits, x) * math.comb(total - hits, n - x) / denom
+    return min(1.0, p)
+
+
+def above_control(row: tuple[int, int], control: tuple[int, int]) -> bool:
+    """The row's runs violate significantly more often than the control row's."""
+    if row[1] == 0 or control[1] == 0:
+        return False
+    return fisher_greater(row, control) < ABOVE_CONTROL_P
+
+
 def attach_baselines(rows: Sequence[Row], corpus_dir: str) -> None:
     """Fill ``known`` (kernel findings recorded under ``corpus_dir`` for the row's own
     protocol) and ``baseline`` (what the base protocol with the fix violates: its control
@@ -548,12 +588,14 @@ def attach_baselines(rows: Sequence[Row], corpus_dir: str) -> None:
     from fuzzlock import corpus
 
     base_bad: dict[str, set[str]] = {}
+    base_rate: dict[str, tuple[int, int]] = {}
     for b in BASES:
         control = protocol.get(b, FIX)
         bad = set(corpus.known_findings(corpus_dir, control))
         for r in rows:
             if r.setting.kind == "control" and r.setting.base == b:
                 bad |= set(r.invariants)
+                base_rate[b] = r.violating_runs
         base_bad[b] = bad
     for r in rows:
         r.known = {
@@ -562,6 +604,7 @@ def attach_baselines(rows: Sequence[Row], corpus_dir: str) -> None:
         }
         if r.setting.kind == "knob":
             r.baseline = frozenset(base_bad.get(r.setting.base, set()))
+            r.baseline_rate = base_rate.get(r.setting.base)
 
 
 def _map(

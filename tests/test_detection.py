@@ -277,3 +277,38 @@ def test_rows_are_judged_against_the_recorded_kernel_findings_and_the_control_ro
     rows[1] = _row("v6.19 (control)", "walk.complete")
     detection.attach_baselines(rows, "corpora")
     assert rows[1].status == "FAIL"
+
+
+def _row_n(label: str, invariant: str, violating: int, runs: int) -> detection.Row:
+    s = next(x for x in detection.settings() if x.label == label)
+    c = _cell([0.5] * violating + [None] * (runs - violating))
+    for r in c.runs:
+        if r["verdict"] == "violation":
+            r["invariant"] = invariant
+    return detection.Row(s, {"random": c})
+
+
+def test_a_row_with_the_controls_symptom_but_far_more_often_is_caught() -> None:
+    """v6.18's control finds walk.complete (a recorded kernel finding) in 1 of 15 runs. A
+    v6.18 knob row that finds only walk.complete in every run (walk.recheck_mapping=false
+    is a bug of its own) is "caught"; one that finds it in 2 of 15 runs has not shown that
+    its knob matters."""
+    control = _row_n("v6.18 (control)", "walk.complete", 1, 15)
+    often = _row_n("v6.18 walk.recheck_mapping=false", "walk.complete", 15, 15)
+    rarely = _row_n("v6.18 walk.damon_lock=trylock", "walk.complete", 2, 15)
+    detection.attach_baselines([control, often, rarely], "corpora")
+    assert control.status == "known finding"
+    assert often.baseline_rate == (1, 15)
+    assert often.status == "caught"
+    assert rarely.status == "caught (= control)"
+
+
+def test_fisher_greater_matches_hand_computed_values() -> None:
+    # one hit in one run against none in one run: half of the tables are as extreme
+    assert detection.fisher_greater((1, 1), (0, 1)) == 0.5
+    # no more hits than the control: nothing is significant
+    assert detection.fisher_greater((0, 15), (1, 15)) == 1.0
+    # 15/15 against 1/15: C(16,15) C(14,0) / C(30,15)
+    assert math.isclose(detection.fisher_greater((15, 15), (1, 15)), 16 / math.comb(30, 15))
+    assert not detection.above_control((3, 15), (1, 15))
+    assert detection.above_control((10, 15), (1, 15))

@@ -169,3 +169,29 @@ def test_model_exhaustive_finds_patch2_only_walk_complete() -> None:
 
     r = model.run(sc, proto, decisions=cert.violation.decisions)
     assert r.outcome == "walk.complete"
+
+
+def test_generated_exhaustive_hunt_raises_the_bound_per_scenario_and_caps_each_one() -> None:
+    """A hunt over generated scenarios explores each with 0, 1, 2 preemptions in turn
+    (iterative context bounding) and gives no scenario more than its share of the budget,
+    so one huge state space cannot eat the run; on v6.19 every exploration is clean."""
+    from fuzzlock import campaign
+
+    proto = protocol.get("v6.19", {"move.reset_err_on_retry": True})
+    res = campaign.hunt_exhaustive(
+        proto, "python", 2, max_seconds=3.0, seed=1, minimize_found=False
+    )
+    assert res.verdict == "clean"
+    certs = res.certificates
+    assert len({c["scenario"] for c in certs}) >= 2, "the first scenario ate the budget"
+    for c in certs:
+        assert c["verdict"] == "clean"
+        cap = max(
+            campaign.EXHAUSTIVE_SCENARIO_MIN_SECONDS, 3.0 * campaign.EXHAUSTIVE_SCENARIO_SHARE
+        )
+        assert c["seconds"] <= cap + 0.5
+        if not c["complete"]:
+            # the budget ran out at this bound: a lower bound that finished is kept
+            lower = [d for d in certs if d["scenario"] == c["scenario"] and d["complete"]]
+            assert all(d["preemptions"] < c["preemptions"] for d in lower)
+    assert any(c["complete"] and c["preemptions"] == 2 for c in certs)
