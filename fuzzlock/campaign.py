@@ -400,6 +400,9 @@ NATIVE_BATCH = 32
 #: schedules, so a hunt of N schedules still tries ~min(N, 1000) scenarios: a budget counts
 #: schedules, and some bugs need the right scenario more than the right interleaving.
 BUDGET_SCENARIOS = 1000
+#: Seeded random schedules the C model runs after each native Hypothesis example (see
+#: ``_hunt_hypothesis``).
+HYPOTHESIS_NATIVE_BATCH = 32
 #: The random strategy's preemption probabilities (one drawn per schedule).
 RANDOM_PREEMPTS = (0.05, 0.2, 0.5, 1.0)
 #: PCT depths (one drawn per schedule).
@@ -584,17 +587,29 @@ def _hunt_hypothesis(
     backend: str = "python",
 ) -> tuple[Found | None, _Differential | None]:
     """Hypothesis draws the scenario and, lazily, every decision.  On ``native`` the C
-    model calls the HypothesisChooser back at each decision point; a violation found
-    there is confirmed on the Python model like the other native strategies'."""
+    model calls the HypothesisChooser back at each decision point, and then runs a batch
+    of ``HYPOTHESIS_NATIVE_BATCH`` seeded random schedules of the same scenario in one C
+    call (the seed is drawn by Hypothesis too, so the example stays deterministic and
+    shrinks); a violation found there is confirmed on the Python model like the other
+    native strategies'.
+
+    Why the batch: Hypothesis spends ~5 ms of its own per example, which capped the
+    strategy at ~170 schedules/s on native while the C model runs ~20,000; bugs that need
+    one interleaving in thousands (R5, ``anon_vma.free_handshake=false``) were caught by
+    ``random`` in under a second and by ``hypothesis`` not in 30 s (docs/detection.md)."""
     from hypothesis import HealthCheck, Phase, given, reject, settings
     from hypothesis import seed as hseed
     from hypothesis import strategies as st
 
-    from fuzzlock import native  # the library itself loads on first use
+    from fuzzlock import native, native_hunt  # the library itself loads on first use
     from fuzzlock.sched import HypothesisChooser, RunResult
 
     failures: list[Found] = []
     deadline = time.monotonic() + max_seconds
+    # the batch after each native example (at most budget / BUDGET_SCENARIOS schedules, as
+    # in _hunt_native, so a small schedule budget still tries many scenarios)
+    per = min(HYPOTHESIS_NATIVE_BATCH, max(0, budget // BUDGET_SCENARIOS - 1))
+    ns: list[Any] = [None]  # one C model for the batches, reloaded per example
 
     @settings(
         max_examples=min(budget, 10**6),
@@ -623,6 +638,23 @@ def _hunt_hypothesis(
             outcome, events, decs, pre, viol = res.run
             result = RunResult(outcome, None, events, len(events), list(decs), list(pre), [])
             violated = viol is not None
+            if not violated and per > 0:
+                stats.add_raw(result.steps, result.digest, False)
+                run_seed = data.draw(st.integers(0, 2**64 - 1), label="batch seed")
+                try:
+                    ns[0] = native_hunt.NativeScenario(sc, proto.knobs, reuse=ns[0])
+                    b = ns[0].hunt(run_seed, native_hunt.STRATEGY_RANDOM, per, RANDOM_PREEMPTS)
+                except native.NativeError:
+                    return  # outside the C slice: the chooser's schedule was the example
+                stats.add_batch(b.runs, b.steps, b.hashes, b.violation is not None)
+                if b.violation is None:
+                    return
+                v = b.violation
+                dec = list(v.decisions)
+                while dec and dec[-1] == 0:
+                    dec.pop()
+                failures.append(Found(sc, dec, v.outcome, seed, "native"))
+                raise AssertionError(v.outcome)
         else:
             try:
                 r = model.run(sc, proto, chooser=chooser)
@@ -648,6 +680,9 @@ def _hunt_hypothesis(
             if not spent:  # the budget did not end it: say what did
                 print(f"fuzzlock: hypothesis ended the search: {type(e).__name__}", file=sys.stderr)
             return None, None
+    finally:
+        if ns[0] is not None:
+            ns[0].close()
     if not failures:
         return None, None
     # Hypothesis replays the shrunk example last; keep the original invariant

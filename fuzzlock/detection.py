@@ -474,6 +474,43 @@ def from_json(obj: dict[str, Any], corpus_dir: str = "corpora") -> Detection:
     )
 
 
+#: what two saved runs must share to be merged into one table
+_MERGE_KEYS = ("backend", "seeds", "max_seconds", "max_schedules")
+
+
+def merge_json(objs: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """Saved runs merged into one (``--from-json A --from-json B``): B's cells replace A's
+    for each (setting, strategy) B ran, B's other rows and strategies are added.  Used to
+    rerun one column or a few rows after a change without rerunning the table; the runs
+    must share backend, seeds and budget (ValueError naming the field otherwise)."""
+    if not objs:
+        raise ValueError("nothing to merge")
+    out = {k: v for k, v in objs[0].items() if k != "rows"}
+    rows: dict[str, dict[str, Any]] = {}
+    for r in objs[0]["rows"]:
+        rows[r["setting"]] = {"setting": r["setting"], "cells": dict(r["cells"])}
+    strats = list(objs[0]["strategies"])
+    commands = [objs[0]["command"]]
+    for i, o in enumerate(objs[1:], 2):
+        for k in _MERGE_KEYS:
+            if o[k] != out[k]:
+                raise ValueError(f"run {i} has {k} {o[k]!r}, run 1 has {out[k]!r}")
+        for r in o["rows"]:
+            row = rows.setdefault(r["setting"], {"setting": r["setting"], "cells": {}})
+            row["cells"].update(r["cells"])
+        strats += [s for s in o["strategies"] if s not in strats]
+        commands.append(o["command"])
+        out["wall_seconds"] = out["wall_seconds"] + o["wall_seconds"]
+    out["strategies"] = strats
+    out["command"] = "\n$ ".join(commands)
+    for row in rows.values():
+        missing = [s for s in strats if s not in row["cells"]]
+        if missing:
+            raise ValueError(f"row {row['setting']!r} has no runs of {', '.join(missing)}")
+    out["rows"] = list(rows.values())
+    return out
+
+
 def _fmt_cell(c: Cell) -> str:
     n = len(c.runs)
     if not c.caught:
@@ -681,9 +718,11 @@ def add_arguments(parser: Any) -> None:
     )
     parser.add_argument(
         "--from-json",
+        action="append",
         metavar="FILE",
         help="print the report of a saved run (--json-out) instead of running; the statuses "
-        "are judged against the corpus as it is now",
+        "are judged against the corpus as it is now; repeatable: later runs replace the "
+        "cells of the (setting, strategy) pairs they ran (same backend, seeds and budget)",
     )
     parser.add_argument("--list", action="store_true", help="list the settings and exit")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
@@ -750,11 +789,19 @@ def main(args: Any) -> int:
     import json
 
     if args.from_json:
+        objs = []
+        for path in args.from_json:
+            try:
+                with open(path) as f:
+                    objs.append(json.load(f))
+            except (OSError, ValueError) as e:
+                print(f"fuzzlock: error: --from-json {path}: {e}", file=sys.stderr)
+                return 2
         try:
-            with open(args.from_json) as f:
-                res = from_json(json.load(f), args.corpus)
-        except (OSError, ValueError, KeyError, TypeError) as e:
-            print(f"fuzzlock: error: --from-json {args.from_json}: {e}", file=sys.stderr)
+            res = from_json(merge_json(objs), args.corpus)
+        except (ValueError, KeyError, TypeError) as e:
+            what = " ".join(args.from_json)
+            print(f"fuzzlock: error: --from-json {what}: {e}", file=sys.stderr)
             return 2
         print(json.dumps(res.to_json(), indent=1) if args.json else res.text())
         return 1 if any(r.status == "FAIL" for r in res.rows) else 0

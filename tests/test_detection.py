@@ -312,3 +312,32 @@ def test_fisher_greater_matches_hand_computed_values() -> None:
     assert math.isclose(detection.fisher_greater((15, 15), (1, 15)), 16 / math.comb(30, 15))
     assert not detection.above_control((3, 15), (1, 15))
     assert detection.above_control((10, 15), (1, 15))
+
+
+def _saved(strats: dict[str, list[float | None]], label: str = "patch2-only") -> dict[str, Any]:
+    s = next(x for x in detection.settings() if x.label == label)
+    row = detection.Row(s, {name: _cell(times) for name, times in strats.items()})
+    d = detection.Detection(
+        [row], tuple(strats), 2, "native", "test", 1, 10.0, 1000, 1.5, "now", "m", "cmd"
+    )
+    return d.to_json()
+
+
+def test_from_json_merges_a_rerun_column_into_a_saved_table(tmp_path: Path) -> None:
+    """``--from-json A --from-json B``: B's cells replace A's for the strategies B ran, so
+    one column can be rerun after a change; runs with another budget are refused."""
+    a = _saved({"hypothesis": [None, None], "random": [0.1, 0.2]})
+    b = _saved({"hypothesis": [0.3, 0.4]})
+    merged = detection.from_json(detection.merge_json([a, b]))
+    cells = merged.rows[0].cells
+    assert cells["hypothesis"].caught == 2 and cells["random"].caught == 2
+    assert merged.strategies == ("hypothesis", "random")
+    assert merged.command == "cmd\n$ cmd" and merged.wall_seconds == 3.0
+    other = dict(b, max_seconds=60.0)
+    with pytest.raises(ValueError, match="max_seconds"):
+        detection.merge_json([a, other])
+    pa, pb = tmp_path / "a.json", tmp_path / "b.json"
+    pa.write_text(json.dumps(a))
+    pb.write_text(json.dumps(other))
+    p = run_cli("--from-json", str(pa), "--from-json", str(pb))
+    assert p.returncode == 2 and p.stderr.count("\n") == 1 and "max_seconds" in p.stderr
