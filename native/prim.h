@@ -56,6 +56,21 @@ static inline void fl_up_read(const char *fn, struct fl_lock *lk)
 	fl_yield_lock(FL_OP_UNLOCK, FL_READ, 0, fn, "up_read", lk);
 }
 
+/*
+ * up_read whose step first runs @check (ops.up_read(fn, sem, check)): the
+ * liveness check of the object the rwsem lives in, when the step executes.
+ */
+static inline void fl_up_read_check(const char *fn, struct fl_lock *lk, fl_thunk_fn check,
+				    void *arg)
+{
+	struct fl_op op = {
+		.kind = FL_OP_UNLOCK, .mode = FL_READ, .fn = fn, .label = "up_read",
+		.obj = lk->name, .lock = lk, .thunk = check, .thunk_arg = arg,
+	};
+
+	fl_yield_op(&op);
+}
+
 static inline void fl_up_write(const char *fn, struct fl_lock *lk)
 {
 	fl_yield_lock(FL_OP_UNLOCK, FL_WRITE, 0, fn, "up_write", lk);
@@ -114,6 +129,9 @@ static inline bool anon_vma_trylock_write(struct fl_world *w, const char *fn, in
 {
 	return fl_down_write_trylock(fn, fl_av_root_lock(w, av));
 }
+
+/* anon_vma_unlock_read (rmap.c): up_read(&anon_vma->root->rwsem), checked */
+void anon_vma_unlock_read(struct fl_world *w, const char *fn, int av);
 
 const char *fl_errname(struct fl_world *w, long long rc);
 

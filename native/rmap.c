@@ -29,29 +29,52 @@ static int fl_av_free(struct fl_world *w, int av, const char *fn)
 	return 0;
 }
 
-/* TypesafePool.deref from a thread body: the object the memory holds now, or uaf */
-int fl_av_deref(struct fl_world *w, int av, const char *fn, const char *field)
+/*
+ * TypesafePool.deref: the object @av's memory holds now (@av itself while it is
+ * live, the slot's object if it was freed inside the current thread's RCU
+ * section), or -1 after recording the uaf message in @msg and its object.
+ */
+static int fl_av_touch(struct fl_world *w, int av, const char *field, char *msg, size_t len)
 {
 	struct fl_anon_vma *a = &w->avs[av];
 	struct fl_av_slot *sl = &w->slots[a->slot];
 	struct fl_thread *t = w->s->current;
+	const char *dot = field[0] ? "." : "";
+	char what[64];
 
 	if (sl->gen == a->gen && sl->live)
 		return av;
 	if (a->free_clock >= 0 && t && t->rcu_since >= 0 && t->rcu_since < a->free_clock)
 		return sl->obj;
-	{
-		char what[64];
+	snprintf(what, sizeof(what), "anon_vma:%d%s%s", a->slot, dot, field);
+	fl_viol_objects(w, what, NULL);
+	snprintf(msg, len,
+		 "anon_vma:%d%s%s touched after it was freed (gen %d, slot now gen %d%s) "
+		 "outside an RCU section that covers the free",
+		 a->slot, dot, field, a->gen, sl->gen, sl->live ? " live" : " free");
+	return -1;
+}
 
-		snprintf(what, sizeof(what), "anon_vma:%d%s%s", a->slot, field[0] ? "." : "",
-			 field);
-		fl_viol_objects(w, what, NULL);
-	}
-	fl_thread_violation("uaf", fn,
-			    "anon_vma:%d%s%s touched after it was freed (gen %d, slot now gen "
-			    "%d%s) outside an RCU section that covers the free",
-			    a->slot, field[0] ? "." : "", field, a->gen, sl->gen,
-			    sl->live ? " live" : " free");
+/* TypesafePool.deref from a thread body: the object the memory holds now, or uaf */
+int fl_av_deref(struct fl_world *w, int av, const char *fn, const char *field)
+{
+	char msg[FL_MSG_LEN];
+	int mem = fl_av_touch(w, av, field, msg, sizeof(msg));
+
+	if (mem < 0)
+		fl_thread_violation("uaf", fn, "%s", msg);
+	return mem;
+}
+
+/* TypesafePool.deref from a thunk: the object, or -1 after a uaf violation */
+static int fl_av_deref_thunk(struct fl_world *w, int av, const char *fn, const char *field)
+{
+	char msg[FL_MSG_LEN];
+	int mem = fl_av_touch(w, av, field, msg, sizeof(msg));
+
+	if (mem < 0)
+		fl_sched_violation(w->s, "uaf", fn, "%s", msg);
+	return mem;
 }
 
 /* --- anon_vma life cycle ------------------------------------------------------ */
@@ -434,6 +457,55 @@ static inline struct fl_lock *av_slot_lock(struct fl_world *w, int av)
 	return &w->slots[w->avs[av].slot].lock;
 }
 
+/* the check of an up_read of the root rwsem (ops.up_read's check) */
+struct fl_unlock_arg {
+	struct fl_world *w;
+	const char *fn;
+	int av;
+	bool root_only;
+};
+
+/*
+ * up_read(&anon_vma->root->rwsem) reads anon_vma->root and writes the root's
+ * rwsem; up_read(&root_anon_vma->rwsem) only the latter.
+ */
+static struct fl_value anon_vma_unlock_check(void *arg)
+{
+	struct fl_unlock_arg *a = arg;
+	struct fl_value v = { .kind = FL_VAL_NONE };
+	int mem = a->av;
+
+	if (!a->root_only) {
+		mem = fl_av_deref_thunk(a->w, a->av, a->fn, "root");
+		if (mem < 0)
+			return v;
+		mem = a->w->avs[mem].root;
+	}
+	fl_av_deref_thunk(a->w, mem, a->fn, "rwsem");
+	return v;
+}
+
+/*
+ * anon_vma_unlock_read (v6.18/v6.19): up_read(&anon_vma->root->rwsem).  Both
+ * must be there (live, or freed inside this thread's RCU section) when the
+ * step executes: a walker holding the rwsem but no reference can see the
+ * anon_vma freed under it (R5) between its previous step and this one.
+ */
+void anon_vma_unlock_read(struct fl_world *w, const char *fn, int av)
+{
+	struct fl_unlock_arg a = { .w = w, .fn = fn, .av = av };
+
+	fl_up_read_check(fn, fl_av_root_lock(w, av), anon_vma_unlock_check, &a);
+}
+
+/* up_read(&root_anon_vma->rwsem) of folio_lock_anon_vma_read's fast path */
+static void root_up_read(struct fl_world *w, const char *fn, int root)
+{
+	struct fl_unlock_arg a = { .w = w, .fn = fn, .av = root, .root_only = true };
+
+	fl_up_read_check(fn, av_slot_lock(w, root), anon_vma_unlock_check, &a);
+}
+
 /*
  * folio_lock_anon_vma_read (v6.18 with its retry and mapping rechecks; v6.19
  * without them): the anon_vma with its root read-locked, or -1.
@@ -468,13 +540,13 @@ int folio_lock_anon_vma_read(struct fl_world *w, struct fl_folio *folio, struct 
 			if (recheck) {
 				now = fl_read_mapping(w, fn, folio);
 				if (now != mapping) {
-					fl_up_read(fn, av_slot_lock(w, ra.root));
+					root_up_read(w, fn, ra.root);
 					fl_rcu_read_unlock(fn);
 					continue;
 				}
 			}
 			if (check_mapped && !folio_mapped(w, fn, folio)) {
-				fl_up_read(fn, av_slot_lock(w, ra.root));
+				root_up_read(w, fn, ra.root);
 				fl_rcu_read_unlock(fn);
 				return -1;
 			}
@@ -502,7 +574,7 @@ int folio_lock_anon_vma_read(struct fl_world *w, struct fl_folio *folio, struct 
 		if (recheck) {
 			now = fl_read_mapping(w, fn, folio);
 			if (now != mapping) {
-				fl_up_read(fn, fl_av_root_lock(w, mapping));
+				anon_vma_unlock_read(w, fn, mapping);
 				put_anon_vma(w, fn, mapping);
 				continue;
 			}
@@ -511,7 +583,7 @@ int folio_lock_anon_vma_read(struct fl_world *w, struct fl_folio *folio, struct 
 		if (fl_yield_mem(fn, "atomic", w->avs[mapping].n_refcount, av_dec_thunk, &da).i ==
 		    0) {
 			/* we held the last reference: unlock and bail */
-			fl_up_read(fn, fl_av_root_lock(w, mapping));
+			anon_vma_unlock_read(w, fn, mapping);
 			__put_anon_vma(w, mapping);
 			return -1;
 		}
@@ -733,8 +805,7 @@ void rmap_walk_anon(struct fl_world *w, struct fl_folio *folio, struct fl_rwc *r
 	}
 	if (!rwc->stopped_early)
 		walkrec_check(w, rec, rwc->caller, av, pgoff, " during the whole walk");
-	mem = fl_av_deref(w, av, fn, "root");
-	fl_up_read(fn, fl_av_root_lock(w, mem));
+	anon_vma_unlock_read(w, fn, av);
 }
 
 /* --- folio_referenced ------------------------------------------------------------------ */

@@ -1056,6 +1056,10 @@ static int fl_execute(struct fl_sched *s, struct fl_thread *t, const struct fl_o
 		val->i = ok;
 		return 0;
 	case FL_OP_UNLOCK:
+		/* an unlock's memory check (ops.Op), before the release; value dropped */
+		if (op->thunk && fl_run_thunk(s, op, val))
+			return -1;
+		*val = fl_none;
 		return fl_release(s, t, op);
 	case FL_OP_RCU_LOCK:
 	case FL_OP_PTE_MAP:

@@ -108,7 +108,8 @@ struct fl_op {
 	const char *label;
 	const char *obj;
 	struct fl_lock *lock;
-	fl_thunk_fn thunk;	/* MEM, PTE_MAP, MIGHT_SLEEP: run when executed */
+	fl_thunk_fn thunk;	/* MEM, PTE_MAP, MIGHT_SLEEP: run when executed;
+				 * UNLOCK: a memory check run before the release */
 	void *thunk_arg;
 };
 

@@ -181,8 +181,7 @@ static int collect_procs_anon(struct fl_world *w, struct fl_folio *folio, int *i
 	fl_rcu_read_unlock(fn);
 	walkrec_check(w, rec, "collect_procs_anon", av, pgoff,
 		      ": that task would not be killed");
-	mem = fl_av_deref(w, av, fn, "root");
-	fl_up_read(fn, fl_av_root_lock(w, mem));
+	anon_vma_unlock_read(w, fn, av);
 	return nkill;
 }
 

@@ -208,5 +208,17 @@ def anon_vma_lock_read(fn: str, av: AnonVma) -> ops.Op:
     return ops.down_read(fn, av.root.lock)
 
 
-def anon_vma_unlock_read(fn: str, av: AnonVma) -> ops.Op:
-    return ops.up_read(fn, av.root.lock)
+def anon_vma_unlock_read(w: World, fn: str, av: AnonVma) -> ops.Op:
+    """``anon_vma_unlock_read`` (v6.18/v6.19): ``up_read(&anon_vma->root->rwsem)``.  The
+    step reads ``anon_vma->root`` and writes the root's rwsem, so both must be there (live,
+    or freed inside this thread's RCU section) when the step *executes*: a walker that
+    holds the rwsem but no reference can see the anon_vma freed under it (R5) between its
+    previous step and this one.  Outside RCU a freed anon_vma is ``uaf`` here, so the lock
+    taken from ``av`` when the op is built is the one the step releases."""
+    pool = w.anon_vmas
+
+    def check() -> None:
+        mem = pool.deref(av, fn, "root")
+        pool.deref(mem.root, fn, "rwsem")
+
+    return ops.up_read(fn, av.root.lock, check)

@@ -375,13 +375,13 @@ def folio_lock_anon_vma_read(w: World, folio: Folio, rwc: RmapWalkControl | None
             if recheck:
                 now = yield ops.read(fn, f"{folio.name}.mapping", lambda: folio.mapping)
                 if now is not mapping:
-                    yield ops.up_read(fn, root.lock)
+                    yield ops.up_read(fn, root.lock, partial(pool.deref, root, fn, "rwsem"))
                     yield ops.rcu_read_unlock(fn)
                     continue
             if check_mapped:
                 mapped = yield prim.folio_mapped(fn, folio)
                 if not mapped:
-                    yield ops.up_read(fn, root.lock)
+                    yield ops.up_read(fn, root.lock, partial(pool.deref, root, fn, "rwsem"))
                     yield ops.rcu_read_unlock(fn)
                     return None
             yield ops.rcu_read_unlock(fn)
@@ -406,13 +406,13 @@ def folio_lock_anon_vma_read(w: World, folio: Folio, rwc: RmapWalkControl | None
         if recheck:
             now = yield ops.read(fn, f"{folio.name}.mapping", lambda: folio.mapping)
             if now is not mapping:
-                yield prim.anon_vma_unlock_read(fn, mapping)
+                yield prim.anon_vma_unlock_read(w, fn, mapping)
                 yield from put_anon_vma(w, fn, mapping)
                 continue
         left = yield ops.atomic(fn, f"{mapping.name}.refcount", partial(_dec, mapping))
         if left == 0:
             # we held the last reference: unlock and bail (can't put_anon_vma: deadlock)
-            yield prim.anon_vma_unlock_read(fn, mapping)
+            yield prim.anon_vma_unlock_read(w, fn, mapping)
             yield from __put_anon_vma(w, mapping)
             return None
         return mapping
@@ -520,8 +520,7 @@ def rmap_walk_anon(w: World, folio: Folio, rwc: RmapWalkControl, locked: bool = 
                 missed_objects(w, folio, missed),
             )
     if not locked:
-        mem = w.anon_vmas.deref(av, fn, "root")
-        yield ops.up_read(fn, mem.root.lock)
+        yield prim.anon_vma_unlock_read(w, fn, av)
 
 
 def check_tree_locked(w: World, fn: str, av: AnonVma) -> None:

@@ -160,8 +160,7 @@ def collect_procs_anon(w: World, folio: Folio) -> Gen:
             f"{folio.name} mapped at {where}: that task would not be killed",
             missed_objects(w, folio, missed),
         )
-    mem = w.anon_vmas.deref(av, fn, "root")
-    yield ops.up_read(fn, mem.root.lock)
+    yield prim.anon_vma_unlock_read(w, fn, av)
     return sorted(kill)
 
 

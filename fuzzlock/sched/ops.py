@@ -42,7 +42,13 @@ BLOCKING_KINDS = frozenset({LOCK, WAIT})
 
 
 class Op:
-    """One scheduling point.  Plain ``__slots__`` class: it is built on the hot path."""
+    """One scheduling point.  Plain ``__slots__`` class: it is built on the hot path.
+
+    ``thunk`` is what the step does besides its lock work: a MEM, PTE_MAP or MIGHT_SLEEP
+    op's access, or an UNLOCK's *check*: an unlock that dereferences memory the thread
+    may no longer own (``up_read(&anon_vma->root->rwsem)``) checks, when the step
+    executes and before the release, that the memory is still there (it raises
+    ``uaf``); its value is dropped."""
 
     __slots__ = ("fn", "kind", "label", "lock", "mode", "obj", "subclass", "thunk")
 
@@ -103,8 +109,10 @@ def down_write_trylock(fn: str, sem: RWSem) -> Op:
     return Op(TRYLOCK, fn, "down_write_trylock", sem.name, sem, WRITE)
 
 
-def up_read(fn: str, sem: RWSem) -> Op:
-    return Op(UNLOCK, fn, "up_read", sem.name, sem, READ)
+def up_read(fn: str, sem: RWSem, check: Callable[[], Any] | None = None) -> Op:
+    """``up_read``; ``check`` (if any) runs when the step executes, before the release:
+    the liveness check of the object the rwsem lives in (see ``Op``)."""
+    return Op(UNLOCK, fn, "up_read", sem.name, sem, READ, check)
 
 
 def up_write(fn: str, sem: RWSem) -> Op:

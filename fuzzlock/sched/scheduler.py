@@ -329,6 +329,9 @@ class Scheduler:
                 self._acquire(t, op, trylock=True)
             return ok
         if k == _UNLOCK:
+            th = op.thunk
+            if th is not None:
+                th()  # the unlock's memory check (ops.Op): may raise uaf
             self._release(t, op)
             return None
         if k == ops.RCU_LOCK or k == ops.PTE_MAP:

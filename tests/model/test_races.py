@@ -1,4 +1,5 @@
-"""The races of protocol.md §3 (R1-R12), one by one, on the Python model.
+"""The races of protocol.md §3 (R1-R12), one by one, on the Python model (R5 at the walk's
+end on the C model too).
 
 For each race the model can express, two things are checked:
 
@@ -24,13 +25,14 @@ the other walkers of the same anon_vma tree.
 
 from __future__ import annotations
 
+import os
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 import pytest
 
-from fuzzlock import model, protocol, scenario
+from fuzzlock import model, native, protocol, scenario
 from fuzzlock.model import ModelRun
 from fuzzlock.protocol import Protocol
 from fuzzlock.scenario import Scenario
@@ -163,6 +165,17 @@ R5_FORK_TEARDOWN = build(
     ("parent", [MUNMAP_SRC]),
     ("mf", [{"op": "memory_failure", "folio": "F"}]),
 )
+# R5 at the walk's end: the same teardown against the walkers that walk without a reference
+R5_UNLOCK_WALKERS = ("page_idle", "damon_mkold", "damon_young")
+R5_TEARDOWN_VS = {
+    walker: build(
+        [SRC, WRITE_F, FORK],
+        ("child", [{"op": "exit", "mm": 1}]),
+        ("parent", [MUNMAP_SRC]),
+        ("walker", [{"op": walker, "folio": "F"}]),
+    )
+    for walker in R5_UNLOCK_WALKERS
+}
 MOVE_VS_FORK = build([SRC, DST, WRITE_F], ("mover", [MOVE]), ("fork", [FORK]))
 MOVE_VS_RECLAIM = build(
     [SRC, DST, WRITE_F], ("mover", [MOVE]), ("reclaim", [{"op": "shrink_folio_list", "folio": "F"}])
@@ -201,6 +214,18 @@ D_R4 = {"v6.18": [1, 0, 0, 0, 1], "v6.19": [1, 0, 0, 0, 0, 1]}
 D_R5 = {
     "v6.18": [1] + [0] * 7 + [1] + [0] * 17 + [1, 0, 0, 1],
     "v6.19": [1, 1, 0, 0, 0, 2, 0, 0, 0, 0, 1, 0, 2, 0, 1] + [0] * 12 + [1, 0, 1],
+}
+D_R5_UNLOCK = {
+    "v6.18": [2, 2, 0, 0, 0, 1, 0, 0, 0, 2, 0, 0, 0, 1]
+    + [0] * 14
+    + [1, 0, 0, 0, 1]
+    + [0] * 6
+    + [1],
+    "v6.19": [1, 0, 0, 0, 0, 0, 1, 0, 1, 2, 0, 0, 2, 0, 2, 2, 0, 0, 0, 0, 0, 2, 0, 0, 1]
+    + [0] * 6
+    + [1, 0, 0, 0, 1]
+    + [0] * 6
+    + [1],
 }
 D_R7 = [0, 0, 0, 0, 0, 0, 1, 1, 0, 1]
 D_R7_MIGRATE = {
@@ -330,6 +355,55 @@ def test_r5_without_the_free_handshake_a_walker_that_slept_on_the_root_walks_a_f
     r = replay(R5_FORK_TEARDOWN, proto(base, {"anon_vma.free_handshake": False}), D_R5[base], "uaf")
     assert "anon_vma:0" in r.violation.message
     assert r.violation.fn == "collect_procs_anon"
+
+
+BACKENDS = ("python", "native")
+
+
+def run_on(backend: str, sc: Scenario, p: Protocol, decisions: Sequence[int]) -> tuple[str, list]:
+    """(outcome, events) of one replay on ``backend``; the native one is skipped when the C
+    model is unavailable (a failure under FUZZLOCK_REQUIRE_NATIVE)."""
+    if backend == "python":
+        r = model.run(sc, p, decisions=list(decisions))
+        return r.outcome, [tuple(e) for e in r.result.events]
+    if not native.native_available() or not hasattr(native.load_library(), "fl_model_new"):
+        if os.environ.get("FUZZLOCK_REQUIRE_NATIVE"):
+            pytest.fail("FUZZLOCK_REQUIRE_NATIVE is set but the C model is unavailable")
+        pytest.skip("C model unavailable")
+    outcome, events, *_ = native.run_model(sc.dumps(), p.knobs, list(decisions))
+    return outcome, [tuple(e) for e in events]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("base", REAL)
+@pytest.mark.parametrize("walker", R5_UNLOCK_WALKERS)
+def test_r5_without_the_free_handshake_the_anon_vma_is_freed_before_the_walkers_up_read(
+    walker: str, base: str, backend: str
+) -> None:
+    """R5 at the end of the walk (``anon_vma.free_handshake=false``).  As in the test
+    above, the walker (page_idle or DAMON: ``rmap_walk_anon`` without a reference) sleeps
+    in ``anon_vma_lock_read``, gets the rwsem and drops its pin; its next step reads the
+    folio index and walks the (by now empty) tree.  Only then does the child's
+    ``put_anon_vma`` free the anon_vma, and the walker's very next step is
+    ``anon_vma_unlock_read``: ``up_read(&anon_vma->root->rwsem)`` on freed memory
+    (``uaf`` on that step, on both backends).  The liveness check belongs to the up_read
+    step itself: checked at the end of the walker's previous step, before the free, this
+    interleaving finished clean.  With the handshake the free waits for the up_read."""
+    sc = R5_TEARDOWN_VS[walker]
+    d = D_R5_UNLOCK[base]
+    outcome, events = run_on(backend, sc, proto(base, {"anon_vma.free_handshake": False}), d)
+    assert outcome == "uaf", f"{backend} {base} {walker}: {outcome}\n{events}"
+    assert events[-1][1:] == (2, "rmap_walk_anon", "up_read", "anon_vma:0", "!")
+    # the free falls exactly between the walker's previous step and its up_read
+    assert events[-2][1:5] == (0, "anon_vma_free", "write", "anon_vma:0")
+    walker_steps = [e for e in events[:-1] if e[1] == 2]
+    assert walker_steps[-1][2:5] == ("rmap_walk_anon", "read", "folio:0.index")
+    assert walker_steps[-1][0] < min(e[0] for e in events if e[2] == "anon_vma_free")
+    # and the walker held the rwsem across it
+    assert ("folio_lock_anon_vma_read", "down_read", "anon_vma:0") in [e[2:5] for e in events]
+
+    outcome, events = run_on(backend, sc, proto(base), d)
+    assert outcome == FINISHED, f"{backend} {base} {walker} with the handshake:\n{events}"
 
 
 # --- R6 ------------------------------------------------------------------------------------------
@@ -568,6 +642,10 @@ CLEAN = {
     "R4-munmap-vs-memory-failure": (unmap_vs("memory_failure"), list(D_R4.values())),
     "R4-munmap-vs-referenced": (unmap_vs("shrink_active_list"), []),
     "R5-fork-teardown-vs-memory-failure": (R5_FORK_TEARDOWN, list(D_R5.values())),
+    **{
+        f"R5-fork-teardown-vs-{walker}": (R5_TEARDOWN_VS[walker], list(D_R5_UNLOCK.values()))
+        for walker in R5_UNLOCK_WALKERS
+    },
     "R7-fork-vs-reclaim-unmap": (FORK_VS_RECLAIM, [D_R7]),
     **(
         {"R7-fork-vs-migrate": (FORK_VS_MIGRATE, list(D_R7_MIGRATE.values()))}

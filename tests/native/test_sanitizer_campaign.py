@@ -20,6 +20,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 CAMPAIGN = r"""
 import glob
+import json
 from fuzzlock import campaign, corpus, native, protocol
 assert native.library_path() is not None and "san" in str(native.library_path())
 fix = {"move.reset_err_on_retry": True}
@@ -34,6 +35,25 @@ assert r.verdict == "violation", r.verdict
 r = campaign.hunt(protocol.get("v6.19", fix), "native", "hypothesis", 30, 60, 2,
                   minimize_found=False)
 assert r.native_runs > 0
+# a uaf raised by an unlock's check (R5 at the end of a walk: tests/model/test_races.py)
+teardown = {
+    "setup": [
+        {"op": "mmap", "mm": 0, "vma": "src", "start": 16, "pages": 4},
+        {"op": "write", "mm": 0, "addr": 16, "value": 7, "folio": "F"},
+        {"op": "fork", "mm": 0, "child": 1},
+    ],
+    "threads": [
+        {"name": "child", "ops": [{"op": "exit", "mm": 1}]},
+        {"name": "parent", "ops": [{"op": "munmap", "mm": 0, "addr": 16, "pages": 4}]},
+        {"name": "walker", "ops": [{"op": "page_idle", "folio": "F"}]},
+    ],
+}
+d = [1, 0, 0, 0, 0, 0, 1, 0, 1, 2, 0, 0, 2, 0, 2, 2, 0, 0, 0, 0, 0, 2, 0, 0, 1]
+d += [0] * 6 + [1, 0, 0, 0, 1] + [0] * 6 + [1]
+for handshake, want in ((False, "uaf"), (True, "finished")):
+    knobs = protocol.get("v6.19", {**fix, "anon_vma.free_handshake": handshake}).knobs
+    out = native.run_model(json.dumps(teardown), knobs, d)
+    assert out[0] == want and (want != "uaf" or out[1][-1][3] == "up_read"), out[0]
 for path in sorted(glob.glob("corpora/**/*.json", recursive=True))[:25]:
     res = corpus.replay(corpus.load_entry(path), backend="native")
     assert res.ok, (path, res.message)
