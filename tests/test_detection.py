@@ -341,3 +341,20 @@ def test_from_json_merges_a_rerun_column_into_a_saved_table(tmp_path: Path) -> N
     pb.write_text(json.dumps(other))
     p = run_cli("--from-json", str(pa), "--from-json", str(pb))
     assert p.returncode == 2 and p.stderr.count("\n") == 1 and "max_seconds" in p.stderr
+
+
+def test_the_docs_table_is_what_its_saved_run_prints() -> None:
+    """docs/detection.md's table is ``fuzzlock detection --from-json
+    docs/detection-run.json``: re-rendered against the corpus as it is now, every row and the
+    criterion line are unchanged (a new recorded kernel finding or a status rule change
+    that moves a row makes the doc stale, and this fails)."""
+    root = Path(__file__).resolve().parents[1]
+    doc = (root / "docs" / "detection.md").read_text()
+    run = json.loads((root / "docs" / "detection-run.json").read_text())
+    text = detection.from_json(run, str(root / "corpora")).text()
+    rows = [line for line in text.splitlines() if line.startswith("| ")]
+    assert len(rows) == 2 + len(detection.settings())
+    missing = [line for line in rows if line not in doc]
+    assert not missing, missing[:3]
+    crit = next(line for line in text.splitlines() if line.startswith("criterion"))
+    assert crit in doc and crit.endswith(": holds")
