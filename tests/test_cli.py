@@ -34,10 +34,13 @@ def test_protocols_lists_the_named_protocols_and_every_knob_as_json() -> None:
 def test_hunt_patch2_only_finds_a_violation_with_a_minimized_replayable_entry(
     tmp_path: Path,
 ) -> None:
+    # with the sticky -EAGAIN fix: without it that kernel finding (move.result) can come first
     p = run_cli(
         "hunt",
         "--protocol",
         "patch2-only",
+        "--knob",
+        "move.reset_err_on_retry=true",
         "--json",
         "--max-seconds",
         "60",
