@@ -34,7 +34,7 @@ from __future__ import annotations
 import random
 import sys
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import attrs
@@ -486,9 +486,7 @@ def _hunt_native(
                     pct_k.extend(b.ndecisions)
                 if b.violation is not None:
                     v = b.violation
-                    dec = list(v.decisions)
-                    while dec and dec[-1] == 0:
-                        dec.pop()
+                    dec = _trimmed(v.decisions)
                     msg = confirm_on_python(sc, proto, dec, v.outcome, v.events)
                     if msg is not None:
                         diff = _Differential(Found(sc, dec, DIFFERENTIAL, seed, "native"), msg)
@@ -525,6 +523,14 @@ def _hunt_native(
             "ran on Python (outside the C slice): " + "; ".join(f"{n}x {why}" for why, n in top)
         )
     return found, diff
+
+
+def _trimmed(decisions: Sequence[int]) -> list[int]:
+    """A C run's decisions without trailing zeros (``RunResult.trimmed_decisions``)."""
+    d = list(decisions)
+    while d and d[-1] == 0:
+        d.pop()
+    return d
 
 
 def _python_batch(
@@ -655,10 +661,7 @@ def _hunt_hypothesis(
                 if b.violation is None:
                     return
                 v = b.violation
-                dec = list(v.decisions)
-                while dec and dec[-1] == 0:
-                    dec.pop()
-                failures.append(Found(sc, dec, v.outcome, seed, "native"))
+                failures.append(Found(sc, _trimmed(v.decisions), v.outcome, seed, "native"))
                 raise AssertionError(v.outcome)
         else:
             try:
