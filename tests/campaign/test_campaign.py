@@ -21,6 +21,20 @@ from fuzzlock import campaign, corpus
 CORPORA = Path(__file__).resolve().parents[2] / "corpora"
 
 
+def hunt(proto: Any, strategy: str, seed: int, config: Any) -> campaign.HuntResult:
+    """One campaign hunt with the plugin's backend and budget; its progress is reported."""
+    res = campaign.hunt(
+        proto,
+        backend=config.backend,
+        strategy=strategy,
+        max_seconds=config.max_seconds,
+        max_schedules=config.max_schedules,
+        seed=seed,
+    )
+    config.report(res)
+    return res
+
+
 def xfail_if_known(proto: Any, invariant: str | None, seed: int) -> None:
     """A violation the corpus records as a kernel finding of ``proto`` is an xfail naming
     the entry; anything else returns (and the caller fails)."""
@@ -35,15 +49,7 @@ def xfail_if_known(proto: Any, invariant: str | None, seed: int) -> None:
 def test_campaign_finds_no_unknown_violation(strategy: str, fuzzlock_config) -> None:  # type: ignore[no-untyped-def]
     proto = fuzzlock_config.get_protocol()
     seed = fuzzlock_config.seed_for(strategy)
-    res = campaign.hunt(
-        proto,
-        backend=fuzzlock_config.backend,
-        strategy=strategy,
-        max_seconds=fuzzlock_config.max_seconds,
-        max_schedules=fuzzlock_config.max_schedules,
-        seed=seed,
-    )
-    fuzzlock_config.report(res)
+    res = hunt(proto, strategy, seed, fuzzlock_config)
     if res.verdict == "clean":
         assert fuzzlock_config.spent(res)
         return
@@ -66,15 +72,7 @@ def test_campaign_with_the_sticky_eagain_fix_finds_nothing(strategy: str, fuzzlo
     base = fuzzlock_config.get_protocol()
     proto = protocol.get(base.base, {**dict(base.overrides), "move.reset_err_on_retry": True})
     seed = fuzzlock_config.seed_for("fixed-" + strategy)
-    res = campaign.hunt(
-        proto,
-        backend=fuzzlock_config.backend,
-        strategy=strategy,
-        max_seconds=fuzzlock_config.max_seconds,
-        max_schedules=fuzzlock_config.max_schedules,
-        seed=seed,
-    )
-    fuzzlock_config.report(res)
+    res = hunt(proto, strategy, seed, fuzzlock_config)
     if res.verdict != "clean":
         xfail_if_known(proto, res.invariant, seed)
     assert res.verdict == "clean", f"{strategy} (seed {seed}) on {proto.name}:\n\n{res.report}"

@@ -30,6 +30,7 @@ from __future__ import annotations
 import os
 import random
 import time
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -1143,15 +1144,18 @@ def swap_features(r: model.ModelRun) -> set[str]:
 N_RECLAIM_RUNS = 2500
 
 
-def test_reclaim_racing_moves_and_walkers() -> None:
-    """reclaim+move on v6.18, v6.19, patch2-only, patch1-only and single overrides of the
-    knobs these paths read (move.swap_moves_rmap, reclaim.unmap_lock, cow.reuse_lock, ...)."""
-    rng = random.Random(SEED + 29)
+def swap_differential(
+    seed: int, n: int, make: Callable[[random.Random], scenario.Scenario]
+) -> tuple[dict[str, int], set[str], set[str]]:
+    """``n`` runs of ``make``'s scenarios under ``swap_protocol`` with random decisions,
+    each asserted identical on both models; returns the Python runs' outcome counts, swap
+    features (``swap_features``) and op results, for the callers' coverage checks."""
+    rng = random.Random(seed)
     outcomes: dict[str, int] = {}
     features: set[str] = set()
     results: set[str] = set()
-    for i in range(N_RECLAIM_RUNS):
-        sc, proto = reclaim_scenario(rng), swap_protocol(rng)
+    for i in range(n):
+        sc, proto = make(rng), swap_protocol(rng)
         decisions = [rng.randint(0, 4) for _ in range(rng.choice([0, 10, 40, 120]))]
         runs: list[model.ModelRun] = []
         diff = difference(sc, proto, decisions, runs)
@@ -1162,6 +1166,13 @@ def test_reclaim_racing_moves_and_walkers() -> None:
             outcomes[py.outcome] = outcomes.get(py.outcome, 0) + 1
             features |= swap_features(py)
             results.update(x for rs in py.results for x in rs)
+    return outcomes, features, results
+
+
+def test_reclaim_racing_moves_and_walkers() -> None:
+    """reclaim+move on v6.18, v6.19, patch2-only, patch1-only and single overrides of the
+    knobs these paths read (move.swap_moves_rmap, reclaim.unmap_lock, cow.reuse_lock, ...)."""
+    outcomes, features, results = swap_differential(SEED + 29, N_RECLAIM_RUNS, reclaim_scenario)
     assert outcomes.get("finished", 0) > N_RECLAIM_RUNS // 2, outcomes
     assert {"lock.walk-discipline", "swap.rmap"} <= set(outcomes), outcomes
     assert {"reclaimed", "keep", "activate"} <= results, results
@@ -1185,22 +1196,7 @@ def test_swapped_pages_moved_faulted_forked_zapped() -> None:
     """Swap PTEs set up in the setup, then moved (with and without a swap-cache folio),
     faulted in (read and write, both mms), copied by fork and zapped, on every base and
     single knob overrides."""
-    rng = random.Random(SEED + 31)
-    outcomes: dict[str, int] = {}
-    features: set[str] = set()
-    results: set[str] = set()
-    for i in range(N_SWAPPED_RUNS):
-        sc, proto = swapped_scenario(rng), swap_protocol(rng)
-        decisions = [rng.randint(0, 4) for _ in range(rng.choice([0, 10, 40, 120]))]
-        runs: list[model.ModelRun] = []
-        diff = difference(sc, proto, decisions, runs)
-        assert not diff, (
-            f"run {i}: {diff}\nprotocol {proto.name}\ndecisions {decisions}\n{sc.dumps()}"
-        )
-        for py in runs:
-            outcomes[py.outcome] = outcomes.get(py.outcome, 0) + 1
-            features |= swap_features(py)
-            results.update(x for rs in py.results for x in rs)
+    outcomes, features, results = swap_differential(SEED + 31, N_SWAPPED_RUNS, swapped_scenario)
     assert outcomes.get("finished", 0) > N_SWAPPED_RUNS // 2, outcomes
     assert {"ret=0,move=1", "ret=EBUSY,move=-16"} <= results, results
     want = {
