@@ -16,16 +16,17 @@ Campaign settings: ``--fuzzlock-protocol`` (a protocol name, optionally with kno
 as in ``Protocol.name``: ``v6.19+walk.recheck_mapping=true``), ``--fuzzlock-backend``,
 ``--fuzzlock-budget`` (schedules per campaign test), ``--fuzzlock-seconds`` (a wall-clock
 budget per campaign test instead: the test runs that long, however many schedules that is),
-``--fuzzlock-seed`` and ``--fuzzlock-save-dir`` (where a failing campaign saves its minimized
-entry; default ``fuzzlock-failures`` under pytest's cache directory).  Tests get them through the ``fuzzlock_config`` fixture, whose
-``seed_for(name)`` gives every xdist worker and every pytest-repeat ``--count`` repetition
-its own deterministic seed (the seeds a failing test drew are shown in its report), whose
-``failure(result, what)`` saves a campaign violation's entry and gives the failure message
-(the report, with a ``fuzzlock replay`` command that replays the saved file), and whose
-``report(result)`` records what a campaign did as the test's ``user_properties``
-(``fuzzlock_schedules``, ``fuzzlock_steps``, ``fuzzlock_seconds``, ``fuzzlock_cpu_seconds``,
-``fuzzlock_t0``/``t1`` wall-clock start and end, ``fuzzlock_worker``; ``--junitxml`` writes them out, which is how
-``fuzzlock bench --xdist`` counts the schedules of a ``-n 1`` and a ``-n 2`` run).
+``--fuzzlock-seed`` and ``--fuzzlock-save-dir`` (where a failing campaign saves its
+minimized entry; default ``fuzzlock-failures`` under pytest's cache directory).  Tests get
+them through the ``fuzzlock_config`` fixture, whose ``seed_for(name)`` gives every xdist
+worker and every pytest-repeat ``--count`` repetition its own deterministic seed (the seeds
+a failing test drew are shown in its report), whose ``failure(result, what)`` saves a
+campaign violation's entry and gives the failure message (the report, with a ``fuzzlock
+replay`` command that replays the saved file), and whose ``report(result)`` records what a
+campaign did as the test's ``user_properties`` (``fuzzlock_schedules``, ``fuzzlock_steps``,
+``fuzzlock_seconds``, ``fuzzlock_cpu_seconds``, ``fuzzlock_t0``/``t1`` wall-clock start and
+end, ``fuzzlock_worker``; ``--junitxml`` writes them out, which is how ``fuzzlock bench
+--xdist`` counts the schedules of a ``-n 1`` and a ``-n 2`` run).
 
 Corpus replay: every ``*.json`` file under a ``corpora/`` directory that pytest collects
 (``pytest corpora``) is one test, named by its path, that replays the entry on
