@@ -17,7 +17,19 @@ LINE = re.compile(r"^\$ (?P<cmd>.+?)\s+# exit (?P<status>\d+)$")
 #: what the tutorial writes in the repository root (never copied from a reader's own run)
 WRITES = ("my-corpus", "timeline.html", "minimized.json")
 #: not part of the repository: build products, caches, virtual environments
-NOT_COPIED = (".git", ".venv*", "build", "dist", "*.egg-info", "*.so", "__pycache__", ".*cache")
+NOT_COPIED = (
+    ".git",
+    ".venv*",
+    ".tox",
+    "build",
+    "dist",
+    "*.egg-info",
+    "*.so",
+    "__pycache__",
+    ".*cache",
+    ".hypothesis",
+    ".benchmarks",
+)
 
 
 def commands() -> list[tuple[str, int]]:
