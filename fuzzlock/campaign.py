@@ -90,6 +90,8 @@ class HuntResult:
     # (schedules, seconds) when the first violating schedule finished; the totals above
     # also count the hypothesis strategy's shrinking (fuzzlock.detection measures this)
     first_violation: tuple[int, float] | None = None
+    # the recorded kernel finding the minimized violation is (fuzzlock.findings.Match)
+    finding: Any = None
 
     @property
     def native_fraction(self) -> float | None:
@@ -125,6 +127,9 @@ class HuntResult:
             out["report"] = self.report
         if self.notes:
             out["notes"] = self.notes
+        if self.finding is not None:
+            f = self.finding.finding
+            out["known_finding"] = {"id": f.id, "doc": f.doc, "knob": self.finding.knob}
         if self.strategy == "exhaustive":
             out["certificates"] = self.certificates
         return out
@@ -245,6 +250,7 @@ def hunt(
     )
     if found is not None and diff is None:
         res.entry, res.report = finish(found, proto, strategy, minimize_found)
+        recognise(res)
     return res
 
 
@@ -269,6 +275,20 @@ def finish(found: Found, proto: Protocol, strategy: str, do_minimize: bool) -> t
     )
     text = report.render_text(r.result, protocol=proto.name, replay=replay_command(entry))
     return entry, text
+
+
+def recognise(res: HuntResult) -> None:
+    """If the violation's entry is a recorded kernel finding (``fuzzlock.findings``, matched
+    on its trace, not on the invariant id), say which in ``res.notes`` (name, docs page,
+    the knob that searches past it) and keep the match in ``res.finding``."""
+    from fuzzlock import findings
+
+    if res.entry is None:
+        return
+    m = findings.match_entry(res.entry)
+    if m is not None:
+        res.finding = m
+        res.notes.append(m.note())
 
 
 def replay_command(entry: Any, path: Any = None) -> str:
@@ -852,6 +872,7 @@ def hunt_exhaustive(
     res.certificates = [c.to_json() for c in certs]
     if found is not None:
         res.entry, res.report = finish(found, proto, "exhaustive", minimize_found)
+        recognise(res)
     return res
 
 

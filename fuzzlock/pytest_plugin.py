@@ -15,14 +15,18 @@ set) never wins by accident. An explicit ``--hypothesis-profile`` without
 Campaign settings: ``--fuzzlock-protocol`` (a protocol name, optionally with knob overrides
 as in ``Protocol.name``: ``v6.19+walk.recheck_mapping=true``), ``--fuzzlock-backend``,
 ``--fuzzlock-budget`` (schedules per campaign test), ``--fuzzlock-seconds`` (a wall-clock
-budget per campaign test instead: the test runs that long, however many schedules that is)
-and ``--fuzzlock-seed``.  Tests get them through the ``fuzzlock_config`` fixture, whose
-``seed_for(name)`` gives every xdist worker and every pytest-repeat ``--count`` repetition
-its own deterministic seed (the seeds a failing test drew are shown in its report), and
-whose ``report(result)`` records what a campaign did as the test's ``user_properties``
-(``fuzzlock_schedules``, ``fuzzlock_steps``, ``fuzzlock_seconds``, ``fuzzlock_cpu_seconds``,
-``fuzzlock_t0``/``t1`` wall-clock start and end, ``fuzzlock_worker``; ``--junitxml`` writes them out, which is how
-``fuzzlock bench --xdist`` counts the schedules of a ``-n 1`` and a ``-n 2`` run).
+budget per campaign test instead: the test runs that long, however many schedules that is),
+``--fuzzlock-seed`` and ``--fuzzlock-save-dir`` (where a failing campaign saves its
+minimized entry; default ``fuzzlock-failures`` under pytest's cache directory).  Tests get
+them through the ``fuzzlock_config`` fixture, whose ``seed_for(name)`` gives every xdist
+worker and every pytest-repeat ``--count`` repetition its own deterministic seed (the seeds
+a failing test drew are shown in its report), whose ``failure(result, what)`` saves a
+campaign violation's entry and gives the failure message (the report, with a ``fuzzlock
+replay`` command that replays the saved file), and whose ``report(result)`` records what a
+campaign did as the test's ``user_properties`` (``fuzzlock_schedules``, ``fuzzlock_steps``,
+``fuzzlock_seconds``, ``fuzzlock_cpu_seconds``, ``fuzzlock_t0``/``t1`` wall-clock start and
+end, ``fuzzlock_worker``; ``--junitxml`` writes them out, which is how ``fuzzlock bench
+--xdist`` counts the schedules of a ``-n 1`` and a ``-n 2`` run).
 
 Corpus replay: every ``*.json`` file under a ``corpora/`` directory that pytest collects
 (``pytest corpora``) is one test, named by its path, that replays the entry on
@@ -70,6 +74,8 @@ DEFAULT_BUDGET = 200
 #: A campaign test's time cap when it runs a schedule budget (``--fuzzlock-budget``).
 CAMPAIGN_CAP_SECONDS = 120.0
 CORPUS_DIR = "corpora"
+#: the default ``--fuzzlock-save-dir``: this directory under pytest's cache (``cache.mkdir``)
+SAVE_CACHE_DIR = "fuzzlock-failures"
 REPEAT_PARAM = "__pytest_repeat_step_number"  # pytest-repeat's parameter
 
 _profile_key = pytest.StashKey[str]()
@@ -171,6 +177,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         metavar="N",
         help="base seed; each xdist worker and --count repetition derives its own (default: 0).",
     )
+    group.addoption(
+        "--fuzzlock-save-dir",
+        dest="fuzzlock_save_dir",
+        default=None,
+        metavar="DIR",
+        help="where a failing campaign test saves its minimized corpus entry, as "
+        f"DIR/<protocol>/<digest>.json (default: {SAVE_CACHE_DIR} under pytest's cache "
+        "directory, .pytest_cache/d/; the system temp directory with -p no:cacheprovider).",
+    )
 
 
 def _positive_int(text: str) -> int:
@@ -213,6 +228,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "corpus: replays one corpus entry (collected from corpora/**/*.json)"
     )
+    config.addinivalue_line("markers", "campaign: a fuzzing campaign (fuzzlock_config)")
     from fuzzlock.protocol import ProtocolError
 
     try:
@@ -262,6 +278,10 @@ class FuzzlockConfig:
     )
     seconds: float | None = None  # --fuzzlock-seconds: a time budget instead of ``budget``
     record_property: Callable[[str, object], None] | None = dataclasses.field(
+        default=None, repr=False, compare=False
+    )
+    # the directory a failing campaign saves its entry under (made on first use)
+    save_root: Callable[[], Path] | None = dataclasses.field(
         default=None, repr=False, compare=False
     )
 
@@ -315,6 +335,64 @@ class FuzzlockConfig:
         """The Protocol object (imports fuzzlock.protocol)."""
         return parse_protocol(self.protocol)
 
+    def failure(self, result: Any, what: str) -> str:
+        """The failure message of a campaign whose hunt ``result`` (``campaign.HuntResult``)
+        found a violation: ``what`` found it, then its report whose ``replay:`` line is a
+        ``fuzzlock replay`` command that replays the entry, saved under ``save_root()``.
+        If the entry cannot be saved the message says why and holds the entry itself, so
+        the finding is never lost."""
+        head = f"{what} found {result.invariant} on {result.protocol.name}"
+        entry = result.entry
+        if entry is None:  # a differential result: the report says what differed
+            return f"{head}:\n\n{result.report}"
+        from fuzzlock import corpus, model, report
+
+        try:
+            if self.save_root is None:
+                raise OSError("no directory to save to")
+            path = corpus.write_entry(self.save_root(), entry)
+        except OSError as e:
+            cmd = None
+            saved = f"could not save the entry ({e}); the entry:\n{entry.dumps()}"
+        else:
+            cmd = replay_command(path, self.backend)
+            saved = f"saved to {_shown(path)}"
+        r = model.run(entry.scenario, entry.protocol, decisions=entry.decisions)
+        text = report.render_text(
+            r.result, protocol=entry.protocol.name, replay=cmd or "(not saved: see below)"
+        )
+        return f"{head}:\n\n{text}\n{saved}"
+
+
+def _shown(path: Path) -> str:
+    """``path`` relative to the working directory if it is under it, else absolute."""
+    p = Path(path).absolute()
+    try:
+        return str(p.relative_to(Path.cwd()))
+    except ValueError:
+        return str(p)
+
+
+def replay_command(path: Path, backend: str) -> str:
+    """The shell command that replays the entry saved at ``path`` on ``backend``."""
+    import shlex
+
+    return f"fuzzlock replay --backend {backend} {shlex.quote(_shown(path))}"
+
+
+def save_root(config: pytest.Config) -> Path:
+    """``--fuzzlock-save-dir``, else ``fuzzlock-failures`` under pytest's cache directory
+    (made here), else (``-p no:cacheprovider``) under the system temp directory."""
+    chosen = config.getoption("fuzzlock_save_dir")
+    if chosen:
+        return config.invocation_params.dir / chosen  # as given on the command line
+    cache = getattr(config, "cache", None)
+    if cache is not None:
+        return Path(cache.mkdir(SAVE_CACHE_DIR))
+    import tempfile
+
+    return Path(tempfile.gettempdir()) / SAVE_CACHE_DIR
+
 
 def worker_index(config: pytest.Config | None = None) -> int:
     """The xdist worker's index (``gw3`` -> 3), or 0 outside xdist."""
@@ -356,6 +434,7 @@ def fuzzlock_config(request: pytest.FixtureRequest) -> FuzzlockConfig:
         record=record,
         seconds=config.getoption("fuzzlock_seconds"),
         record_property=record_property,
+        save_root=lambda: save_root(config),
     )
 
 

@@ -1,24 +1,18 @@
-"""Fuzzing campaigns as pytest tests: `pytest -n auto` shards them across workers.
+"""Campaign tests (marker ``campaign``): one hunt per strategy on ``--fuzzlock-protocol``.
 
-Each test runs one strategy on the protocol chosen with ``--fuzzlock-protocol`` (default
-v6.19) and the backend chosen with ``--fuzzlock-backend`` for ``--fuzzlock-budget`` schedules
-(or ``--fuzzlock-seconds`` seconds), with a seed distinct per xdist worker and per
-``--count`` repetition, and records what it did (``fuzzlock_config.report``).  A violation
-fails the test with its minimized report, unless the corpus records the same invariant on the
-same protocol as a *kernel finding*: then the test is an xfail that names the entry (the bug
-is real and documented, not hidden).
+A violation fails the test with its report and a ``fuzzlock replay`` command for the entry,
+saved under ``--fuzzlock-save-dir`` (``FuzzlockConfig.failure``), unless it is a recorded
+kernel finding (``fuzzlock.findings``, matched on the minimized trace's signature, not on
+the invariant id): then the test is an xfail naming the finding and its docs page.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from fuzzlock import campaign, corpus
-
-CORPORA = Path(__file__).resolve().parents[2] / "corpora"
+from fuzzlock import campaign
 
 
 def hunt(proto: Any, strategy: str, seed: int, config: Any) -> campaign.HuntResult:
@@ -35,13 +29,14 @@ def hunt(proto: Any, strategy: str, seed: int, config: Any) -> campaign.HuntResu
     return res
 
 
-def xfail_if_known(proto: Any, invariant: str | None, seed: int) -> None:
-    """A violation the corpus records as a kernel finding of ``proto`` is an xfail naming
-    the entry; anything else returns (and the caller fails)."""
-    known = corpus.known_findings(CORPORA, proto)
-    if invariant in known:
-        path, note = known[invariant]
-        pytest.xfail(f"known: {note} ({path.relative_to(CORPORA.parent)}); seed {seed}")
+def xfail_if_known(res: campaign.HuntResult, seed: int) -> None:
+    """A violation that is a recorded kernel finding is an xfail naming it; anything else
+    returns (and the caller fails)."""
+    m = res.finding
+    if m is not None:
+        pytest.xfail(
+            f"known kernel finding {m.finding.id} ({m.finding.doc}): {m.evidence}; seed {seed}"
+        )
 
 
 @pytest.mark.campaign
@@ -53,11 +48,8 @@ def test_campaign_finds_no_unknown_violation(strategy: str, fuzzlock_config) -> 
     if res.verdict == "clean":
         assert fuzzlock_config.spent(res)
         return
-    xfail_if_known(proto, res.invariant, seed)
-    pytest.fail(
-        f"{strategy} (seed {seed}) found {res.invariant} on {proto.name}:\n\n{res.report}",
-        pytrace=False,
-    )
+    xfail_if_known(res, seed)
+    pytest.fail(fuzzlock_config.failure(res, f"{strategy} (seed {seed})"), pytrace=False)
 
 
 @pytest.mark.campaign
@@ -66,13 +58,14 @@ def test_campaign_with_the_sticky_eagain_fix_finds_nothing(strategy: str, fuzzlo
     """The same campaign with the later upstream fix of the known kernel finding applied
     (``move.reset_err_on_retry=true``), so it searches past that bug: no escape here, apart
     from kernel findings recorded for the fixed protocol itself (v6.18 has one:
-    docs/findings/swap-move-unlocked-walker.md), which are an xfail naming the entry."""
+    docs/findings/swap-move-unlocked-walker.md), which are an xfail naming the finding."""
     from fuzzlock import protocol
 
     base = fuzzlock_config.get_protocol()
     proto = protocol.get(base.base, {**dict(base.overrides), "move.reset_err_on_retry": True})
     seed = fuzzlock_config.seed_for("fixed-" + strategy)
     res = hunt(proto, strategy, seed, fuzzlock_config)
-    if res.verdict != "clean":
-        xfail_if_known(proto, res.invariant, seed)
-    assert res.verdict == "clean", f"{strategy} (seed {seed}) on {proto.name}:\n\n{res.report}"
+    if res.verdict == "clean":
+        return
+    xfail_if_known(res, seed)
+    pytest.fail(fuzzlock_config.failure(res, f"{strategy} (seed {seed})"), pytrace=False)
