@@ -45,7 +45,7 @@ import attrs
 
 from fuzzlock.protocol import Protocol, ProtocolError
 from fuzzlock.protocol import from_json as protocol_from_json
-from fuzzlock.scenario import Scenario, ScenarioError
+from fuzzlock.scenario import Scenario, ScenarioError, json_error
 from fuzzlock.scenario import from_json as scenario_from_json
 
 if TYPE_CHECKING:
@@ -326,7 +326,7 @@ def load_entry(path: str | os.PathLike[str], source: str | None = None) -> Entry
     try:
         obj = json.loads(text)
     except json.JSONDecodeError as e:
-        raise CorpusError(src, f"not JSON ({e.msg} at line {e.lineno} column {e.colno})") from None
+        raise CorpusError(src, f"not JSON ({json_error(e)})") from None
     except RecursionError:
         raise CorpusError(src, "not JSON (nested too deeply)") from None
     return entry_from_json(obj, source=src)

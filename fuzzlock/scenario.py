@@ -81,11 +81,20 @@ class Scenario:
         return [n for n, _ in self.threads]
 
 
+def json_error(e: json.JSONDecodeError) -> str:
+    """``e`` as ``<what> at line L column C`` (json's "Unterminated string starting at"
+    already ends in "at")."""
+    where = f"line {e.lineno} column {e.colno}"
+    return f"{e.msg} {where}" if e.msg.endswith(" at") else f"{e.msg} at {where}"
+
+
 def loads(text: str) -> Scenario:
     try:
         obj = json.loads(text)
     except json.JSONDecodeError as e:
-        raise ScenarioError(f"scenario: not JSON ({e.msg} at line {e.lineno})") from None
+        raise ScenarioError(f"scenario: not JSON ({json_error(e)})") from None
+    except RecursionError:
+        raise ScenarioError("scenario: not JSON (nested too deeply)") from None
     return from_json(obj)
 
 

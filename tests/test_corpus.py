@@ -439,3 +439,30 @@ def test_concurrent_writers_lose_nothing(tmp_path: Path, clean: Entry) -> None:
         r for r in loaded if not isinstance(r, Entry)
     ]
     assert corpus.load_entry(d / f"{clean.trace_digest}.json") == clean
+
+
+# --------------------------------------------------------------------------- JSON errors
+
+
+def _entry_error(tmp_path: Path, text: str) -> str:
+    p = tmp_path / "x.json"
+    p.write_text(text)
+    with pytest.raises(CorpusError) as ei:
+        corpus.load_entry(p)
+    return str(ei.value)
+
+
+def _scenario_error(tmp_path: Path, text: str) -> str:
+    with pytest.raises(scenario.ScenarioError) as ei:
+        scenario.loads(text)
+    return str(ei.value)
+
+
+@pytest.mark.parametrize("load", [_entry_error, _scenario_error])
+def test_json_errors_say_where_once(tmp_path: Path, load: Any) -> None:
+    """json's "Unterminated string starting at" came out as "starting at at line 1"."""
+    msg = load(tmp_path, '{"schema": 1, "note": "abc')
+    assert "(Unterminated string starting at line 1 column 23)" in msg, msg
+    assert "at at" not in msg
+    msg = load(tmp_path, '{"schema": 1 "x": 2}')
+    assert "(Expecting ',' delimiter at line 1 column 14)" in msg, msg
