@@ -1,6 +1,6 @@
 """The corpus: saved interleavings, one JSON file each, replayed in CI (DESIGN "Corpus entry").
 
-An entry is ``corpora/<protocol>/<trace digest>.json``::
+An entry is ``corpora/<protocol>/<entry digest>.json``::
 
     {"schema": 1, "fuzzlock_version": "0.1.0", "model_hash": "3f2a...",
      "protocol": {"name": "patch2-only", "knobs": {...every knob...}},
@@ -30,6 +30,7 @@ the C slice (...)``): it is neither a reproduction nor a failure, and ``fuzzlock
 from __future__ import annotations
 
 import contextlib
+import errno
 import functools
 import hashlib
 import importlib.resources
@@ -58,8 +59,11 @@ __all__ = [
     "SCHEMA",
     "BackendRun",
     "CorpusError",
+    "CorpusWriteError",
     "Entry",
     "Replayed",
+    "Saved",
+    "entry_digest",
     "entry_from_json",
     "entry_from_run",
     "entry_path",
@@ -70,6 +74,7 @@ __all__ = [
     "protocol_dir",
     "register_backend",
     "replay",
+    "save_entry",
     "write_entry",
 ]
 
@@ -107,6 +112,15 @@ class CorpusError(ValueError):
         self.message = " ".join(message.split("\n"))
         where = f"{source}: field {field!r}: " if field is not None else f"{source}: "
         super().__init__(where + self.message)
+
+
+class CorpusWriteError(CorpusError):
+    """An entry could not be saved (a directory that is read-only, is a file, a full
+    disk, ...): ``str(err)`` is one line, ``<path>: cannot save the entry: <reason>``."""
+
+    def __init__(self, path: str | os.PathLike[str], err: OSError | str) -> None:
+        reason = err if isinstance(err, str) else (err.strerror or str(err))
+        super().__init__(os.fspath(path), f"cannot save the entry: {reason}")
 
 
 def _default_found_by() -> dict[str, Any]:
@@ -363,44 +377,172 @@ def protocol_dir(proto: Protocol | str) -> str:
     return _UNSAFE_RE.sub("_", name) or "_"
 
 
+def entry_digest(entry: Entry) -> str:
+    """The sha256 (hex) naming ``entry``'s file: of everything that makes two entries
+    different: the protocol (name and full knob map), the whole scenario (thread names,
+    move modes, ``max_steps``: ``Scenario.to_json``, defaults filled in), the decisions
+    (trailing zeros dropped: they mean "no preemption" like no decision) and ``expect``.
+    Not the note, ``found_by``, ``minimized``, ``model_hash`` or ``trace_digest``: an
+    entry re-found, or re-recorded after a model change, is the same entry."""
+    d = list(entry.decisions)
+    while d and d[-1] == 0:
+        d.pop()
+    key = {
+        "protocol": entry.protocol.to_json(),
+        "scenario": entry.scenario.to_json(),
+        "decisions": d,
+        "expect": entry.expect,
+    }
+    text = json.dumps(key, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(b"fuzzlock corpus entry\0" + text.encode()).hexdigest()
+
+
 def entry_path(root: str | os.PathLike[str], entry: Entry) -> Path:
-    """``root/<protocol dir>/<trace digest>.json``."""
-    if not _DIGEST_RE.fullmatch(entry.trace_digest):
-        raise ValueError(f"trace_digest {entry.trace_digest!r} is not a lowercase hex digest")
-    return Path(root) / protocol_dir(entry.protocol) / f"{entry.trace_digest}.json"
+    """``root/<protocol dir>/<entry digest>.json``: where ``save_entry`` puts ``entry``
+    unless another file already holds that name."""
+    return Path(root) / protocol_dir(entry.protocol) / f"{entry_digest(entry)}.json"
 
 
-def write_entry(root: str | os.PathLike[str], entry: Entry, *, replace: bool = True) -> Path:
-    """Write ``entry`` to ``entry_path(root, entry)`` atomically and return that path.
+@attrs.frozen
+class Saved:
+    """What ``save_entry`` did: ``path`` holds the entry; ``written`` is False if an
+    identical entry (same ``entry_digest``) was already there (it is left as it is, note
+    and all); ``kept`` are the files that hold something else under the entry's name (each
+    left untouched, the entry went to the next free name)."""
 
-    If the file already holds the same text nothing is written.  If it holds something else
-    it is replaced (atomically), unless ``replace`` is false: then the existing file is kept
-    (e.g. to keep a hand-written note when a campaign finds the same trace again)."""
-    path = entry_path(root, entry)
-    text = entry.dumps()
-    data = text.encode("utf-8")
+    path: Path
+    written: bool
+    kept: tuple[Path, ...] = ()
+
+    @property
+    def message(self) -> str:
+        """One line for the user."""
+        what = f"saved to {self.path}" if self.written else f"already in the corpus: {self.path}"
+        if not self.kept:
+            return what
+        others = ", ".join(str(p) for p in self.kept)
+        return f"{what} ({others}: a different entry under the same name, kept)"
+
+
+#: How many ``<digest>-N.json`` names ``save_entry`` tries after ``<digest>.json``.
+MAX_ALTERNATES = 100
+
+
+def _same_entry(path: Path, data: bytes, digest: str) -> bool | None:
+    """None if ``path`` does not exist; True if it holds the entry whose text is ``data``
+    and digest is ``digest`` (byte for byte, or any valid entry with that digest); False
+    if it holds anything else (another entry, a malformed file, a directory)."""
     try:
         old = path.read_bytes()
     except FileNotFoundError:
-        old = None
-    if old is not None and (old == data or not replace):
-        return path
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # The temp name does not end in .json, so a reader scanning the directory never sees a
-    # half-written entry; os.replace within one directory is atomic on POSIX.
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".tmp", dir=path.parent)
+        return None
+    except OSError:
+        return False if path.exists() or path.is_symlink() else None
+    if old == data:
+        return True
+    try:
+        other = entry_from_json(json.loads(old.decode("utf-8")), os.fspath(path))
+    except (ValueError, RecursionError):  # CorpusError, JSONDecodeError, UnicodeDecodeError
+        return False
+    return entry_digest(other) == digest
+
+
+def _temp_file(d: Path, stem: str, data: bytes) -> str:
+    """A new temp file in ``d`` holding ``data``, flushed to disk.  Its name does not end
+    in .json, so a reader scanning the directory never sees a half-written entry."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{stem[:16]}.", suffix=".tmp", dir=d)
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
         os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
     except BaseException:
-        with contextlib.suppress(FileNotFoundError):
+        with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
-    return path
+    return tmp
+
+
+def _publish(tmp: str, path: Path) -> bool:
+    """Give the complete file ``tmp`` the name ``path`` unless ``path`` exists (then
+    False).  A hard link is atomic and never replaces; where the file system has no hard
+    links, an exclusively created placeholder is atomically replaced instead."""
+    try:
+        os.link(tmp, path)
+        return True
+    except FileExistsError:
+        return False
+    except OSError as e:
+        if e.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK, errno.EXDEV):
+            raise
+    try:
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644))
+    except FileExistsError:
+        return False
+    os.replace(tmp, path)
+    return True
+
+
+def save_entry(root: str | os.PathLike[str], entry: Entry) -> Saved:
+    """Save ``entry`` under ``root/<protocol dir>/`` atomically; never overwrite a file.
+
+    The name is ``<entry digest>.json``; if a file holds that name with a different
+    entry (hand-edited, say) it is kept and ``<entry digest>-2.json`` (-3, ...) is tried.
+    An identical entry already there is not written again.  Raises ``CorpusWriteError``
+    (one line) if the directory cannot be made or written."""
+    d = Path(root) / protocol_dir(entry.protocol)
+    digest = entry_digest(entry)
+    data = entry.dumps().encode("utf-8")
+    try:
+        d.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise CorpusWriteError(d, "not a directory") from None
+    except OSError as e:
+        raise CorpusWriteError(d if Path(root).is_dir() else root, e) from None
+    if not d.is_dir():
+        raise CorpusWriteError(d, "not a directory")
+    kept: list[Path] = []
+    tmp: str | None = None
+    try:
+        for n in range(1, MAX_ALTERNATES + 2):
+            path = d / (f"{digest}.json" if n == 1 else f"{digest}-{n}.json")
+            while True:
+                same = _same_entry(path, data, digest)
+                if same is True:
+                    return Saved(path, False, tuple(kept))
+                if same is False:
+                    kept.append(path)
+                    break
+                if tmp is None:
+                    tmp = _temp_file(d, digest, data)
+                if _publish(tmp, path):
+                    return Saved(path, True, tuple(kept))
+                # another writer took the name meanwhile: look at what it wrote
+        raise CorpusWriteError(d, f"{len(kept)} files already hold other entries named {digest}")
+    except OSError as e:
+        raise CorpusWriteError(d, e) from None
+    finally:
+        if tmp is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+
+
+def write_entry(root: str | os.PathLike[str], entry: Entry) -> Path:
+    """``save_entry(root, entry).path``: the file written, or the existing identical one.
+    Raises ``CorpusWriteError`` (a ``CorpusError``, one line) when it cannot write."""
+    return save_entry(root, entry).path
+
+
+def _replace_file(path: Path, data: bytes) -> None:
+    """Atomically make ``path`` hold ``data`` (temp file in its directory, os.replace)."""
+    tmp = _temp_file(path.parent, path.stem, data)
+    try:
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
 
 
 # --------------------------------------------------------------------------- model hash

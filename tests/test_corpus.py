@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import importlib.resources
 import json
 import multiprocessing
@@ -72,7 +71,7 @@ def _fresh(e: Entry) -> Entry:
 
 def test_clean_entry_round_trips_and_replays(tmp_path: Path, clean: Entry) -> None:
     path = corpus.write_entry(tmp_path, clean)
-    assert path == tmp_path / "v6.19" / f"{clean.trace_digest}.json"
+    assert path == tmp_path / "v6.19" / f"{corpus.entry_digest(clean)}.json"
     text = path.read_text()
     assert text == json.dumps(json.loads(text), sort_keys=True, indent=1) + "\n"
     loaded = corpus.load_entry(path)
@@ -108,16 +107,172 @@ def test_write_same_entry_twice_does_nothing(tmp_path: Path, clean: Entry) -> No
     assert sorted(x.name for x in p1.parent.iterdir()) == [p1.name]
 
 
-def test_write_replaces_a_different_entry_unless_told_not_to(tmp_path: Path, clean: Entry) -> None:
-    path = corpus.write_entry(tmp_path, clean)
-    noted = _fresh(clean)
-    noted.note = "hand-written note"
-    corpus.write_entry(tmp_path, noted)
+def _renamed_threads(e: Entry) -> Entry:
+    """``e`` with its threads renamed: another scenario, the same trace digest."""
+    out = _fresh(e)
+    sc = e.scenario
+    out.scenario = scenario.Scenario(
+        sc.setup, tuple((f"{n}-renamed", ops) for n, ops in sc.threads), sc.max_steps
+    )
+    return out
+
+
+def test_entry_digest_covers_everything_that_makes_two_entries_different(
+    clean: Entry, violating: Entry
+) -> None:
+    """The file name (entry digest) differs whenever the scenario (thread names, move
+    modes, max_steps), protocol (name, knobs), decisions or expect differ; it does not
+    depend on the note, found_by, model hash or trace digest."""
+    base = corpus.entry_digest(violating)
+    assert len(base) == 64 and int(base, 16) >= 0
+    variants: list[Entry] = []
+    variants.append(_renamed_threads(violating))
+    moded = _fresh(violating)
+    sc_json = violating.scenario.to_json()
+    sc_json["threads"][0]["ops"][0]["mode"] = ["DONTWAKE"]
+    moded.scenario = scenario.from_json(sc_json)
+    variants.append(moded)
+    longer = _fresh(violating)
+    longer.scenario = scenario.from_json({**sc_json, "max_steps": 30_000})
+    variants.append(longer)
+    for e, change in (
+        (_fresh(violating), {"decisions": [*violating.decisions, 1]}),
+        (_fresh(violating), {"expect": "rmap.reachable"}),
+        (_fresh(violating), {"protocol": protocol.get("v6.18")}),
+        (
+            _fresh(violating),
+            {"protocol": protocol.get("patch2-only", {"walk.damon_lock": "trylock"})},
+        ),
+    ):
+        for k, v in change.items():
+            setattr(e, k, v)
+        variants.append(e)
+    digests = [corpus.entry_digest(v) for v in variants]
+    assert base not in digests and len(set(digests)) == len(digests)
+    # the trace digest ignores thread names and modes: that is why it cannot name files
+    renamed = variants[0]
+    assert model.run(renamed.scenario, renamed.protocol, decisions=renamed.decisions).digest == (
+        violating.trace_digest
+    )
+    same = _fresh(violating)
+    same.note, same.found_by, same.minimized = "another note", {"strategy": "x", "seed": 9}, False
+    same.model_hash, same.trace_digest = "0" * 16, "ab" * 32
+    same.decisions = [*violating.decisions, 0, 0]  # trailing zeros mean no preemption
+    assert corpus.entry_digest(same) == base
+
+
+def test_saving_another_scenario_with_the_same_trace_keeps_the_curated_entry(
+    tmp_path: Path, violating: Entry
+) -> None:
+    """The reported bug: a hunt's entry whose trace digest equals a curated entry's (its
+    threads have other names) replaced the curated file and its note."""
+    curated = _fresh(violating)
+    curated.note = "kernel finding: curated, hand-written note"
+    p1 = corpus.write_entry(tmp_path, curated)
+    found = _renamed_threads(violating)
+    assert found.trace_digest == curated.trace_digest
+    saved = corpus.save_entry(tmp_path, found)
+    assert saved.written and saved.path != p1 and saved.kept == ()
+    assert corpus.load_entry(p1) == curated
+    assert corpus.load_entry(saved.path) == found
+    assert sorted(p.name for p in p1.parent.iterdir()) == sorted([p1.name, saved.path.name])
+
+
+def test_saving_an_identical_entry_keeps_the_existing_file_and_says_so(
+    tmp_path: Path, clean: Entry
+) -> None:
+    curated = _fresh(clean)
+    curated.note = "hand-written note"
+    path = corpus.write_entry(tmp_path, curated)
+    st = path.stat()
+    again = corpus.save_entry(tmp_path, clean)  # same entry, another note
+    assert again.path == path and not again.written and again.kept == ()
+    assert again.message == f"already in the corpus: {path}"
     assert corpus.load_entry(path).note == "hand-written note"
-    corpus.write_entry(tmp_path, clean, replace=False)
-    assert corpus.load_entry(path).note == "hand-written note"
-    corpus.write_entry(tmp_path, clean)
-    assert corpus.load_entry(path).note == clean.note
+    assert path.stat().st_mtime_ns == st.st_mtime_ns
+    assert corpus.write_entry(tmp_path, clean) == path
+    assert sorted(x.name for x in path.parent.iterdir()) == [path.name]
+
+
+@pytest.mark.parametrize("occupant", ["other entry", "not json", "directory"])
+def test_a_different_file_under_the_name_is_kept_and_the_entry_saved_next_to_it(
+    tmp_path: Path, clean: Entry, violating: Entry, occupant: str
+) -> None:
+    path = corpus.entry_path(tmp_path, clean)
+    path.parent.mkdir(parents=True)
+    if occupant == "other entry":  # e.g. hand-edited without renaming
+        edited = _fresh(clean)
+        edited.decisions = [1]
+        path.write_text(edited.dumps())
+    elif occupant == "not json":
+        path.write_text("{")
+    else:
+        path.mkdir()
+    before = path.read_bytes() if path.is_file() else None
+    saved = corpus.save_entry(tmp_path, clean)
+    assert saved.written and saved.kept == (path,)
+    assert saved.path == path.with_name(f"{corpus.entry_digest(clean)}-2.json")
+    assert corpus.load_entry(saved.path) == clean
+    assert (path.read_bytes() if path.is_file() else None) == before
+    assert "kept" in saved.message and str(path) in saved.message and "\n" not in saved.message
+    assert corpus.save_entry(tmp_path, clean).path == saved.path  # now already there
+
+
+def _no_temp_files(root: Path) -> None:
+    assert [p for p in root.rglob("*") if p.name.endswith(".tmp")] == []
+
+
+def test_save_failures_are_one_line_corpus_write_errors(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, clean: Entry
+) -> None:
+    a_file = tmp_path / "file"
+    a_file.write_text("not a directory")
+    proto_file = tmp_path / "root"
+    proto_file.mkdir()
+    (proto_file / "v6.19").write_text("")
+    for root, text in ((a_file, "Not a directory"), (proto_file, "not a directory")):
+        with pytest.raises(corpus.CorpusWriteError) as ei:
+            corpus.save_entry(root, clean)
+        msg = str(ei.value)
+        assert "\n" not in msg and "cannot save the entry" in msg and text in msg, msg
+        assert isinstance(ei.value, CorpusError)  # callers catching CorpusError see it
+    assert a_file.read_text() == "not a directory"
+    assert (proto_file / "v6.19").read_text() == ""
+
+    # a read-only directory (simulated: the tests may run as root) and a full disk
+    def read_only(*a: Any, **k: Any) -> Any:
+        raise PermissionError(13, "Permission denied")
+
+    def full(fd: int) -> None:
+        raise OSError(28, "No space left on device")
+
+    for target, fake, text in (
+        ("tempfile.mkstemp", read_only, "Permission denied"),
+        ("os.fsync", full, "No space left on device"),
+    ):
+        with monkeypatch.context() as m:
+            m.setattr(target, fake)
+            with pytest.raises(corpus.CorpusWriteError, match=text):
+                corpus.save_entry(tmp_path / "c", clean)
+        _no_temp_files(tmp_path / "c")
+        assert list((tmp_path / "c").rglob("*.json")) == []
+    assert corpus.save_entry(tmp_path / "c", clean).written
+
+
+def test_save_works_without_hard_links(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, clean: Entry, violating: Entry
+) -> None:
+    def no_links(src: Any, dst: Any) -> None:
+        raise PermissionError(1, "Operation not permitted")
+
+    monkeypatch.setattr(os, "link", no_links)
+    p = corpus.write_entry(tmp_path, clean)
+    assert corpus.load_entry(p) == clean
+    assert not corpus.save_entry(tmp_path, clean).written
+    other = _renamed_threads(clean)
+    assert corpus.save_entry(tmp_path, other).written
+    assert corpus.load_entry(p) == clean
+    _no_temp_files(tmp_path)
 
 
 def test_protocol_dir_is_filesystem_safe(tmp_path: Path, clean: Entry) -> None:
@@ -129,9 +284,8 @@ def test_protocol_dir_is_filesystem_safe(tmp_path: Path, clean: Entry) -> None:
     path = corpus.write_entry(tmp_path, e)
     assert path.parent == tmp_path / "v6.19+walk.referenced_active_lock=none"
     assert corpus.load_entry(path).protocol == p
-    e.trace_digest = "../../escape"
-    with pytest.raises(ValueError, match="trace_digest"):
-        corpus.write_entry(tmp_path, e)
+    e.trace_digest = "../../escape"  # not part of the file name
+    assert corpus.write_entry(tmp_path, e).parent == path.parent
 
 
 def test_make_entry_takes_explicit_decisions(violating: Entry) -> None:
@@ -393,19 +547,15 @@ def test_model_hash_covers_model_and_native_sources(
 # --------------------------------------------------------------------------- concurrency
 
 
-def _digest_for(proc: int, i: int) -> str:
-    return hashlib.sha256(f"writer {proc} entry {i}".encode()).hexdigest()
+def _mine(template: dict[str, Any], proc: int, i: int) -> dict[str, Any]:
+    """Writer ``proc``'s entry ``i``: its own decisions, so its own entry digest."""
+    return {**template, "decisions": [proc + 1, i + 1], "note": f"writer {proc}"}
 
 
 def _writer(root: str, proc: int, template: dict[str, Any], barrier: Any) -> None:
     """One process: the shared entry and 25 of its own, all in one directory at once."""
     shared = corpus.entry_from_json(template, "shared")
-    mine = [
-        corpus.entry_from_json(
-            {**template, "trace_digest": _digest_for(proc, i), "note": f"writer {proc}"}, "mine"
-        )
-        for i in range(25)
-    ]
+    mine = [corpus.entry_from_json(_mine(template, proc, i), "mine") for i in range(25)]
     barrier.wait()
     corpus.write_entry(root, shared)
     for i, e in enumerate(mine):
@@ -431,14 +581,18 @@ def test_concurrent_writers_lose_nothing(tmp_path: Path, clean: Entry) -> None:
     assert sorted(os.listdir(tmp_path)) == ["v6.19"]
     names = sorted(os.listdir(d))
     assert all(x.endswith(".json") for x in names), [x for x in names if not x.endswith(".json")]
-    want = {f"{_digest_for(p, i)}.json" for p in range(n) for i in range(25)}
-    want.add(f"{clean.trace_digest}.json")
+    want = {
+        f"{corpus.entry_digest(corpus.entry_from_json(_mine(template, p, i)))}.json"
+        for p in range(n)
+        for i in range(25)
+    }
+    want.add(f"{corpus.entry_digest(clean)}.json")
     assert set(names) == want and len(names) == n * 25 + 1
     loaded = [r for _, r in corpus.iter_entries([tmp_path])]
     assert all(isinstance(r, Entry) for r in loaded), [
         r for r in loaded if not isinstance(r, Entry)
     ]
-    assert corpus.load_entry(d / f"{clean.trace_digest}.json") == clean
+    assert corpus.load_entry(d / f"{corpus.entry_digest(clean)}.json") == clean
 
 
 # --------------------------------------------------------------------------- JSON errors

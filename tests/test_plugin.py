@@ -49,7 +49,8 @@ def test_corpus_files_are_items_and_a_malformed_one_fails_alone(
     res = pytester.runpytest("-v", "-p", "no:cacheprovider")
     res.assert_outcomes(passed=1, failed=1)
     rel = good.relative_to(pytester.path).as_posix()
-    res.stdout.fnmatch_lines(["corpora/v6.19/bad.json FAILED*", f"{rel} PASSED*"])
+    res.stdout.fnmatch_lines(["corpora/v6.19/bad.json FAILED*"])
+    res.stdout.fnmatch_lines([f"{rel} PASSED*"])
     out = res.stdout.str()
     assert f"\n{BAD_DECISIONS}\n" in out  # the failure is the one line, nothing else
     assert "Traceback" not in out and "runtest" not in out and "corpus.py" not in out
@@ -60,7 +61,7 @@ def test_corpus_item_name_and_marker(pytester: pytest.Pytester, clean: corpus.En
     good = _corpora(pytester.path, clean)
     rel = good.relative_to(pytester.path).as_posix()
     res = pytester.runpytest("corpora", "--collect-only", "-q", "-m", "corpus")
-    res.stdout.fnmatch_lines(["corpora/v6.19/bad.json", rel])
+    assert set(res.stdout.lines) >= {"corpora/v6.19/bad.json", rel}
     items, _ = pytester.inline_genitems("corpora")
     assert sorted(i.name for i in items) == sorted([rel, "corpora/v6.19/bad.json"])
     assert all(i.nodeid == i.name for i in items)
@@ -96,14 +97,14 @@ def test_changed_model_hash_passes_and_is_listed(
     corpus.write_entry(pytester.path / "corpora", old)
     other = corpus.entry_from_json(clean.to_json())
     other.trace_digest = "ab" * 32
-    corpus.write_entry(pytester.path / "corpora", other)
+    changed = corpus.write_entry(pytester.path / "corpora" / "b", other)  # same entry
     res = pytester.runpytest("corpora")
     res.assert_outcomes(passed=2)
     res.stdout.fnmatch_lines(
         [
             "*fuzzlock corpus notes (not failures)*",
             "1 entry recorded under another model_hash*",
-            f"trace digest changed: corpora/v6.19/{'ab' * 32}.json",
+            f"trace digest changed: {changed.relative_to(pytester.path).as_posix()}",
         ]
     )
 
