@@ -98,6 +98,10 @@ _FIELDS = (
 )
 _DIGEST_RE = re.compile(r"[0-9a-f]{16,128}")
 _UNSAFE_RE = re.compile(r"[^A-Za-z0-9.\-+=_]")
+#: A decision is a C ``long long`` (native.py's ``_decision_array``).
+DECISION_MAX = 2**63 - 1
+#: ``found_by.seed``: the hunt's seed, at most 64 bits (the C hunts take a ``uint64_t``).
+SEED_MAX = 2**64 - 1
 
 
 class CorpusError(ValueError):
@@ -298,6 +302,16 @@ def entry_from_json(obj: Any, source: str = "<entry>") -> Entry:
     decisions = obj["decisions"]
     if not isinstance(decisions, list) or not all(_is_int(d) and d >= 0 for d in decisions):
         raise bad("decisions", "expected a list of non-negative integers")
+    for i, d in enumerate(decisions):
+        if d > DECISION_MAX:
+            raise bad(f"decisions[{i}]", f"{d} is out of range (at most 2**63-1)")
+    n = len(decisions)
+    while n and decisions[n - 1] == 0:
+        n -= 1  # trailing zeros mean "no preemption", like no decision at all
+    if n > sc.max_steps:
+        raise bad(
+            "decisions", f"{n} decisions for at most {sc.max_steps} steps (scenario.max_steps)"
+        )
     expect = obj["expect"]
     if expect not in _known_expects():
         raise bad("expect", f"{expect!r} is neither 'clean' nor a known invariant id")
@@ -311,6 +325,8 @@ def entry_from_json(obj: Any, source: str = "<entry>") -> Entry:
         raise bad("found_by.strategy", f"expected a string, got {fb['strategy']!r}")
     if fb["seed"] is not None and not _is_int(fb["seed"]):
         raise bad("found_by.seed", f"expected an integer or null, got {fb['seed']!r}")
+    if fb["seed"] is not None and not 0 <= fb["seed"] <= SEED_MAX:
+        raise bad("found_by.seed", f"{fb['seed']} is out of range (0 to 2**64-1)")
     if not isinstance(obj["minimized"], bool):
         raise bad("minimized", f"expected true or false, got {obj['minimized']!r}")
     return Entry(
@@ -638,7 +654,9 @@ def _native_backend(entry: Entry) -> BackendRun:
         return BackendRun("setup-error", "", str(e))
     except native.NativeUnavailableError as e:
         raise NotImplementedError(f"native backend unavailable: {e}") from None
-    except native.NativeError as e:
+    except (native.NativeError, ValueError) as e:
+        # NativeError: beyond the C model's capacities; ValueError: a value the ctypes
+        # call cannot carry (load_entry rejects those, an Entry built in code may not)
         return BackendRun(NOT_APPLICABLE, "", f"outside the C slice ({e})")
     detail = ""
     if viol is not None:

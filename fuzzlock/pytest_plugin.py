@@ -431,13 +431,23 @@ class CorpusItem(pytest.Item):
         excinfo: pytest.ExceptionInfo[BaseException],
         style: Any = None,
     ) -> Any:
-        if isinstance(excinfo.value, CorpusReplayError):
-            return str(excinfo.value)
         from fuzzlock.corpus import CorpusError
 
-        if isinstance(excinfo.value, CorpusError):
-            return str(excinfo.value)
-        return super().repr_failure(excinfo, style=style)
+        err = excinfo.value
+        if isinstance(err, (CorpusReplayError, CorpusError)):
+            return str(err)
+        if not isinstance(err, Exception):  # KeyboardInterrupt and the like: pytest's own
+            return super().repr_failure(excinfo, style=style)
+        # A bug in fuzzlock, not in the entry: one paragraph naming where, not a traceback
+        # through the model (the same replay with `fuzzlock replay` shows the exception).
+        tb = excinfo.traceback[-1] if excinfo.traceback else None
+        where = f" at {tb.path}:{tb.lineno + 1}" if tb is not None else ""
+        msg = " ".join(str(err).split())
+        return (
+            f"{self.name}: replaying the entry raised {type(err).__name__}: {msg}{where} "
+            f"(a fuzzlock bug: the entry passed validation; backend "
+            f"{resolve_backend(self.config)})"
+        )
 
     def reportinfo(self) -> tuple[Path, int | None, str]:
         return self.path, None, f"corpus entry {self.name}"

@@ -24,6 +24,10 @@ import attrs
 MAX_THREADS = 6
 MAX_OPS = 8
 MAX_ADDR = 1 << 20
+#: The largest ``max_steps``: the C model takes it as an ``int`` (native/model.h).
+MAX_STEPS = 2**31 - 1
+#: The range of a ``write`` op's ``value``: the C model stores it as an ``int64_t``.
+VALUE_MIN, VALUE_MAX = -(2**63), 2**63 - 1
 
 # op name -> (required fields, optional fields with defaults)
 _MM = {"mm": int}
@@ -127,6 +131,8 @@ def from_json(obj: Any, where: str = "scenario") -> Scenario:
     max_steps = obj.get("max_steps", 20_000)
     if not isinstance(max_steps, int) or isinstance(max_steps, bool) or max_steps < 1:
         raise ScenarioError(f"{where}.max_steps: expected a positive integer")
+    if max_steps > MAX_STEPS:
+        raise ScenarioError(f"{where}.max_steps: {max_steps} is out of range (at most {MAX_STEPS})")
     sc = Scenario(setup, tuple(threads), max_steps)
     _check_names(sc, where)
     return sc
@@ -163,6 +169,8 @@ def _op(o: Any, where: str, setup: bool) -> dict[str, Any]:
     for k in ("pages", "len"):
         if k in out and not 1 <= out[k] <= 64:
             raise ScenarioError(f"{where}.{k}: expected 1 to 64 pages")
+    if "value" in out and not VALUE_MIN <= out["value"] <= VALUE_MAX:
+        raise ScenarioError(f"{where}.value: {out['value']} does not fit in 64 bits")
     return out
 
 

@@ -373,11 +373,12 @@ def _mutate(obj: dict[str, Any], key: str, value: Any) -> dict[str, Any]:
     cur = out
     *path, last = key.split(".")
     for k in path:
-        cur = cur[k]
+        cur = cur[int(k)] if isinstance(cur, list) else cur[k]
+    key: Any = int(last) if isinstance(cur, list) else last
     if value is _DELETE:
-        del cur[last]
+        del cur[key]
     else:
-        cur[last] = value
+        cur[key] = value
     return out
 
 
@@ -390,6 +391,18 @@ MALFORMED: list[tuple[str, Any, str | None, str]] = [
     ("decisions", [0, -1], "decisions", "expected a list of non-negative integers"),
     ("decisions", [True], "decisions", "expected a list of non-negative integers"),
     ("decisions", "0110", "decisions", "expected a list of non-negative integers"),
+    # integers the C backend cannot hold (ctypes long long / int): crashed the C replay
+    ("decisions", [1, 10**30], "decisions[1]", "out of range"),
+    ("decisions", [2**63], "decisions[0]", "out of range"),
+    ("decisions", [1] * 20_001, "decisions", "20001 decisions for at most 20000 steps"),
+    ("scenario.max_steps", 10**18, "scenario.max_steps", "out of range"),
+    ("scenario.max_steps", 2**31, "scenario.max_steps", "out of range"),
+    ("scenario.max_steps", 0, "scenario.max_steps", "expected a positive integer"),
+    ("scenario.max_steps", 2.5, "scenario.max_steps", "expected a positive integer"),
+    ("scenario.setup.2.value", 2**63, "scenario.setup[2].value", "does not fit in 64 bits"),
+    ("scenario.setup.2.value", -(2**63) - 1, "scenario.setup[2].value", "64 bits"),
+    ("found_by.seed", -1, "found_by.seed", "out of range"),
+    ("found_by.seed", 2**64, "found_by.seed", "out of range"),
     ("schema", 2, "schema", "unsupported schema 2"),
     ("schema", "1", "schema", "expected an integer"),
     ("schema", _DELETE, "schema", "missing"),
@@ -620,3 +633,50 @@ def test_json_errors_say_where_once(tmp_path: Path, load: Any) -> None:
     assert "at at" not in msg
     msg = load(tmp_path, '{"schema": 1 "x": 2}')
     assert "(Expecting ',' delimiter at line 1 column 14)" in msg, msg
+
+
+# --------------------------------------------------------------------------- fuzzlock replay, show
+
+
+def _cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, list[str], list[str]]:
+    """Run the command line in process: (status, stdout lines, stderr lines)."""
+    from fuzzlock.cli import main
+
+    capsys.readouterr()
+    status = main(list(args))
+    out, err = capsys.readouterr()
+    return status, out.splitlines(), err.splitlines()
+
+
+def _backends() -> list[str]:
+    from fuzzlock import campaign
+
+    return ["python", "native"] if campaign.native_model_available() else ["python"]
+
+
+@pytest.mark.parametrize("backend", ["python", "native"])
+def test_replay_reports_out_of_range_integers_in_one_line_and_replays_the_others(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], clean: Entry, backend: str
+) -> None:
+    """Entries that passed validation crashed the C replay with a traceback and stopped
+    the run (decisions [10**30], max_steps 10**18); on Python they replayed as "ok"."""
+    if backend not in _backends():
+        pytest.skip("the C model is not built (native backend)")
+    root = tmp_path / "corpora"
+    good = corpus.write_entry(root, clean)
+    bad_dir = root / "v6.19"
+    (bad_dir / "a-decisions.json").write_text(
+        json.dumps({**clean.to_json(), "decisions": [10**30]})
+    )
+    huge = clean.to_json()
+    huge["scenario"]["max_steps"] = 10**18
+    (bad_dir / "b-max-steps.json").write_text(json.dumps(huge))
+    status, out, err = _cli(capsys, "replay", "--backend", backend, str(root))
+    assert status == 2
+    assert err == [
+        f"fuzzlock: error: {bad_dir / 'a-decisions.json'}: field 'decisions[0]': "
+        f"{10**30} is out of range (at most 2**63-1)",
+        f"fuzzlock: error: {bad_dir / 'b-max-steps.json'}: field 'scenario.max_steps': "
+        f"{10**18} is out of range (at most {2**31 - 1})",
+    ]
+    assert len(out) == 1 and out[0].startswith(f"ok     {good}: "), out

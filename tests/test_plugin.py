@@ -109,6 +109,59 @@ def test_changed_model_hash_passes_and_is_listed(
     )
 
 
+@pytest.mark.parametrize("backend", ["python", "native"])
+def test_out_of_range_integers_are_one_failed_item_each(
+    pytester: pytest.Pytester, clean: corpus.Entry, backend: str
+) -> None:
+    """decisions [10**30] and max_steps 10**18 passed validation; on native the replay
+    failed with a ~900-line traceback, on Python they passed."""
+    from fuzzlock import campaign
+
+    if backend == "native" and not campaign.native_model_available():
+        pytest.skip("the C model is not built")
+    good = corpus.write_entry(pytester.path / "corpora", clean)
+    d = pytester.path / "corpora" / "v6.19"
+    (d / "decisions.json").write_text(json.dumps({**clean.to_json(), "decisions": [10**30]}))
+    huge = clean.to_json()
+    huge["scenario"]["max_steps"] = 10**18
+    (d / "steps.json").write_text(json.dumps(huge))
+    res = pytester.runpytest(
+        "corpora", "-v", "--fuzzlock-backend", backend, "-p", "no:cacheprovider"
+    )
+    res.assert_outcomes(passed=1, failed=2)
+    out = res.stdout.str()
+    assert "Traceback" not in out and "corpus.py" not in out and "native.py" not in out
+    assert (
+        f"\ncorpora/v6.19/decisions.json: field 'decisions[0]': {10**30} is out of range "
+        "(at most 2**63-1)\n"
+    ) in out
+    assert "\ncorpora/v6.19/steps.json: field 'scenario.max_steps': " in out
+    res.stdout.fnmatch_lines([f"{good.relative_to(pytester.path).as_posix()} PASSED*"])
+
+
+def test_a_crash_while_replaying_is_one_paragraph_not_a_traceback(
+    pytester: pytest.Pytester, clean: corpus.Entry
+) -> None:
+    corpus.write_entry(pytester.path / "corpora", clean)
+    pytester.makeconftest(
+        """
+        from fuzzlock import corpus
+
+        def crash(entry):
+            raise KeyError("boom")
+
+        corpus.register_backend("python", crash)
+        """
+    )
+    res = pytester.runpytest("corpora", "--fuzzlock-backend", "python", "-p", "no:cacheprovider")
+    res.assert_outcomes(failed=1)
+    out = res.stdout.str()
+    assert "Traceback" not in out and "def crash" not in out
+    (line,) = [ln for ln in out.splitlines() if "replaying the entry raised" in ln]
+    assert "raised KeyError: 'boom' at " in line and "conftest.py:4" in line, line
+    assert "a fuzzlock bug" in line
+
+
 @pytest.mark.slow
 def test_corpus_replays_under_xdist(pytester: pytest.Pytester, clean: corpus.Entry) -> None:
     _corpora(pytester.path, clean)
