@@ -310,6 +310,13 @@ def _replay_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("paths", nargs="+", metavar="PATH", help="corpus files or directories")
     parser.add_argument("--backend", choices=("python", "native"), default=None)
     parser.add_argument("--json", action="store_true", help="print JSON lines")
+    parser.add_argument(
+        "--re-record",
+        action="store_true",
+        help="accept a changed trace: rewrite each entry that reproduces its expected "
+        "outcome with the trace digest and model hash of this replay (default: a changed "
+        "trace fails)",
+    )
 
 
 def _replay_run(args: argparse.Namespace) -> int:
@@ -342,6 +349,15 @@ def _replay_run(args: argparse.Namespace) -> int:
                 r = attrs.evolve(r, message=f"{r.message}; on python: outside the C slice")
         except NotImplementedError as e:
             return _bad(str(e))
+        changes: list[str] = []
+        if args.re_record and r.applicable and r.reproduced:
+            try:
+                changes = corpus.rerecord(path, item, r)
+            except corpus.CorpusWriteError as e:
+                bad += 1
+                print(f"fuzzlock: error: {e}", file=sys.stderr)
+                continue
+            r = attrs.evolve(r, ok=True)
         if args.json:
             print(
                 json.dumps(
@@ -351,17 +367,23 @@ def _replay_run(args: argparse.Namespace) -> int:
                         "expected": r.expected,
                         "outcome": r.outcome,
                         "applicable": r.applicable,
+                        "digest_matches": r.digest_matches,
+                        "re_recorded": changes,
                         "message": r.message,
                     }
                 )
             )
         elif not r.applicable:
             print(f"skip   {path}: {r.message}")
+        elif changes:
+            print(f"re-recorded {path}: reproduced {r.expected}; {', '.join(changes)}")
+        elif r.ok:
+            print(f"ok     {path}: {r.message}")
         else:
-            print(
-                f"{'ok    ' if r.ok else 'FAIL  '} {path}: expected {r.expected}, "
-                f"got {r.outcome}{'  (' + r.message + ')' if r.message else ''}"
-            )
+            hint = ""
+            if r.reproduced:  # only the trace changed
+                hint = f"; if that is intended: fuzzlock replay --re-record {path}"
+            print(f"FAIL   {path}: {r.message}{hint}")
         if not r.ok:
             status = 1
     if n == 0:

@@ -8,13 +8,26 @@ An entry is ``corpora/<protocol>/<entry digest>.json``::
      "trace_digest": "9c1e...", "found_by": {"strategy": "random", "seed": 8},
      "minimized": true, "note": "..."}
 
+* The file is named by ``entry_digest``: a sha256 of everything that makes two entries
+  different (the protocol's name and full knob map, the whole scenario with its thread
+  names and move modes, the decisions and ``expect``), not of the trace (``trace_digest``,
+  which ignores names and modes) nor of the metadata (note, found_by, model_hash).
 * ``load_entry`` validates a file; anything wrong is a ``CorpusError`` whose message is one
-  line naming the file and the field, never a traceback.
-* ``write_entry`` writes atomically (a temp file in the same directory, then ``os.replace``),
-  so concurrent xdist workers and machines merging corpora by digest never lose or corrupt
-  an entry.
+  line naming the file and the field, never a traceback.  Every integer is checked
+  against the range both backends hold (decisions: int64, ``max_steps``: int, a write's
+  ``value``: int64, ``found_by.seed``: uint64), so a valid entry replays on either.
+* ``save_entry`` / ``write_entry`` write atomically (a temp file in the same directory,
+  then a hard link, which never replaces an existing file), so concurrent xdist workers
+  and machines merging corpora never lose or corrupt an entry, and never overwrite one:
+  an identical entry (same entry digest) is "already in the corpus" and kept as it is
+  (its note too); a different file under the name is kept and the new entry goes to
+  ``<entry digest>-2.json`` (-3, ...).  A directory that cannot be written is a
+  ``CorpusWriteError`` (one line).
 * ``replay`` re-runs an entry on a backend and passes iff the recorded ``expect``
-  reproduces; a changed trace digest or ``model_hash`` is reported, not fatal.
+  reproduces with the recorded trace (``trace_digest``).  A changed trace is a failure
+  until the entry is re-recorded (``rerecord``, ``fuzzlock replay --re-record``); a
+  changed ``model_hash`` alone is not worth a word (it changes with every edit of the
+  model's sources, whether or not this entry's trace does).
 * ``iter_entries`` walks files and directories; one bad file never stops the others.
 
 Backends are plain functions ``Entry -> BackendRun`` registered by name in ``BACKENDS``
@@ -68,12 +81,14 @@ __all__ = [
     "entry_from_run",
     "entry_path",
     "iter_entries",
+    "judge",
     "load_entry",
     "make_entry",
     "model_hash",
     "protocol_dir",
     "register_backend",
     "replay",
+    "rerecord",
     "save_entry",
     "write_entry",
 ]
@@ -675,8 +690,10 @@ def register_backend(name: str, run: Backend) -> None:
 
 @attrs.frozen
 class Replayed:
-    """The result of replaying one entry.  ``ok`` iff ``expect`` reproduced; a changed
-    digest or model hash is reported in ``message`` but does not make it fail."""
+    """The result of replaying one entry.  ``ok`` iff ``expect`` reproduced (``reproduced``)
+    with the recorded trace (``digest_matches``): a changed trace is a failure until the
+    entry is re-recorded (``rerecord``).  ``message`` is one line; a changed ``model_hash``
+    is mentioned only when the replay failed (as a hint to why)."""
 
     ok: bool
     outcome: str
@@ -686,14 +703,14 @@ class Replayed:
     model_hash_changed: bool
     message: str
     applicable: bool = True  # False: the backend cannot run this entry (ok is then True)
+    reproduced: bool = True  # the outcome is the recorded ``expect`` (whatever the trace)
 
 
-def replay(entry: Entry, backend: str = "python") -> Replayed:
-    """Re-run ``entry`` on ``backend`` and compare with what it recorded."""
-    run = BACKENDS.get(backend)
-    if run is None:
-        raise ValueError(f"unknown backend {backend!r}; known: {', '.join(sorted(BACKENDS))}")
-    got = run(entry)
+def judge(entry: Entry, got: BackendRun) -> Replayed:
+    """Compare one run of ``entry`` (on any backend, or ``fuzzlock show``'s) with what
+    the entry recorded."""
+    from fuzzlock.sched.result import FINISHED
+
     expected = entry.expect
     if got.outcome == NOT_APPLICABLE:
         return Replayed(
@@ -705,35 +722,71 @@ def replay(entry: Entry, backend: str = "python") -> Replayed:
             model_hash_changed=False,
             message=f"skipped: {got.detail}",
             applicable=False,
+            reproduced=False,
         )
-    from fuzzlock.sched.result import FINISHED
-
-    ok = got.outcome == FINISHED if expected == CLEAN else got.outcome == expected
+    reproduced = got.outcome == FINISHED if expected == CLEAN else got.outcome == expected
     digest_matches = got.digest == entry.trace_digest
     now = model_hash()
     hash_changed = entry.model_hash != now
     shown = CLEAN if got.outcome == FINISHED else got.outcome
-    if ok:
-        parts = [f"reproduced {expected}"]
+    if not reproduced:
+        message = f"expected {expected}, got {shown}" + (f" ({got.detail})" if got.detail else "")
+    elif not digest_matches:
+        message = (
+            f"reproduced {expected} but the trace changed "
+            f"(recorded {entry.trace_digest[:12]}, now {got.digest[:12]})"
+        )
     else:
-        parts = [f"expected {expected}, got {shown}" + (f" ({got.detail})" if got.detail else "")]
-    if not digest_matches and got.digest:
-        parts.append(
-            f"trace digest changed (recorded {entry.trace_digest[:12]}, now {got.digest[:12]})"
-        )
-    if hash_changed:
-        parts.append(
-            f"model changed since the entry was recorded (model_hash {entry.model_hash} -> {now})"
-        )
+        message = f"reproduced {expected}"
+    if hash_changed and not (reproduced and digest_matches):
+        message += f"; the model changed since the entry was recorded (model_hash {entry.model_hash} -> {now})"
     return Replayed(
-        ok=ok,
+        ok=reproduced and digest_matches,
         outcome=got.outcome,
         expected=expected,
         digest=got.digest,
         digest_matches=digest_matches,
         model_hash_changed=hash_changed,
-        message="; ".join(parts),
+        message=message,
+        reproduced=reproduced,
     )
+
+
+def replay(entry: Entry, backend: str = "python") -> Replayed:
+    """Re-run ``entry`` on ``backend`` and compare with what it recorded (``judge``)."""
+    run = BACKENDS.get(backend)
+    if run is None:
+        raise ValueError(f"unknown backend {backend!r}; known: {', '.join(sorted(BACKENDS))}")
+    return judge(entry, run(entry))
+
+
+def rerecord(path: str | os.PathLike[str], entry: Entry, replayed: Replayed) -> list[str]:
+    """Record ``replayed`` (a replay of ``entry``, loaded from ``path``, that reproduced
+    its ``expect``) as what ``entry`` records: its trace digest, the current model hash
+    and fuzzlock version; rewrite ``path`` atomically if any changed.  Returns what
+    changed, one ``"<field> <old> -> <new>"`` each (empty: nothing to do).  Never changes
+    what the entry expects: ValueError if ``replayed`` did not reproduce it.  Raises
+    ``CorpusWriteError`` if the file cannot be rewritten."""
+    if not (replayed.applicable and replayed.reproduced):
+        raise ValueError(f"cannot re-record an entry that does not reproduce: {replayed.message}")
+    new = attrs.evolve(
+        entry,
+        trace_digest=replayed.digest,
+        model_hash=model_hash(),
+        fuzzlock_version=_current_version(),
+    )
+    changes = [
+        f"{f} {getattr(entry, f)} -> {getattr(new, f)}"
+        for f in ("trace_digest", "model_hash", "fuzzlock_version")
+        if getattr(entry, f) != getattr(new, f)
+    ]
+    if changes:
+        p = Path(path)
+        try:
+            _replace_file(p, new.dumps().encode("utf-8"))
+        except OSError as e:
+            raise CorpusWriteError(p, e) from None
+    return changes
 
 
 # --------------------------------------------------------------------------- known findings

@@ -325,15 +325,29 @@ def test_replay_fails_when_expect_does_not_reproduce(clean: Entry, violating: En
     assert not corpus.replay(e).ok
 
 
-def test_changed_model_hash_and_digest_are_reported_not_fatal(violating: Entry) -> None:
+def test_a_changed_model_hash_alone_is_not_worth_a_word(violating: Entry) -> None:
+    """A fresh clone said "model changed since the entry was recorded" for 53 of 54 entries:
+    the model hash changes with every edit of the model's sources, whether or not an
+    entry's trace does.  Only a changed trace is worth saying (and fails)."""
     e = _fresh(violating)
     e.model_hash = "0123456789abcdef"
     r = corpus.replay(e)
     assert r.ok and r.model_hash_changed and r.digest_matches
-    assert "model changed" in r.message and "0123456789abcdef" in r.message
+    assert r.message == "reproduced walk.complete"
+
+
+def test_a_changed_trace_digest_fails_the_replay(violating: Entry) -> None:
+    e = _fresh(violating)
     e.trace_digest = "ab" * 32
     r = corpus.replay(e)
-    assert r.ok and not r.digest_matches and "trace digest changed" in r.message
+    assert not r.ok and r.reproduced and not r.digest_matches
+    assert r.message == (
+        f"reproduced walk.complete but the trace changed (recorded {'ab' * 6}, "
+        f"now {violating.trace_digest[:12]})"
+    )
+    e.model_hash = "0123456789abcdef"  # then the model change is the likely reason: say so
+    r = corpus.replay(e)
+    assert not r.ok and "model_hash 0123456789abcdef -> " in r.message and "\n" not in r.message
 
 
 def test_backends_plug_in(monkeypatch: pytest.MonkeyPatch, clean: Entry) -> None:
@@ -680,3 +694,57 @@ def test_replay_reports_out_of_range_integers_in_one_line_and_replays_the_others
         f"{10**18} is out of range (at most {2**31 - 1})",
     ]
     assert len(out) == 1 and out[0].startswith(f"ok     {good}: "), out
+
+
+def test_replay_fails_a_changed_trace_and_re_record_accepts_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], violating: Entry
+) -> None:
+    """A hand-edited entry whose recorded digest no longer matched replayed with exit 0."""
+    edited = _fresh(violating)
+    edited.trace_digest = "ab" * 32
+    edited.model_hash = "0123456789abcdef"
+    edited.note = "curated"
+    path = corpus.write_entry(tmp_path, edited)
+    for backend in _backends():
+        status, out, err = _cli(capsys, "replay", "--backend", backend, str(path))
+        assert status == 1 and err == []
+        assert out == [
+            f"FAIL   {path}: reproduced walk.complete but the trace changed (recorded "
+            f"{'ab' * 6}, now {violating.trace_digest[:12]}); the model changed since the "
+            f"entry was recorded (model_hash 0123456789abcdef -> {corpus.model_hash()}); "
+            f"if that is intended: fuzzlock replay --re-record {path}"
+        ]
+    assert corpus.load_entry(path) == edited  # replay alone never writes
+    status, out, err = _cli(capsys, "replay", "--re-record", str(path))
+    assert status == 0 and err == []
+    assert out == [
+        f"re-recorded {path}: reproduced walk.complete; trace_digest {'ab' * 32} -> "
+        f"{violating.trace_digest}, model_hash 0123456789abcdef -> {corpus.model_hash()}"
+    ]
+    after = corpus.load_entry(path)
+    assert after.trace_digest == violating.trace_digest
+    assert after.model_hash == corpus.model_hash() and after.note == "curated"
+    assert corpus.entry_digest(after) == corpus.entry_digest(edited)  # same entry, same name
+    status, out, _ = _cli(capsys, "replay", "--re-record", str(path))
+    assert status == 0 and out == [f"ok     {path}: reproduced walk.complete"]
+    for backend in _backends():
+        status, out, _ = _cli(capsys, "replay", "--backend", backend, str(path))
+        assert status == 0 and out == [f"ok     {path}: reproduced walk.complete"]
+
+
+def test_re_record_never_changes_what_an_entry_expects(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], violating: Entry
+) -> None:
+    wrong = _fresh(violating)
+    wrong.expect = "clean"
+    wrong.trace_digest = "ab" * 32
+    path = corpus.write_entry(tmp_path, wrong)
+    text = path.read_text()
+    status, out, err = _cli(capsys, "replay", "--re-record", "--json", str(path))
+    assert status == 1 and err == []
+    (line,) = out
+    d = json.loads(line)
+    assert d["ok"] is False and d["re_recorded"] == [] and d["outcome"] == "walk.complete"
+    assert path.read_text() == text
+    with pytest.raises(ValueError, match="does not reproduce"):
+        corpus.rerecord(path, wrong, corpus.replay(wrong))
