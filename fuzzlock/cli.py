@@ -569,14 +569,34 @@ def _show_run(args: argparse.Namespace) -> int:
         e = corpus.load_entry(args.path)
     except corpus.CorpusError as err:
         return _bad(str(err))
-    r = model.run(e.scenario, e.protocol, decisions=e.decisions)
+    try:
+        r = model.run(e.scenario, e.protocol, decisions=e.decisions)
+    except model.SetupError as err:
+        print(
+            f"fuzzlock: {args.path}: the entry no longer reproduces: expected {e.expect}, "
+            f"got a setup error ({err})",
+            file=sys.stderr,
+        )
+        return 1
+    v = r.violation
+    judged = corpus.judge(
+        e, corpus.BackendRun(r.outcome, r.digest, v.one_line() if v is not None else "")
+    )
     replay = campaign.replay_command(e, args.path)
     if args.html:
-        with open(args.html, "w") as f:
-            f.write(report.render_html(r.result, protocol=e.protocol.name, replay=replay))
+        html = report.render_html(r.result, protocol=e.protocol.name, replay=replay)
+        try:
+            with open(args.html, "w", encoding="utf-8") as f:
+                f.write(html)
+        except OSError as err:
+            return _bad(f"--html {args.html}: cannot write: {err.strerror or err}")
         print(f"wrote {args.html}")
-        return 0
-    print(report.render_text(r.result, protocol=e.protocol.name, replay=replay))
+    else:
+        print(report.render_text(r.result, protocol=e.protocol.name, replay=replay))
+    if not judged.ok:
+        what = "no longer reproduces" if not judged.reproduced else "replays with another trace"
+        print(f"fuzzlock: {args.path}: the entry {what}: {judged.message}", file=sys.stderr)
+        return 1
     return 0
 
 

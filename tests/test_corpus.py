@@ -748,3 +748,45 @@ def test_re_record_never_changes_what_an_entry_expects(
     assert path.read_text() == text
     with pytest.raises(ValueError, match="does not reproduce"):
         corpus.rerecord(path, wrong, corpus.replay(wrong))
+
+
+def test_show_exits_1_when_the_entry_no_longer_reproduces(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], clean: Entry, violating: Entry
+) -> None:
+    """`show` on an entry that no longer reproduces printed the run ("clean") with exit 0."""
+    stale = _fresh(violating)
+    stale.expect = "rmap.reachable"
+    path = corpus.write_entry(tmp_path, stale)
+    status, out, err = _cli(capsys, "show", str(path))
+    assert status == 1 and out  # the report of what happens now is still shown
+    assert err == [
+        f"fuzzlock: {path}: the entry no longer reproduces: expected rmap.reachable, got "
+        f"walk.complete ({model.run(SC, stale.protocol, decisions=stale.decisions).violation.one_line()})"  # type: ignore[union-attr]
+    ]
+    gone = _fresh(clean)
+    gone.expect = "walk.complete"
+    path = corpus.write_entry(tmp_path, gone)
+    html = tmp_path / "t.html"
+    status, out, err = _cli(capsys, "show", str(path), "--html", str(html))
+    assert status == 1 and out == [f"wrote {html}"] and html.exists()
+    assert err == [
+        f"fuzzlock: {path}: the entry no longer reproduces: expected walk.complete, got clean"
+    ]
+    traced = _fresh(violating)
+    traced.trace_digest = "ab" * 32
+    path = corpus.write_entry(tmp_path, traced)
+    status, _, err = _cli(capsys, "show", str(path))
+    assert status == 1 and len(err) == 1 and "replays with another trace" in err[0]
+    path = corpus.write_entry(tmp_path / "fresh", violating)
+    status, out, err = _cli(capsys, "show", str(path))
+    assert status == 0 and err == [] and any("walk.complete" in ln for ln in out)
+
+
+def test_show_html_into_a_directory_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], violating: Entry
+) -> None:
+    path = corpus.write_entry(tmp_path, violating)
+    for out_path in (tmp_path, tmp_path / "missing" / "t.html"):
+        status, out, err = _cli(capsys, "show", str(path), "--html", str(out_path))
+        assert status == 2 and out == []
+        assert len(err) == 1 and err[0].startswith(f"fuzzlock: error: --html {out_path}: ")
