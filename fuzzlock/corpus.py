@@ -359,6 +359,12 @@ def entry_from_json(obj: Any, source: str = "<entry>") -> Entry:
     )
 
 
+def _shown(p: str | os.PathLike[str]) -> str:
+    """A path as printed in an error: as it is, or quoted if it has unprintable characters."""
+    s = os.fspath(p)
+    return s if s.isprintable() else repr(s)
+
+
 def load_entry(path: str | os.PathLike[str], source: str | None = None) -> Entry:
     """Read and validate one entry file; ``source`` (default: ``path``) names it in errors."""
     src = source if source is not None else os.fspath(path)
@@ -368,6 +374,8 @@ def load_entry(path: str | os.PathLike[str], source: str | None = None) -> Entry
         raise CorpusError(src, "not JSON (not UTF-8 text)") from None
     except OSError as e:
         raise CorpusError(src, f"cannot read: {e.strerror or e}") from None
+    except ValueError as e:  # a path with a NUL byte
+        raise CorpusError(_shown(src), f"cannot read: {e}") from None
     try:
         obj = json.loads(text)
     except json.JSONDecodeError as e:
@@ -384,12 +392,16 @@ def iter_entries(
     (recursively, sorted).  A bad file yields its ``CorpusError`` and the walk goes on."""
     for p in paths:
         path = Path(p)
-        if path.is_dir():
-            files = sorted(f for f in path.rglob("*.json") if f.is_file())
-        elif path.exists():
-            files = [path]
-        else:
-            yield path, CorpusError(os.fspath(p), "no such file or directory")
+        try:
+            if path.is_dir():
+                files = sorted(f for f in path.rglob("*.json") if f.is_file())
+            elif path.exists():
+                files = [path]
+            else:
+                yield path, CorpusError(_shown(p), "no such file or directory")
+                continue
+        except (OSError, ValueError) as e:  # unreadable directory, a NUL byte in the path
+            yield path, CorpusError(_shown(p), f"cannot read: {e}")
             continue
         for f in files:
             try:

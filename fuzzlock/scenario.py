@@ -142,7 +142,7 @@ def _op(o: Any, where: str, setup: bool) -> dict[str, Any]:
     if not isinstance(o, Mapping):
         raise ScenarioError(f"{where}: expected an object")
     name = o.get("op")
-    if name not in OPS:
+    if not isinstance(name, str) or name not in OPS:
         raise ScenarioError(f"{where}.op: unknown op {name!r}")
     if not setup and name in SETUP_ONLY:
         raise ScenarioError(f"{where}.op: {name!r} is a setup-only op")
@@ -155,7 +155,9 @@ def _op(o: Any, where: str, setup: bool) -> dict[str, Any]:
     for k, default in opt.items():
         v = o.get(k, default)
         if k == "mode":
-            if not isinstance(v, list) or any(m not in MOVE_MODES for m in v):
+            if not isinstance(v, list) or any(
+                not isinstance(m, str) or m not in MOVE_MODES for m in v
+            ):
                 raise ScenarioError(f"{where}.mode: expected a list of {sorted(MOVE_MODES)}")
             out[k] = sorted(set(v))
         else:
@@ -201,6 +203,15 @@ def _check_names(sc: Scenario, where: str) -> None:
             vmas.setdefault(o["mm"], []).append((lo, hi, o["vma"]))
         if o.get("folio"):
             bound.add(o["folio"])
+    made: set[int] = set()  # the mms that exist at each point of the (sequential) setup
+    for i, o in enumerate(sc.setup):
+        if o["op"] == "mmap":
+            made.add(o["mm"])
+        elif o["op"] == "fork" and o["mm"] in made:
+            made.add(o["child"])
+        elif o["op"] in ("write", "read") and o["mm"] not in made:
+            # a setup write fills the page like UFFDIO_COPY: it needs the mm to exist
+            raise ScenarioError(f"{where}.setup[{i}].mm: mm {o['mm']} has no mapping yet")
     mm_ids = {o["mm"] for o in sc.setup if o["op"] == "mmap"}
     mm_ids |= {o["child"] for o in sc.setup if o["op"] == "fork"}
     children: dict[int, int] = {}  # child mm id -> the thread that forks it

@@ -415,6 +415,10 @@ MALFORMED: list[tuple[str, Any, str | None, str]] = [
     ("scenario.max_steps", 2.5, "scenario.max_steps", "expected a positive integer"),
     ("scenario.setup.2.value", 2**63, "scenario.setup[2].value", "does not fit in 64 bits"),
     ("scenario.setup.2.value", -(2**63) - 1, "scenario.setup[2].value", "64 bits"),
+    ("scenario.setup.2.mm", 1, "scenario.setup[2].mm", "mm 1 has no mapping yet"),
+    # unhashable values where a name belongs: were a TypeError traceback
+    ("scenario.threads.0.ops.0.op", ["move"], "scenario.threads[0].ops[0].op", "unknown op"),
+    ("scenario.threads.0.ops.0.mode", [{}], "scenario.threads[0].ops[0].mode", "a list of"),
     ("found_by.seed", -1, "found_by.seed", "out of range"),
     ("found_by.seed", 2**64, "found_by.seed", "out of range"),
     ("schema", 2, "schema", "unsupported schema 2"),
@@ -498,6 +502,17 @@ def test_missing_file_is_one_line(tmp_path: Path) -> None:
     with pytest.raises(CorpusError) as ei:
         corpus.load_entry(tmp_path / "gone.json")
     _check_one_line(ei.value, str(tmp_path / "gone.json"), None, "cannot read")
+
+
+def test_unreadable_paths_are_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    """A path with a NUL byte (only in process: argv cannot carry one) raised ValueError."""
+    for cmd in ("replay", "show", "minimize"):
+        status, out, err = _cli(capsys, cmd, "a\x00b.json")
+        assert status == 2 and out == [], (cmd, out)
+        assert err in (
+            ["fuzzlock: error: 'a\\x00b.json': no such file or directory"],
+            ["fuzzlock: error: 'a\\x00b.json': cannot read: embedded null byte"],
+        ), (cmd, err)
 
 
 def test_iter_entries_continues_past_bad_files(
