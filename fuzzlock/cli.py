@@ -310,6 +310,13 @@ def _replay_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("paths", nargs="+", metavar="PATH", help="corpus files or directories")
     parser.add_argument("--backend", choices=("python", "native"), default=None)
     parser.add_argument("--json", action="store_true", help="print JSON lines")
+    parser.add_argument(
+        "--re-record",
+        action="store_true",
+        help="accept a changed trace: rewrite each entry that reproduces its expected "
+        "outcome with the trace digest and model hash of this replay (default: a changed "
+        "trace fails)",
+    )
 
 
 def _replay_run(args: argparse.Namespace) -> int:
@@ -342,6 +349,15 @@ def _replay_run(args: argparse.Namespace) -> int:
                 r = attrs.evolve(r, message=f"{r.message}; on python: outside the C slice")
         except NotImplementedError as e:
             return _bad(str(e))
+        changes: list[str] = []
+        if args.re_record and r.applicable and r.reproduced:
+            try:
+                changes = corpus.rerecord(path, item, r)
+            except corpus.CorpusWriteError as e:
+                bad += 1
+                print(f"fuzzlock: error: {e}", file=sys.stderr)
+                continue
+            r = attrs.evolve(r, ok=True)
         if args.json:
             print(
                 json.dumps(
@@ -351,17 +367,23 @@ def _replay_run(args: argparse.Namespace) -> int:
                         "expected": r.expected,
                         "outcome": r.outcome,
                         "applicable": r.applicable,
+                        "digest_matches": r.digest_matches,
+                        "re_recorded": changes,
                         "message": r.message,
                     }
                 )
             )
         elif not r.applicable:
             print(f"skip   {path}: {r.message}")
+        elif changes:
+            print(f"re-recorded {path}: reproduced {r.expected}; {', '.join(changes)}")
+        elif r.ok:
+            print(f"ok     {path}: {r.message}")
         else:
-            print(
-                f"{'ok    ' if r.ok else 'FAIL  '} {path}: expected {r.expected}, "
-                f"got {r.outcome}{'  (' + r.message + ')' if r.message else ''}"
-            )
+            hint = ""
+            if r.reproduced:  # only the trace changed
+                hint = f"; if that is intended: fuzzlock replay --re-record {path}"
+            print(f"FAIL   {path}: {r.message}{hint}")
         if not r.ok:
             status = 1
     if n == 0:
@@ -547,14 +569,34 @@ def _show_run(args: argparse.Namespace) -> int:
         e = corpus.load_entry(args.path)
     except corpus.CorpusError as err:
         return _bad(str(err))
-    r = model.run(e.scenario, e.protocol, decisions=e.decisions)
+    try:
+        r = model.run(e.scenario, e.protocol, decisions=e.decisions)
+    except model.SetupError as err:
+        print(
+            f"fuzzlock: {args.path}: the entry no longer reproduces: expected {e.expect}, "
+            f"got a setup error ({err})",
+            file=sys.stderr,
+        )
+        return 1
+    v = r.violation
+    judged = corpus.judge(
+        e, corpus.BackendRun(r.outcome, r.digest, v.one_line() if v is not None else "")
+    )
     replay = campaign.replay_command(e, args.path)
     if args.html:
-        with open(args.html, "w") as f:
-            f.write(report.render_html(r.result, protocol=e.protocol.name, replay=replay))
+        html = report.render_html(r.result, protocol=e.protocol.name, replay=replay)
+        try:
+            with open(args.html, "w", encoding="utf-8") as f:
+                f.write(html)
+        except OSError as err:
+            return _bad(f"--html {args.html}: cannot write: {err.strerror or err}")
         print(f"wrote {args.html}")
-        return 0
-    print(report.render_text(r.result, protocol=e.protocol.name, replay=replay))
+    else:
+        print(report.render_text(r.result, protocol=e.protocol.name, replay=replay))
+    if not judged.ok:
+        what = "no longer reproduces" if not judged.reproduced else "replays with another trace"
+        print(f"fuzzlock: {args.path}: the entry {what}: {judged.message}", file=sys.stderr)
+        return 1
     return 0
 
 

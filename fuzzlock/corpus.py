@@ -1,6 +1,6 @@
 """The corpus: saved interleavings, one JSON file each, replayed in CI (DESIGN "Corpus entry").
 
-An entry is ``corpora/<protocol>/<trace digest>.json``::
+An entry is ``corpora/<protocol>/<entry digest>.json``::
 
     {"schema": 1, "fuzzlock_version": "0.1.0", "model_hash": "3f2a...",
      "protocol": {"name": "patch2-only", "knobs": {...every knob...}},
@@ -8,13 +8,26 @@ An entry is ``corpora/<protocol>/<trace digest>.json``::
      "trace_digest": "9c1e...", "found_by": {"strategy": "random", "seed": 8},
      "minimized": true, "note": "..."}
 
+* The file is named by ``entry_digest``: a sha256 of everything that makes two entries
+  different (the protocol's name and full knob map, the whole scenario with its thread
+  names and move modes, the decisions and ``expect``), not of the trace (``trace_digest``,
+  which ignores names and modes) nor of the metadata (note, found_by, model_hash).
 * ``load_entry`` validates a file; anything wrong is a ``CorpusError`` whose message is one
-  line naming the file and the field, never a traceback.
-* ``write_entry`` writes atomically (a temp file in the same directory, then ``os.replace``),
-  so concurrent xdist workers and machines merging corpora by digest never lose or corrupt
-  an entry.
+  line naming the file and the field, never a traceback.  Every integer is checked
+  against the range both backends hold (decisions: int64, ``max_steps``: int, a write's
+  ``value``: int64, ``found_by.seed``: uint64), so a valid entry replays on either.
+* ``save_entry`` / ``write_entry`` write atomically (a temp file in the same directory,
+  then a hard link, which never replaces an existing file), so concurrent xdist workers
+  and machines merging corpora never lose or corrupt an entry, and never overwrite one:
+  an identical entry (same entry digest) is "already in the corpus" and kept as it is
+  (its note too); a different file under the name is kept and the new entry goes to
+  ``<entry digest>-2.json`` (-3, ...).  A directory that cannot be written is a
+  ``CorpusWriteError`` (one line).
 * ``replay`` re-runs an entry on a backend and passes iff the recorded ``expect``
-  reproduces; a changed trace digest or ``model_hash`` is reported, not fatal.
+  reproduces with the recorded trace (``trace_digest``).  A changed trace is a failure
+  until the entry is re-recorded (``rerecord``, ``fuzzlock replay --re-record``); a
+  changed ``model_hash`` alone is not worth a word (it changes with every edit of the
+  model's sources, whether or not this entry's trace does).
 * ``iter_entries`` walks files and directories; one bad file never stops the others.
 
 Backends are plain functions ``Entry -> BackendRun`` registered by name in ``BACKENDS``
@@ -30,6 +43,7 @@ the C slice (...)``): it is neither a reproduction nor a failure, and ``fuzzlock
 from __future__ import annotations
 
 import contextlib
+import errno
 import functools
 import hashlib
 import importlib.resources
@@ -45,7 +59,7 @@ import attrs
 
 from fuzzlock.protocol import Protocol, ProtocolError
 from fuzzlock.protocol import from_json as protocol_from_json
-from fuzzlock.scenario import Scenario, ScenarioError
+from fuzzlock.scenario import Scenario, ScenarioError, json_error
 from fuzzlock.scenario import from_json as scenario_from_json
 
 if TYPE_CHECKING:
@@ -58,18 +72,24 @@ __all__ = [
     "SCHEMA",
     "BackendRun",
     "CorpusError",
+    "CorpusWriteError",
     "Entry",
     "Replayed",
+    "Saved",
+    "entry_digest",
     "entry_from_json",
     "entry_from_run",
     "entry_path",
     "iter_entries",
+    "judge",
     "load_entry",
     "make_entry",
     "model_hash",
     "protocol_dir",
     "register_backend",
     "replay",
+    "rerecord",
+    "save_entry",
     "write_entry",
 ]
 
@@ -93,6 +113,10 @@ _FIELDS = (
 )
 _DIGEST_RE = re.compile(r"[0-9a-f]{16,128}")
 _UNSAFE_RE = re.compile(r"[^A-Za-z0-9.\-+=_]")
+#: A decision is a C ``long long`` (native.py's ``_decision_array``).
+DECISION_MAX = 2**63 - 1
+#: ``found_by.seed``: the hunt's seed, at most 64 bits (the C hunts take a ``uint64_t``).
+SEED_MAX = 2**64 - 1
 
 
 class CorpusError(ValueError):
@@ -107,6 +131,15 @@ class CorpusError(ValueError):
         self.message = " ".join(message.split("\n"))
         where = f"{source}: field {field!r}: " if field is not None else f"{source}: "
         super().__init__(where + self.message)
+
+
+class CorpusWriteError(CorpusError):
+    """An entry could not be saved (a directory that is read-only, is a file, a full
+    disk, ...): ``str(err)`` is one line, ``<path>: cannot save the entry: <reason>``."""
+
+    def __init__(self, path: str | os.PathLike[str], err: OSError | str) -> None:
+        reason = err if isinstance(err, str) else (err.strerror or str(err))
+        super().__init__(os.fspath(path), f"cannot save the entry: {reason}")
 
 
 def _default_found_by() -> dict[str, Any]:
@@ -284,6 +317,16 @@ def entry_from_json(obj: Any, source: str = "<entry>") -> Entry:
     decisions = obj["decisions"]
     if not isinstance(decisions, list) or not all(_is_int(d) and d >= 0 for d in decisions):
         raise bad("decisions", "expected a list of non-negative integers")
+    for i, d in enumerate(decisions):
+        if d > DECISION_MAX:
+            raise bad(f"decisions[{i}]", f"{d} is out of range (at most 2**63-1)")
+    n = len(decisions)
+    while n and decisions[n - 1] == 0:
+        n -= 1  # trailing zeros mean "no preemption", like no decision at all
+    if n > sc.max_steps:
+        raise bad(
+            "decisions", f"{n} decisions for at most {sc.max_steps} steps (scenario.max_steps)"
+        )
     expect = obj["expect"]
     if expect not in _known_expects():
         raise bad("expect", f"{expect!r} is neither 'clean' nor a known invariant id")
@@ -297,6 +340,8 @@ def entry_from_json(obj: Any, source: str = "<entry>") -> Entry:
         raise bad("found_by.strategy", f"expected a string, got {fb['strategy']!r}")
     if fb["seed"] is not None and not _is_int(fb["seed"]):
         raise bad("found_by.seed", f"expected an integer or null, got {fb['seed']!r}")
+    if fb["seed"] is not None and not 0 <= fb["seed"] <= SEED_MAX:
+        raise bad("found_by.seed", f"{fb['seed']} is out of range (0 to 2**64-1)")
     if not isinstance(obj["minimized"], bool):
         raise bad("minimized", f"expected true or false, got {obj['minimized']!r}")
     return Entry(
@@ -314,6 +359,12 @@ def entry_from_json(obj: Any, source: str = "<entry>") -> Entry:
     )
 
 
+def _shown(p: str | os.PathLike[str]) -> str:
+    """A path as printed in an error: as it is, or quoted if it has unprintable characters."""
+    s = os.fspath(p)
+    return s if s.isprintable() else repr(s)
+
+
 def load_entry(path: str | os.PathLike[str], source: str | None = None) -> Entry:
     """Read and validate one entry file; ``source`` (default: ``path``) names it in errors."""
     src = source if source is not None else os.fspath(path)
@@ -323,10 +374,12 @@ def load_entry(path: str | os.PathLike[str], source: str | None = None) -> Entry
         raise CorpusError(src, "not JSON (not UTF-8 text)") from None
     except OSError as e:
         raise CorpusError(src, f"cannot read: {e.strerror or e}") from None
+    except ValueError as e:  # a path with a NUL byte
+        raise CorpusError(_shown(src), f"cannot read: {e}") from None
     try:
         obj = json.loads(text)
     except json.JSONDecodeError as e:
-        raise CorpusError(src, f"not JSON ({e.msg} at line {e.lineno} column {e.colno})") from None
+        raise CorpusError(src, f"not JSON ({json_error(e)})") from None
     except RecursionError:
         raise CorpusError(src, "not JSON (nested too deeply)") from None
     return entry_from_json(obj, source=src)
@@ -339,12 +392,16 @@ def iter_entries(
     (recursively, sorted).  A bad file yields its ``CorpusError`` and the walk goes on."""
     for p in paths:
         path = Path(p)
-        if path.is_dir():
-            files = sorted(f for f in path.rglob("*.json") if f.is_file())
-        elif path.exists():
-            files = [path]
-        else:
-            yield path, CorpusError(os.fspath(p), "no such file or directory")
+        try:
+            if path.is_dir():
+                files = sorted(f for f in path.rglob("*.json") if f.is_file())
+            elif path.exists():
+                files = [path]
+            else:
+                yield path, CorpusError(_shown(p), "no such file or directory")
+                continue
+        except (OSError, ValueError) as e:  # unreadable directory, a NUL byte in the path
+            yield path, CorpusError(_shown(p), f"cannot read: {e}")
             continue
         for f in files:
             try:
@@ -363,44 +420,172 @@ def protocol_dir(proto: Protocol | str) -> str:
     return _UNSAFE_RE.sub("_", name) or "_"
 
 
+def entry_digest(entry: Entry) -> str:
+    """The sha256 (hex) naming ``entry``'s file: of everything that makes two entries
+    different: the protocol (name and full knob map), the whole scenario (thread names,
+    move modes, ``max_steps``: ``Scenario.to_json``, defaults filled in), the decisions
+    (trailing zeros dropped: they mean "no preemption" like no decision) and ``expect``.
+    Not the note, ``found_by``, ``minimized``, ``model_hash`` or ``trace_digest``: an
+    entry re-found, or re-recorded after a model change, is the same entry."""
+    d = list(entry.decisions)
+    while d and d[-1] == 0:
+        d.pop()
+    key = {
+        "protocol": entry.protocol.to_json(),
+        "scenario": entry.scenario.to_json(),
+        "decisions": d,
+        "expect": entry.expect,
+    }
+    text = json.dumps(key, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(b"fuzzlock corpus entry\0" + text.encode()).hexdigest()
+
+
 def entry_path(root: str | os.PathLike[str], entry: Entry) -> Path:
-    """``root/<protocol dir>/<trace digest>.json``."""
-    if not _DIGEST_RE.fullmatch(entry.trace_digest):
-        raise ValueError(f"trace_digest {entry.trace_digest!r} is not a lowercase hex digest")
-    return Path(root) / protocol_dir(entry.protocol) / f"{entry.trace_digest}.json"
+    """``root/<protocol dir>/<entry digest>.json``: where ``save_entry`` puts ``entry``
+    unless another file already holds that name."""
+    return Path(root) / protocol_dir(entry.protocol) / f"{entry_digest(entry)}.json"
 
 
-def write_entry(root: str | os.PathLike[str], entry: Entry, *, replace: bool = True) -> Path:
-    """Write ``entry`` to ``entry_path(root, entry)`` atomically and return that path.
+@attrs.frozen
+class Saved:
+    """What ``save_entry`` did: ``path`` holds the entry; ``written`` is False if an
+    identical entry (same ``entry_digest``) was already there (it is left as it is, note
+    and all); ``kept`` are the files that hold something else under the entry's name (each
+    left untouched, the entry went to the next free name)."""
 
-    If the file already holds the same text nothing is written.  If it holds something else
-    it is replaced (atomically), unless ``replace`` is false: then the existing file is kept
-    (e.g. to keep a hand-written note when a campaign finds the same trace again)."""
-    path = entry_path(root, entry)
-    text = entry.dumps()
-    data = text.encode("utf-8")
+    path: Path
+    written: bool
+    kept: tuple[Path, ...] = ()
+
+    @property
+    def message(self) -> str:
+        """One line for the user."""
+        what = f"saved to {self.path}" if self.written else f"already in the corpus: {self.path}"
+        if not self.kept:
+            return what
+        others = ", ".join(str(p) for p in self.kept)
+        return f"{what} ({others}: a different entry under the same name, kept)"
+
+
+#: How many ``<digest>-N.json`` names ``save_entry`` tries after ``<digest>.json``.
+MAX_ALTERNATES = 100
+
+
+def _same_entry(path: Path, data: bytes, digest: str) -> bool | None:
+    """None if ``path`` does not exist; True if it holds the entry whose text is ``data``
+    and digest is ``digest`` (byte for byte, or any valid entry with that digest); False
+    if it holds anything else (another entry, a malformed file, a directory)."""
     try:
         old = path.read_bytes()
     except FileNotFoundError:
-        old = None
-    if old is not None and (old == data or not replace):
-        return path
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # The temp name does not end in .json, so a reader scanning the directory never sees a
-    # half-written entry; os.replace within one directory is atomic on POSIX.
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".tmp", dir=path.parent)
+        return None
+    except OSError:
+        return False if path.exists() or path.is_symlink() else None
+    if old == data:
+        return True
+    try:
+        other = entry_from_json(json.loads(old.decode("utf-8")), os.fspath(path))
+    except (ValueError, RecursionError):  # CorpusError, JSONDecodeError, UnicodeDecodeError
+        return False
+    return entry_digest(other) == digest
+
+
+def _temp_file(d: Path, stem: str, data: bytes) -> str:
+    """A new temp file in ``d`` holding ``data``, flushed to disk.  Its name does not end
+    in .json, so a reader scanning the directory never sees a half-written entry."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{stem[:16]}.", suffix=".tmp", dir=d)
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
         os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
     except BaseException:
-        with contextlib.suppress(FileNotFoundError):
+        with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
-    return path
+    return tmp
+
+
+def _publish(tmp: str, path: Path) -> bool:
+    """Give the complete file ``tmp`` the name ``path`` unless ``path`` exists (then
+    False).  A hard link is atomic and never replaces; where the file system has no hard
+    links, an exclusively created placeholder is atomically replaced instead."""
+    try:
+        os.link(tmp, path)
+        return True
+    except FileExistsError:
+        return False
+    except OSError as e:
+        if e.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK, errno.EXDEV):
+            raise
+    try:
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644))
+    except FileExistsError:
+        return False
+    os.replace(tmp, path)
+    return True
+
+
+def save_entry(root: str | os.PathLike[str], entry: Entry) -> Saved:
+    """Save ``entry`` under ``root/<protocol dir>/`` atomically; never overwrite a file.
+
+    The name is ``<entry digest>.json``; if a file holds that name with a different
+    entry (hand-edited, say) it is kept and ``<entry digest>-2.json`` (-3, ...) is tried.
+    An identical entry already there is not written again.  Raises ``CorpusWriteError``
+    (one line) if the directory cannot be made or written."""
+    d = Path(root) / protocol_dir(entry.protocol)
+    digest = entry_digest(entry)
+    data = entry.dumps().encode("utf-8")
+    try:
+        d.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise CorpusWriteError(d, "not a directory") from None
+    except OSError as e:
+        raise CorpusWriteError(d if Path(root).is_dir() else root, e) from None
+    if not d.is_dir():
+        raise CorpusWriteError(d, "not a directory")
+    kept: list[Path] = []
+    tmp: str | None = None
+    try:
+        for n in range(1, MAX_ALTERNATES + 2):
+            path = d / (f"{digest}.json" if n == 1 else f"{digest}-{n}.json")
+            while True:
+                same = _same_entry(path, data, digest)
+                if same is True:
+                    return Saved(path, False, tuple(kept))
+                if same is False:
+                    kept.append(path)
+                    break
+                if tmp is None:
+                    tmp = _temp_file(d, digest, data)
+                if _publish(tmp, path):
+                    return Saved(path, True, tuple(kept))
+                # another writer took the name meanwhile: look at what it wrote
+        raise CorpusWriteError(d, f"{len(kept)} files already hold other entries named {digest}")
+    except OSError as e:
+        raise CorpusWriteError(d, e) from None
+    finally:
+        if tmp is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+
+
+def write_entry(root: str | os.PathLike[str], entry: Entry) -> Path:
+    """``save_entry(root, entry).path``: the file written, or the existing identical one.
+    Raises ``CorpusWriteError`` (a ``CorpusError``, one line) when it cannot write."""
+    return save_entry(root, entry).path
+
+
+def _replace_file(path: Path, data: bytes) -> None:
+    """Atomically make ``path`` hold ``data`` (temp file in its directory, os.replace)."""
+    tmp = _temp_file(path.parent, path.stem, data)
+    try:
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
 
 
 # --------------------------------------------------------------------------- model hash
@@ -496,7 +681,9 @@ def _native_backend(entry: Entry) -> BackendRun:
         return BackendRun("setup-error", "", str(e))
     except native.NativeUnavailableError as e:
         raise NotImplementedError(f"native backend unavailable: {e}") from None
-    except native.NativeError as e:
+    except (native.NativeError, ValueError) as e:
+        # NativeError: beyond the C model's capacities; ValueError: a value the ctypes
+        # call cannot carry (load_entry rejects those, an Entry built in code may not)
         return BackendRun(NOT_APPLICABLE, "", f"outside the C slice ({e})")
     detail = ""
     if viol is not None:
@@ -515,8 +702,10 @@ def register_backend(name: str, run: Backend) -> None:
 
 @attrs.frozen
 class Replayed:
-    """The result of replaying one entry.  ``ok`` iff ``expect`` reproduced; a changed
-    digest or model hash is reported in ``message`` but does not make it fail."""
+    """The result of replaying one entry.  ``ok`` iff ``expect`` reproduced (``reproduced``)
+    with the recorded trace (``digest_matches``): a changed trace is a failure until the
+    entry is re-recorded (``rerecord``).  ``message`` is one line; a changed ``model_hash``
+    is mentioned only when the replay failed (as a hint to why)."""
 
     ok: bool
     outcome: str
@@ -526,14 +715,14 @@ class Replayed:
     model_hash_changed: bool
     message: str
     applicable: bool = True  # False: the backend cannot run this entry (ok is then True)
+    reproduced: bool = True  # the outcome is the recorded ``expect`` (whatever the trace)
 
 
-def replay(entry: Entry, backend: str = "python") -> Replayed:
-    """Re-run ``entry`` on ``backend`` and compare with what it recorded."""
-    run = BACKENDS.get(backend)
-    if run is None:
-        raise ValueError(f"unknown backend {backend!r}; known: {', '.join(sorted(BACKENDS))}")
-    got = run(entry)
+def judge(entry: Entry, got: BackendRun) -> Replayed:
+    """Compare one run of ``entry`` (on any backend, or ``fuzzlock show``'s) with what
+    the entry recorded."""
+    from fuzzlock.sched.result import FINISHED
+
     expected = entry.expect
     if got.outcome == NOT_APPLICABLE:
         return Replayed(
@@ -545,35 +734,71 @@ def replay(entry: Entry, backend: str = "python") -> Replayed:
             model_hash_changed=False,
             message=f"skipped: {got.detail}",
             applicable=False,
+            reproduced=False,
         )
-    from fuzzlock.sched.result import FINISHED
-
-    ok = got.outcome == FINISHED if expected == CLEAN else got.outcome == expected
+    reproduced = got.outcome == FINISHED if expected == CLEAN else got.outcome == expected
     digest_matches = got.digest == entry.trace_digest
     now = model_hash()
     hash_changed = entry.model_hash != now
     shown = CLEAN if got.outcome == FINISHED else got.outcome
-    if ok:
-        parts = [f"reproduced {expected}"]
+    if not reproduced:
+        message = f"expected {expected}, got {shown}" + (f" ({got.detail})" if got.detail else "")
+    elif not digest_matches:
+        message = (
+            f"reproduced {expected} but the trace changed "
+            f"(recorded {entry.trace_digest[:12]}, now {got.digest[:12]})"
+        )
     else:
-        parts = [f"expected {expected}, got {shown}" + (f" ({got.detail})" if got.detail else "")]
-    if not digest_matches and got.digest:
-        parts.append(
-            f"trace digest changed (recorded {entry.trace_digest[:12]}, now {got.digest[:12]})"
-        )
-    if hash_changed:
-        parts.append(
-            f"model changed since the entry was recorded (model_hash {entry.model_hash} -> {now})"
-        )
+        message = f"reproduced {expected}"
+    if hash_changed and not (reproduced and digest_matches):
+        message += f"; the model changed since the entry was recorded (model_hash {entry.model_hash} -> {now})"
     return Replayed(
-        ok=ok,
+        ok=reproduced and digest_matches,
         outcome=got.outcome,
         expected=expected,
         digest=got.digest,
         digest_matches=digest_matches,
         model_hash_changed=hash_changed,
-        message="; ".join(parts),
+        message=message,
+        reproduced=reproduced,
     )
+
+
+def replay(entry: Entry, backend: str = "python") -> Replayed:
+    """Re-run ``entry`` on ``backend`` and compare with what it recorded (``judge``)."""
+    run = BACKENDS.get(backend)
+    if run is None:
+        raise ValueError(f"unknown backend {backend!r}; known: {', '.join(sorted(BACKENDS))}")
+    return judge(entry, run(entry))
+
+
+def rerecord(path: str | os.PathLike[str], entry: Entry, replayed: Replayed) -> list[str]:
+    """Record ``replayed`` (a replay of ``entry``, loaded from ``path``, that reproduced
+    its ``expect``) as what ``entry`` records: its trace digest, the current model hash
+    and fuzzlock version; rewrite ``path`` atomically if any changed.  Returns what
+    changed, one ``"<field> <old> -> <new>"`` each (empty: nothing to do).  Never changes
+    what the entry expects: ValueError if ``replayed`` did not reproduce it.  Raises
+    ``CorpusWriteError`` if the file cannot be rewritten."""
+    if not (replayed.applicable and replayed.reproduced):
+        raise ValueError(f"cannot re-record an entry that does not reproduce: {replayed.message}")
+    new = attrs.evolve(
+        entry,
+        trace_digest=replayed.digest,
+        model_hash=model_hash(),
+        fuzzlock_version=_current_version(),
+    )
+    changes = [
+        f"{f} {getattr(entry, f)} -> {getattr(new, f)}"
+        for f in ("trace_digest", "model_hash", "fuzzlock_version")
+        if getattr(entry, f) != getattr(new, f)
+    ]
+    if changes:
+        p = Path(path)
+        try:
+            _replace_file(p, new.dumps().encode("utf-8"))
+        except OSError as e:
+            raise CorpusWriteError(p, e) from None
+    return changes
 
 
 # --------------------------------------------------------------------------- known findings

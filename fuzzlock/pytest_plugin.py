@@ -30,9 +30,11 @@ end, ``fuzzlock_worker``; ``--junitxml`` writes them out, which is how ``fuzzloc
 
 Corpus replay: every ``*.json`` file under a ``corpora/`` directory that pytest collects
 (``pytest corpora``) is one test, named by its path, that replays the entry on
-``--fuzzlock-backend`` and passes iff its recorded outcome reproduces (marker ``corpus``).
-A malformed entry fails only its own test, with the one-line error; a changed trace digest
-or model hash is listed in the terminal summary, not failed.
+``--fuzzlock-backend`` and passes iff its recorded outcome reproduces with its recorded
+trace (marker ``corpus``).  A malformed entry fails only its own test, with the one-line
+error; a changed trace digest fails too (with the ``fuzzlock replay --re-record`` command
+that accepts it), a changed model hash alone says nothing.  Whatever goes wrong, a corpus
+item's failure is one paragraph, never a traceback.
 
 Import cost matters (this module is imported by every pytest run in the environment): it
 imports neither Hypothesis (until configure), the model, nor the native library.
@@ -224,7 +226,6 @@ def pytest_configure(config: pytest.Config) -> None:
         name = name or default_profile()
         settings.load_profile(name)
     config.stash[_profile_key] = name
-    config.pluginmanager.register(_CorpusNotes(), "fuzzlock-corpus-notes")
     config.addinivalue_line(
         "markers", "corpus: replays one corpus entry (collected from corpora/**/*.json)"
     )
@@ -499,59 +500,33 @@ class CorpusItem(pytest.Item):
             raise CorpusReplayError(f"{self.name}: backend {backend}: {e}") from None
         self.user_properties.append(("fuzzlock_replay", r.message))
         if not r.ok:
-            raise CorpusReplayError(f"{self.name}: {r.message}")
-        if r.model_hash_changed:
-            self.user_properties.append(("fuzzlock_note", "model_hash"))
-        if not r.digest_matches:
-            self.user_properties.append(("fuzzlock_note", "digest"))
+            hint = ""
+            if r.reproduced:  # only the trace changed
+                hint = f"; if that is intended: fuzzlock replay --re-record {self.name}"
+            raise CorpusReplayError(f"{self.name}: {r.message}{hint}")
 
     def repr_failure(
         self,
         excinfo: pytest.ExceptionInfo[BaseException],
         style: Any = None,
     ) -> Any:
-        if isinstance(excinfo.value, CorpusReplayError):
-            return str(excinfo.value)
         from fuzzlock.corpus import CorpusError
 
-        if isinstance(excinfo.value, CorpusError):
-            return str(excinfo.value)
-        return super().repr_failure(excinfo, style=style)
+        err = excinfo.value
+        if isinstance(err, (CorpusReplayError, CorpusError)):
+            return str(err)
+        if not isinstance(err, Exception):  # KeyboardInterrupt and the like: pytest's own
+            return super().repr_failure(excinfo, style=style)
+        # A bug in fuzzlock, not in the entry: one paragraph naming where, not a traceback
+        # through the model (the same replay with `fuzzlock replay` shows the exception).
+        tb = excinfo.traceback[-1] if excinfo.traceback else None
+        where = f" at {tb.path}:{tb.lineno + 1}" if tb is not None else ""
+        msg = " ".join(str(err).split())
+        return (
+            f"{self.name}: replaying the entry raised {type(err).__name__}: {msg}{where} "
+            f"(a fuzzlock bug: the entry passed validation; backend "
+            f"{resolve_backend(self.config)})"
+        )
 
     def reportinfo(self) -> tuple[Path, int | None, str]:
         return self.path, None, f"corpus entry {self.name}"
-
-
-class _CorpusNotes:
-    """Collects replays that passed with a note (changed model hash or trace digest) and
-    lists them in the terminal summary.  Registered per config; under xdist the controller's
-    instance sees every worker's reports (user_properties travel with them)."""
-
-    def __init__(self) -> None:
-        self.model_hash: list[str] = []
-        self.digest: list[str] = []
-
-    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        if report.when != "call" or not report.passed:
-            return
-        for k, v in report.user_properties:
-            if k == "fuzzlock_note" and v == "model_hash":
-                self.model_hash.append(report.nodeid)
-            elif k == "fuzzlock_note" and v == "digest":
-                self.digest.append(report.nodeid)
-
-    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
-        if not self.model_hash and not self.digest:
-            return
-        tr = terminalreporter
-        tr.write_sep("-", "fuzzlock corpus notes (not failures)")
-        n = len(self.model_hash)
-        if n:
-            tr.write_line(
-                f"{n} entr{'y' if n == 1 else 'ies'} recorded under another model_hash "
-                "(the model or native sources changed since)"
-            )
-        for nodeid in self.digest[:20]:
-            tr.write_line(f"trace digest changed: {nodeid}")
-        if len(self.digest) > 20:
-            tr.write_line(f"... and {len(self.digest) - 20} more with a changed trace digest")

@@ -24,6 +24,10 @@ import attrs
 MAX_THREADS = 6
 MAX_OPS = 8
 MAX_ADDR = 1 << 20
+#: The largest ``max_steps``: the C model takes it as an ``int`` (native/model.h).
+MAX_STEPS = 2**31 - 1
+#: The range of a ``write`` op's ``value``: the C model stores it as an ``int64_t``.
+VALUE_MIN, VALUE_MAX = -(2**63), 2**63 - 1
 
 # op name -> (required fields, optional fields with defaults)
 _MM = {"mm": int}
@@ -81,11 +85,20 @@ class Scenario:
         return [n for n, _ in self.threads]
 
 
+def json_error(e: json.JSONDecodeError) -> str:
+    """``e`` as ``<what> at line L column C`` (json's "Unterminated string starting at"
+    already ends in "at")."""
+    where = f"line {e.lineno} column {e.colno}"
+    return f"{e.msg} {where}" if e.msg.endswith(" at") else f"{e.msg} at {where}"
+
+
 def loads(text: str) -> Scenario:
     try:
         obj = json.loads(text)
     except json.JSONDecodeError as e:
-        raise ScenarioError(f"scenario: not JSON ({e.msg} at line {e.lineno})") from None
+        raise ScenarioError(f"scenario: not JSON ({json_error(e)})") from None
+    except RecursionError:
+        raise ScenarioError("scenario: not JSON (nested too deeply)") from None
     return from_json(obj)
 
 
@@ -118,6 +131,8 @@ def from_json(obj: Any, where: str = "scenario") -> Scenario:
     max_steps = obj.get("max_steps", 20_000)
     if not isinstance(max_steps, int) or isinstance(max_steps, bool) or max_steps < 1:
         raise ScenarioError(f"{where}.max_steps: expected a positive integer")
+    if max_steps > MAX_STEPS:
+        raise ScenarioError(f"{where}.max_steps: {max_steps} is out of range (at most {MAX_STEPS})")
     sc = Scenario(setup, tuple(threads), max_steps)
     _check_names(sc, where)
     return sc
@@ -127,7 +142,7 @@ def _op(o: Any, where: str, setup: bool) -> dict[str, Any]:
     if not isinstance(o, Mapping):
         raise ScenarioError(f"{where}: expected an object")
     name = o.get("op")
-    if name not in OPS:
+    if not isinstance(name, str) or name not in OPS:
         raise ScenarioError(f"{where}.op: unknown op {name!r}")
     if not setup and name in SETUP_ONLY:
         raise ScenarioError(f"{where}.op: {name!r} is a setup-only op")
@@ -140,7 +155,9 @@ def _op(o: Any, where: str, setup: bool) -> dict[str, Any]:
     for k, default in opt.items():
         v = o.get(k, default)
         if k == "mode":
-            if not isinstance(v, list) or any(m not in MOVE_MODES for m in v):
+            if not isinstance(v, list) or any(
+                not isinstance(m, str) or m not in MOVE_MODES for m in v
+            ):
                 raise ScenarioError(f"{where}.mode: expected a list of {sorted(MOVE_MODES)}")
             out[k] = sorted(set(v))
         else:
@@ -154,6 +171,8 @@ def _op(o: Any, where: str, setup: bool) -> dict[str, Any]:
     for k in ("pages", "len"):
         if k in out and not 1 <= out[k] <= 64:
             raise ScenarioError(f"{where}.{k}: expected 1 to 64 pages")
+    if "value" in out and not VALUE_MIN <= out["value"] <= VALUE_MAX:
+        raise ScenarioError(f"{where}.value: {out['value']} does not fit in 64 bits")
     return out
 
 
@@ -184,6 +203,15 @@ def _check_names(sc: Scenario, where: str) -> None:
             vmas.setdefault(o["mm"], []).append((lo, hi, o["vma"]))
         if o.get("folio"):
             bound.add(o["folio"])
+    made: set[int] = set()  # the mms that exist at each point of the (sequential) setup
+    for i, o in enumerate(sc.setup):
+        if o["op"] == "mmap":
+            made.add(o["mm"])
+        elif o["op"] == "fork" and o["mm"] in made:
+            made.add(o["child"])
+        elif o["op"] in ("write", "read") and o["mm"] not in made:
+            # a setup write fills the page like UFFDIO_COPY: it needs the mm to exist
+            raise ScenarioError(f"{where}.setup[{i}].mm: mm {o['mm']} has no mapping yet")
     mm_ids = {o["mm"] for o in sc.setup if o["op"] == "mmap"}
     mm_ids |= {o["child"] for o in sc.setup if o["op"] == "fork"}
     children: dict[int, int] = {}  # child mm id -> the thread that forks it
