@@ -187,6 +187,8 @@ static int __anon_vma_prepare(struct fl_world *w, struct fl_vma *vma)
 	int av = anon_vma_alloc(w, fn);
 	int allocated = av;
 
+	if (av >= 0)
+		w->avs[av].num_children++;	/* self-parent link for new root */
 	anon_vma_lock_write(w, fn, av);
 	fl_lock_op(fn, &mm->page_table_lock, 0);
 	if (vma->anon_vma < 0) {
@@ -939,9 +941,11 @@ long long fl_read_pgoff(const char *fn, struct fl_folio *folio)
 /* --- fork ---------------------------------------------------------------------------- */
 
 /*
- * anon_vma_clone (v6.18): link @dst into every anon_vma @src is linked into (newest
- * to oldest), each under its root's write lock, and reuse an anon_vma with no VMAs
- * and fewer than two children as @dst's own.
+ * anon_vma_clone (v6.18): link @dst into every anon_vma @src is linked into, oldest
+ * first (the kernel's list_for_each_entry_reverse over a list_add()ed chain; our
+ * chain arrays are oldest first), each under its root's write lock, and reuse an
+ * anon_vma with no VMAs and fewer than two children as @dst's own (never a root: it
+ * counts its self-parent link).
  */
 static int anon_vma_clone(struct fl_world *w, struct fl_vma *dst, struct fl_vma *src)
 {
@@ -949,7 +953,7 @@ static int anon_vma_clone(struct fl_world *w, struct fl_vma *dst, struct fl_vma 
 	int chain[FL_MAX_CHAIN], nchain = src->nchain, root = -1, i;
 
 	memcpy(chain, src->chain, sizeof(int) * (size_t)nchain);
-	for (i = nchain - 1; i >= 0; i--) {
+	for (i = 0; i < nchain; i++) {
 		int av = chain[i];
 		struct fl_anon_vma *a = &w->avs[av];
 

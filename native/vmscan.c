@@ -272,7 +272,8 @@ static void av_tree_remove(struct fl_anon_vma *a, int vma)
 }
 
 /* unlink_anon_vmas (v6.18): remove the VMA from every anon_vma tree under the root
- * write lock; anon_vmas left empty are put after the lock is dropped */
+ * write lock, newest first (the kernel's chain order, so the root goes last); anon_vmas
+ * left empty are put after the lock is dropped, in the same order */
 static void unlink_anon_vmas(struct fl_world *w, struct fl_vma *vma)
 {
 	static const char fn[] = "unlink_anon_vmas";
@@ -280,7 +281,7 @@ static void unlink_anon_vmas(struct fl_world *w, struct fl_vma *vma)
 	int root = -1, i, k;
 
 	memcpy(chain, vma->chain, sizeof(int) * (size_t)nchain);
-	for (i = 0; i < nchain; i++) {
+	for (i = nchain - 1; i >= 0; i--) {
 		int av = chain[i];
 		struct fl_anon_vma *a = &w->avs[av];
 

@@ -41,6 +41,7 @@ def __anon_vma_prepare(w: World, vma: VMA) -> Gen:
     find_mergeable_anon_vma is not modelled (always a new anon_vma)."""
     fn = "__anon_vma_prepare"
     av = yield from anon_vma_alloc(w, fn)
+    av.num_children += 1  # self-parent link for new root: a root is never reused
     allocated: AnonVma | None = av
     yield prim.anon_vma_lock_write(fn, av)
     yield prim.spin_lock(fn, vma.mm.page_table_lock)
@@ -65,11 +66,13 @@ def anon_vma_prepare(w: World, vma: VMA) -> Gen:
 
 def anon_vma_clone(w: World, dst: VMA, src: VMA) -> Gen:
     """``anon_vma_clone`` (v6.18): link ``dst`` into every anon_vma ``src`` is linked
-    into (newest to oldest), each under its root's write lock, and reuse an anon_vma
-    with no VMAs and fewer than two children as ``dst``'s own."""
+    into, oldest first (the kernel's list_for_each_entry_reverse over a list_add()ed
+    chain; ``VMA.chain`` is oldest first), each under its root's write lock, and reuse
+    an anon_vma with no VMAs and fewer than two children as ``dst``'s own (never a root:
+    it counts its self-parent link)."""
     fn = "anon_vma_clone"
     root: AnonVma | None = None
-    for pavc in reversed(src.chain):
+    for pavc in list(src.chain):
         av = pavc.anon_vma
         if root is not av.root:  # lock_anon_vma_root: once per root
             if root is not None:
@@ -122,11 +125,12 @@ def _inc(av: AnonVma) -> int:
 
 def unlink_anon_vmas(w: World, vma: VMA) -> Gen:
     """``unlink_anon_vmas`` (v6.18): remove the VMA from every anon_vma tree under the
-    root write lock; anon_vmas left empty are put after the lock is dropped."""
+    root write lock, newest first (the kernel's chain order, so the root goes last);
+    anon_vmas left empty are put after the lock is dropped, in the same order."""
     fn = "unlink_anon_vmas"
     root: AnonVma | None = None
     emptied: list[AnonVma] = []
-    for avc in list(vma.chain):
+    for avc in reversed(list(vma.chain)):
         av = avc.anon_vma
         if root is not av.root:
             if root is not None:

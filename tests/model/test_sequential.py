@@ -441,3 +441,29 @@ def test_mmap_changing_is_eagain_with_move_eagain(proto: str) -> None:
     res, w = _solo_move(proto, prepare=lambda w: setattr(w.mms[0].uffd, "mmap_changing", 1))
     assert res.trace_repr() == "ret=EAGAIN,move=-11"
     assert_src_untouched(w, w.named_folios["F"])
+
+
+# --- fork: anon_vma_clone never reuses a root anon_vma ---------------------------------------
+
+
+def test_fork_of_a_fork_never_reuses_the_root_anon_vma(proto: str) -> None:
+    """mm/rmap.c anon_vma_clone: "Root anon_vma is never reused: it has self-parent
+    reference and at least one child" (__anon_vma_prepare counts the self-parent link
+    in num_children).  mm0 faults (root R), forks mm1 (child C, parent R) and exits, so
+    R has no VMA; when mm1 forks mm2, R (self link + C = 2 children) must not be reused,
+    and C is mm1's own: mm2 gets a fresh anon_vma whose parent is C."""
+    setup = [mmap("src", SRC), write(SRC, 7), FORK, {"op": "exit", "mm": 0}]
+    r = run(proto, setup, [{"op": "fork", "mm": 1, "child": 2}])
+    w = r.world
+    child = w.mms[1].find_vma(SRC)
+    grandchild = w.mms[2].find_vma(SRC)
+    assert child is not None and grandchild is not None
+    root = child.anon_vma.root
+    assert child.anon_vma is not root
+    assert root.num_children == 2  # its self-parent link and mm1's anon_vma
+    assert grandchild.anon_vma is not root
+    assert grandchild.anon_vma is not child.anon_vma
+    assert grandchild.anon_vma.parent is child.anon_vma
+    assert grandchild.anon_vma.root is root
+    # the grandchild is linked into the whole chain, oldest first as in the kernel
+    assert [a.anon_vma for a in grandchild.chain] == [root, child.anon_vma, grandchild.anon_vma]

@@ -1256,3 +1256,43 @@ def test_swap_moves_rmap_off_breaks_swap_rmap() -> None:
         )
     assert hits[False]["python"] > 0 and hits[False]["C"] == hits[False]["python"], hits
     assert hits[True] == {"python": 0, "C": 0}, hits
+
+
+def test_fork_chains_agree_on_anon_vma_reuse() -> None:
+    """Forks of forks after the ancestor exits: anon_vma_clone's reuse rule (never a root,
+    which counts its self-parent link; oldest first) and unlink_anon_vmas's newest-first
+    teardown give the same anon_vmas, traces and outcomes on both backends, racing CoW
+    writes, walkers and exits."""
+    rng = random.Random(SEED + 29)
+    for i in range(300):
+        setup: list[dict[str, Any]] = [
+            {"op": "mmap", "mm": 0, "vma": "src", "start": 16, "pages": 2, "uffd": True},
+            {"op": "write", "mm": 0, "addr": 16, "value": 1, "folio": "F0"},
+            {"op": "fork", "mm": 0, "child": 1},
+        ]
+        if rng.random() < 0.7:
+            setup.append({"op": "exit", "mm": 0})
+        threads: list[dict[str, Any]] = [
+            {"name": "forker", "ops": [{"op": "fork", "mm": 1, "child": 2}]},
+            {
+                "name": "other",
+                "ops": [
+                    rng.choice(
+                        [
+                            {"op": "write", "mm": 1, "addr": 16 + rng.randint(0, 1), "value": 5},
+                            {"op": "exit", "mm": 1},
+                            {"op": rng.choice(WALKER_OPS), "folio": "F0"},
+                        ]
+                    )
+                ],
+            },
+        ]
+        if rng.random() < 0.5:
+            threads[0]["ops"].append({"op": "write", "mm": 2, "addr": 17, "value": 3})
+        sc = scenario.from_json({"setup": setup, "threads": threads})
+        proto = protocol.get(rng.choice(["v6.18", "v6.19"]))
+        decisions = [rng.randint(0, 3) for _ in range(rng.choice([0, 10, 40]))]
+        diff = difference(sc, proto, decisions)
+        assert not diff, (
+            f"run {i}: {diff}\nprotocol {proto.name}\ndecisions {decisions}\n{sc.dumps()}"
+        )
