@@ -17,6 +17,7 @@ import fuzzlock
 from fuzzlock import corpus, model, protocol, scenario
 from fuzzlock.corpus import CorpusError, Entry
 from fuzzlock.sched import RandomChooser
+from tests.native_required import require_native_model
 
 SC_JSON: dict[str, Any] = {
     "setup": [
@@ -182,9 +183,14 @@ def test_changed_model_hash_and_digest_are_reported_not_fatal(violating: Entry) 
     assert r.ok and not r.digest_matches and "trace digest changed" in r.message
 
 
-def test_backends_plug_in(monkeypatch: pytest.MonkeyPatch, clean: Entry) -> None:
-    native = corpus.replay(clean, backend="native")  # skipped if the C model is not built
+@pytest.mark.native
+def test_native_backend_replays_a_clean_entry(clean: Entry) -> None:
+    require_native_model()
+    native = corpus.replay(clean, backend="native")
     assert native.ok or not native.applicable, native.message
+
+
+def test_backends_plug_in(monkeypatch: pytest.MonkeyPatch, clean: Entry) -> None:
     with pytest.raises(ValueError, match="unknown backend 'nope'"):
         corpus.replay(clean, backend="nope")
     seen: list[Entry] = []
