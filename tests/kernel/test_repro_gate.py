@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPRO_ENV, REPRO_OPTION
+from tests.conftest import REPRO_ENV, REPRO_OPTION, kernel_repro_enabled
 
 ROOT = Path(__file__).resolve().parents[2]
 KERNEL_TESTS = Path(__file__).resolve().parent
@@ -127,11 +127,19 @@ def test_only_sequential_conformance_touches_the_live_kernel_by_default(
     assert not any(_gated(items[n]) for n in sequential)
 
 
-@pytest.mark.parametrize("how", ["option", "env"])
-def test_reproducers_run_when_asked(tmp_path: Path, how: str) -> None:
-    if how == "option":
-        items = _collect(tmp_path, REPRO_OPTION)
-    else:
-        items = _collect(tmp_path, env_value="1")
+def test_reproducers_run_with_the_option(tmp_path: Path) -> None:
+    items = _collect(tmp_path, REPRO_OPTION)
     assert items.keys() >= REPRODUCERS
     assert not [n for n, it in items.items() if _gated(it)]
+
+
+@pytest.mark.parametrize(
+    ("value", "enabled"),
+    [("1", True), ("yes", True), ("true", True), ("0", False), ("", False), ("no", False)],
+)
+def test_reproducers_run_with_the_environment_variable(
+    pytestconfig: pytest.Config, monkeypatch: pytest.MonkeyPatch, value: str, enabled: bool
+) -> None:
+    monkeypatch.setattr(pytestconfig.option, "fuzzlock_kernel_repro", False)
+    monkeypatch.setenv(REPRO_ENV, value)
+    assert kernel_repro_enabled(pytestconfig) is enabled
