@@ -16,6 +16,7 @@ import fuzzlock
 from fuzzlock import corpus, model, protocol, scenario
 from fuzzlock.corpus import CorpusError, Entry
 from fuzzlock.sched import RandomChooser
+from tests.native_required import require_native_model
 
 SC_JSON: dict[str, Any] = {
     "setup": [
@@ -350,9 +351,14 @@ def test_a_changed_trace_digest_fails_the_replay(violating: Entry) -> None:
     assert not r.ok and "model_hash 0123456789abcdef -> " in r.message and "\n" not in r.message
 
 
-def test_backends_plug_in(monkeypatch: pytest.MonkeyPatch, clean: Entry) -> None:
-    native = corpus.replay(clean, backend="native")  # skipped if the C model is not built
+@pytest.mark.native
+def test_native_backend_replays_a_clean_entry(clean: Entry) -> None:
+    require_native_model()
+    native = corpus.replay(clean, backend="native")
     assert native.ok or not native.applicable, native.message
+
+
+def test_backends_plug_in(monkeypatch: pytest.MonkeyPatch, clean: Entry) -> None:
     with pytest.raises(ValueError, match="unknown backend 'nope'"):
         corpus.replay(clean, backend="nope")
     seen: list[Entry] = []

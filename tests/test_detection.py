@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from fuzzlock import detection, protocol
+from fuzzlock import campaign, detection, protocol
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
@@ -87,6 +87,10 @@ def test_cell_median_is_honest_about_misses() -> None:
 
 
 def test_quick_json_catches_patch2_only_and_the_control_row_is_clean(tmp_path: Path) -> None:
+    # --quick's 2 s per run is ample on the C model; on the Python one (an install without
+    # a C compiler) pct needs about that for its ~90 schedules on patch2-only, so there the
+    # 300-schedule budget alone bounds a run.
+    seconds = detection.QUICK_MAX_SECONDS if campaign.native_model_available() else 300.0
     p = run_cli(
         "--quick",
         "--setting",
@@ -97,12 +101,14 @@ def test_quick_json_catches_patch2_only_and_the_control_row_is_clean(tmp_path: P
         "random",
         "--strategy",
         "pct",
+        "--max-seconds",
+        f"{seconds:g}",
         "--json",
     )
     assert p.returncode == 0, p.stderr
     d = json.loads(p.stdout)
     assert d["jobs"] >= 1 and d["seeds"] == detection.QUICK_SEEDS
-    assert d["max_seconds"] == detection.QUICK_MAX_SECONDS
+    assert d["max_seconds"] == seconds and d["max_schedules"] == detection.QUICK_MAX_SCHEDULES
     assert d["strategies"] == ["random", "pct"]
     assert d["backend"] in ("native", "python") and d["backend_note"]
     assert d["command"].startswith("fuzzlock detection --setting patch2-only")

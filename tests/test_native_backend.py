@@ -14,14 +14,16 @@ from pathlib import Path
 import pytest
 
 from fuzzlock import campaign, corpus, protocol
+from tests.native_required import native_model_missing
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPORA = ROOT / "corpora"
 
-if not campaign.native_model_available():
+_MISSING = native_model_missing()
+if _MISSING is not None:
     if os.environ.get("FUZZLOCK_REQUIRE_NATIVE"):
-        raise RuntimeError("FUZZLOCK_REQUIRE_NATIVE is set but the C model is not available")
-    pytest.skip("the C library has no model (fl_model_new)", allow_module_level=True)
+        raise RuntimeError(f"FUZZLOCK_REQUIRE_NATIVE is set but: {_MISSING}")
+    pytest.skip(_MISSING, allow_module_level=True)
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:

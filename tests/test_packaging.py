@@ -219,3 +219,58 @@ def test_cmake_configure_without_c_compiler_warns_and_succeeds(tmp_path: Path) -
     assert res.returncode == 0, res.stdout + res.stderr
     assert "fuzzlock: no C compiler found" in res.stderr
     assert not list((tmp_path / "build").glob("**/*.so"))
+
+
+# --------------------------------------------------------------------------- no C library
+
+# The tests that use the C library directly (plus one that once failed without it); the
+# whole suite on an install without a C compiler is .ci/run's second install.
+_NATIVE_USERS = [
+    "tests/native",
+    "tests/explore/test_explore_native.py",
+    "tests/test_native_backend.py",
+    "tests/test_corpus.py::test_backends_plug_in",
+    "tests/test_corpus.py::test_native_backend_replays_a_clean_entry",
+    "tests/test_packaging.py::test_native_library_loads",
+]
+
+
+def _pytest_without_native(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("FUZZLOCK_REQUIRE_NATIVE", "PYTEST_ADDOPTS")
+    }
+    env[native.ENV_VAR] = str(tmp_path / "no-such-lib.so")
+    env[native.FP_ENV_VAR] = str(tmp_path / "no-such-fp-lib.so")
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-n", "0", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+
+
+@pytest.mark.slow
+def test_without_the_c_library_the_suite_collects_and_native_tests_skip_saying_why(
+    tmp_path: Path,
+) -> None:
+    """As on an install without a C compiler (the library is looked up where
+    FUZZLOCK_NATIVE_LIB points: nowhere): every test module collects, and the tests that
+    need the C library skip, each with the reason, instead of failing or erroring."""
+    if not (ROOT / "tests" / "native").is_dir():
+        pytest.skip(f"no source tree at {ROOT}")
+    collected = _pytest_without_native(tmp_path, "--collect-only", "-q")
+    not_items = [
+        ln for ln in collected.stdout.splitlines() if "::" not in ln and not ln.endswith(".json")
+    ]
+    assert collected.returncode == 0, "\n".join(not_items)[-5000:] + collected.stderr[-3000:]
+    res = _pytest_without_native(tmp_path, "-q", "-rs", "-m", "not sanitizer", *_NATIVE_USERS)
+    out = res.stdout + res.stderr
+    assert res.returncode == 0, out[-5000:]
+    skips = [ln for ln in res.stdout.splitlines() if ln.startswith("SKIPPED")]
+    assert len(skips) >= 5, out[-3000:]
+    for line in skips:
+        assert "does not name a file" in line, line  # the reason: where the library was sought

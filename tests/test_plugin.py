@@ -10,6 +10,7 @@ import pytest
 
 from fuzzlock import corpus
 from fuzzlock.pytest_plugin import FuzzlockConfig, parse_protocol, worker_index
+from tests.native_required import require_native_model
 from tests.test_corpus import clean_entry
 
 BAD_DECISIONS = (
@@ -78,11 +79,9 @@ def test_mismatch_fails_with_its_message(pytester: pytest.Pytester, clean: corpu
     assert "Traceback" not in res.stdout.str()
 
 
+@pytest.mark.native
 def test_native_backend_replays_the_corpus(pytester: pytest.Pytester, clean: corpus.Entry) -> None:
-    from fuzzlock import campaign
-
-    if not campaign.native_model_available():
-        pytest.skip("the C model is not built")
+    require_native_model()
     corpus.write_entry(pytester.path / "corpora", clean)
     res = pytester.runpytest("corpora", "--fuzzlock-backend", "native")
     res.assert_outcomes(passed=1)

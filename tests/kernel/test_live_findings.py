@@ -1,7 +1,11 @@
-"""Findings of the model, checked on the running kernel (marker ``kernel``).
+"""Findings of the model, checked on the running kernel (markers ``kernel`` and
+``kernel_repro``).
 
-Skipped, with one line saying why, where userfaultfd with UFFD_FEATURE_MOVE, root
-(/proc/self/pagemap PFNs) or a C compiler is missing.
+Reproducers: they race the kernel into its bugs, and the holes one spins a CPU in the
+kernel for up to 30 s, so they run only with ``--fuzzlock-kernel-repro`` or
+``FUZZLOCK_KERNEL_REPRO=1`` (tests/conftest.py).  Skipped, with one line saying why, where
+userfaultfd with UFFD_FEATURE_MOVE, root (/proc/self/pagemap PFNs) or a C compiler is
+missing.
 """
 
 from __future__ import annotations
@@ -17,6 +21,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 SOURCE = ROOT / "docs" / "findings" / "sticky_eagain.c"
 
+pytestmark = [pytest.mark.kernel, pytest.mark.kernel_repro]
+
 
 def _skip_reason() -> str | None:
     if not Path("/proc/sys/vm").exists() or os.uname().sysname != "Linux":
@@ -28,7 +34,6 @@ def _skip_reason() -> str | None:
     return None
 
 
-@pytest.mark.kernel
 def test_sticky_eagain_move_reports_eexist_after_moving_the_page(tmp_path: Path) -> None:
     """docs/findings/sticky-eagain.md: UFFDIO_MOVE racing MADV_COLD.  Fails on data loss
     or on an error the model does not predict; the race itself is bounded (300k moves,
@@ -54,7 +59,6 @@ def test_sticky_eagain_move_reports_eexist_after_moving_the_page(tmp_path: Path)
 HOLES = ROOT / "docs" / "findings" / "holes_livelock.c"
 
 
-@pytest.mark.kernel
 def test_holes_move_livelocks_after_a_sticky_eagain(tmp_path: Path) -> None:
     """docs/findings/holes-livelock.md: two moves from one page, one with
     ALLOW_SRC_HOLES; the model predicts the hole-mode move can spin forever.  Bounded to

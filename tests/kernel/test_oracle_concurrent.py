@@ -3,7 +3,10 @@ the kernel): threads racing on the live kernel (fuzzlock/oracle/concurrent.py), 
 observed outcome checked for an interleaving of the same ops the model reproduces.
 
 The model-only tests at the top need no kernel: they check the translation (op orders,
-the harness spec) and the classification on outcomes the model itself produced.
+the harness spec) and the classification on outcomes the model itself produced.  The
+live-kernel ones race ALLOW_SRC_HOLES moves, which can livelock a CPU in the kernel
+(docs/findings/holes-livelock.md): they are also marked ``kernel_repro`` and run only with
+``--fuzzlock-kernel-repro`` or ``FUZZLOCK_KERNEL_REPRO=1`` (tests/conftest.py).
 """
 
 from __future__ import annotations
@@ -146,6 +149,7 @@ def test_concurrent_flag_rejects_knobs(capsys: pytest.CaptureFixture[str]) -> No
 
 
 @pytest.mark.kernel
+@pytest.mark.kernel_repro
 def test_concurrent_campaign_has_no_unreproduced_outcome() -> None:
     """~100 racing programs (seeded), every outcome reproduced by some model schedule
     (cleanly, or through an invariant violation: a kernel finding), bounded time."""
@@ -160,6 +164,7 @@ def test_concurrent_campaign_has_no_unreproduced_outcome() -> None:
 
 
 @pytest.mark.kernel
+@pytest.mark.kernel_repro
 def test_sticky_eagain_when_observed_is_move_result() -> None:
     """Hunt the sticky -EAGAIN on the kernel (a move racing MADV_COLD on its source,
     regions rebuilt between rounds); when observed, it is classified as reproduced only
@@ -177,6 +182,7 @@ def test_sticky_eagain_when_observed_is_move_result() -> None:
 
 
 @pytest.mark.kernel
+@pytest.mark.kernel_repro
 def test_kernel_check_concurrent_command_runs(capsys: pytest.CaptureFixture[str]) -> None:
     _skip_if_unavailable()
     rc = main(["kernel-check", "--concurrent", "--runs", "10", "--seed", "3", "--json"])
@@ -249,6 +255,7 @@ def test_two_ops_inside_one_move_are_found_model_only() -> None:
 
 
 @pytest.mark.kernel
+@pytest.mark.kernel_repro
 def test_holes_livelock_with_one_mover_and_dontneed() -> None:
     """Seen by the concurrent mode: one ALLOW_SRC_HOLES move racing MADV_DONTNEED of its
     source page livelocks (a simpler trigger than docs/findings/holes-livelock.md's two

@@ -25,7 +25,6 @@ the other walkers of the same anon_vma tree.
 
 from __future__ import annotations
 
-import os
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -38,6 +37,7 @@ from fuzzlock.protocol import Protocol
 from fuzzlock.scenario import Scenario
 from fuzzlock.sched import RandomChooser
 from fuzzlock.trace import render_table
+from tests.native_required import require_native_model
 
 SEEDS = 200  # random schedules per scenario and real protocol
 PREEMPT = 0.3
@@ -366,10 +366,7 @@ def run_on(backend: str, sc: Scenario, p: Protocol, decisions: Sequence[int]) ->
     if backend == "python":
         r = model.run(sc, p, decisions=list(decisions))
         return r.outcome, [tuple(e) for e in r.result.events]
-    if not native.native_available() or not hasattr(native.load_library(), "fl_model_new"):
-        if os.environ.get("FUZZLOCK_REQUIRE_NATIVE"):
-            pytest.fail("FUZZLOCK_REQUIRE_NATIVE is set but the C model is unavailable")
-        pytest.skip("C model unavailable")
+    require_native_model()
     outcome, events, *_ = native.run_model(sc.dumps(), p.knobs, list(decisions))
     return outcome, [tuple(e) for e in events]
 
