@@ -1,10 +1,16 @@
 """The ``fuzzlock`` command line.
 
-Subcommands live in ``COMMANDS``: name -> ``Command(help, add_arguments, run)``. To add one,
-write ``add_arguments(parser)`` and ``run(args) -> int`` and register it with ``register``
-(or add an entry to ``COMMANDS`` before ``main`` runs). Exit status (DESIGN.md): 0 = no
+Subcommands live in ``COMMANDS``: name -> ``Command(help, add_arguments, run, exits)``. To
+add one, write ``add_arguments(parser)`` and ``run(args) -> int`` and register it with
+``register`` (or add an entry to ``COMMANDS`` before ``main`` runs); every option needs a
+help line (its default is appended unless the help names it), and ``exits`` says what each
+exit status means (the end of the command's ``--help``). Exit status (DESIGN.md): 0 = no
 violation / every entry reproduced, 1 = a violation / an entry did not reproduce, 2 = bad
-input with a one-line message.
+input with a one-line message; a hunt stopped by SIGINT or SIGTERM exits 130 or 143 after
+printing (and saving) what it found.
+
+Option values are checked by the ``fuzzlock.argtypes`` validators when the command line is
+parsed, so every subcommand rejects the same bad numbers and paths the same way.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ from collections.abc import Callable, Sequence
 from typing import NamedTuple, NoReturn
 
 import fuzzlock
+from fuzzlock import argtypes
 
 DESCRIPTION = (
     "fuzzlock is a property-based concurrency fuzzer for the Linux anonymous-memory rmap "
@@ -25,10 +32,15 @@ DESCRIPTION = (
 )
 
 
+#: The end of every command's ``--help`` unless it says more.
+BAD_INPUT = "2 = bad input (one line on stderr naming what is wrong)"
+
+
 class Command(NamedTuple):
     help: str
     add_arguments: Callable[[argparse.ArgumentParser], None]
     run: Callable[[argparse.Namespace], int]
+    exits: str = f"0 = done, {BAD_INPUT}"  # what each exit status means
 
 
 COMMANDS: dict[str, Command] = {}
@@ -39,16 +51,36 @@ def register(
     help: str,
     add_arguments: Callable[[argparse.ArgumentParser], None],
     run: Callable[[argparse.Namespace], int],
+    exits: str | None = None,
 ) -> None:
-    """Register subcommand ``name``."""
-    COMMANDS[name] = Command(help, add_arguments, run)
+    """Register subcommand ``name``; ``exits`` says what its exit statuses mean."""
+    COMMANDS[name] = Command(help, add_arguments, run, *([exits] if exits else []))
+
+
+def one_line(msg: str) -> str:
+    """``msg`` on one line (a path or value with a newline in it cannot split an error)."""
+    return msg.replace("\r", "\\r").replace("\n", "\\n")
 
 
 class _Parser(argparse.ArgumentParser):
     """ArgumentParser whose usage errors are one line on stderr and exit status 2."""
 
     def error(self, message: str) -> NoReturn:
-        self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+        self.exit(2, one_line(f"{self.prog}: error: {message} (see '{self.prog} --help')") + "\n")
+
+
+class _HelpFormatter(argparse.HelpFormatter):
+    """Appends "(default: X)" to an option's help unless the help already names its
+    default, or there is none to name (a flag, a repeatable option that starts empty)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        d = action.default
+        if "default" in text or not action.option_strings or d is None or d is False:
+            return text
+        if d is argparse.SUPPRESS or d == []:
+            return text
+        return f"{text} (default: %(default)s)"
 
 
 # --------------------------------------------------------------------------- native-info
@@ -75,6 +107,7 @@ register(
     "say whether the C backend is built and loads, and its ABI version",
     _native_info_args,
     _native_info_run,
+    f"0 = printed (whether or not the C backend is built), {BAD_INPUT}",
 )
 
 # --------------------------------------------------------------------------- errors
@@ -85,15 +118,24 @@ class BadInput(Exception):
 
 
 def _bad(msg: str) -> int:
-    print(f"fuzzlock: error: {msg}", file=sys.stderr)
+    print(one_line(f"fuzzlock: error: {msg}"), file=sys.stderr)
     return 2
 
 
 def _protocol_from_args(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     from fuzzlock import protocol
 
-    knobs = dict(protocol.parse_knob_arg(k) for k in args.knob or [])
-    return protocol.get(args.protocol, knobs)
+    return protocol.parse(args.protocol, args.knob or [])
+
+
+PROTOCOL_HELP = (
+    "named protocol (v6.18, v6.19, patch2-only, patch1-only), optionally with knob "
+    "overrides as hunt prints it: NAME+KNOB=VALUE+... (default v6.19)"
+)
+KNOB_HELP = (
+    "override a knob, KNOB=VALUE (repeatable; wins over the --protocol name's; default: none)"
+)
+BACKEND_HELP = "model to run: python, or native (the C port; default: native where it is built)"
 
 
 def _default_backend() -> str:
@@ -117,7 +159,7 @@ def _native_missing() -> str | None:
 
 
 def _protocols_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--json", action="store_true", help="print JSON")
+    parser.add_argument("--json", action="store_true", help="print JSON instead of tables")
 
 
 def _protocols_run(args: argparse.Namespace) -> int:
@@ -154,27 +196,68 @@ def _protocols_run(args: argparse.Namespace) -> int:
     return 0
 
 
-register("protocols", "list the named protocols and every knob", _protocols_args, _protocols_run)
+register(
+    "protocols",
+    "list the named protocols and every knob",
+    _protocols_args,
+    _protocols_run,
+    f"0 = listed, {BAD_INPUT}",
+)
 
 # --------------------------------------------------------------------------- hunt
 
+HUNT_EXITS = (
+    "0 = no violation within the budget, 1 = a violation (its report is printed, and its "
+    f"entry saved with --save), {BAD_INPUT}"
+)
+
 
 def _hunt_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--protocol", default="v6.19", help="named protocol (default v6.19)")
-    parser.add_argument("--knob", action="append", metavar="K=V", help="override a knob")
-    parser.add_argument("--backend", choices=("python", "native"), default=None)
+    parser.add_argument("--protocol", default="v6.19", help=PROTOCOL_HELP)
+    parser.add_argument("--knob", action="append", metavar="K=V", help=KNOB_HELP)
+    parser.add_argument("--backend", choices=("python", "native"), default=None, help=BACKEND_HELP)
     parser.add_argument(
-        "--strategy", default="hypothesis", choices=("hypothesis", "random", "pct", "exhaustive")
+        "--strategy",
+        default="hypothesis",
+        choices=("hypothesis", "random", "pct", "exhaustive"),
+        help="how scenarios and schedules are chosen: hypothesis (generated and shrunk by "
+        "Hypothesis), random (seeded random walks), pct (seeded PCT schedules), exhaustive "
+        "(every schedule up to --preemptions)",
     )
-    parser.add_argument("--max-seconds", type=float, default=60.0)
-    parser.add_argument("--max-schedules", type=int, default=None)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--save", metavar="DIR", help="save the minimized entry to this corpus")
-    parser.add_argument("--json", action="store_true", help="print only one JSON object")
+    parser.add_argument(
+        "--max-seconds",
+        type=argtypes.positive_seconds,
+        default=60.0,
+        metavar="S",
+        help="wall-clock budget of the search, in seconds",
+    )
+    parser.add_argument(
+        "--max-schedules",
+        type=argtypes.positive_int,
+        default=None,
+        metavar="N",
+        help="schedule budget (default: none, only --max-seconds); with it the search is "
+        "the same on every machine",
+    )
+    parser.add_argument(
+        "--seed",
+        type=argtypes.seed,
+        default=0,
+        metavar="N",
+        help="seed of the scenario and schedule generators (0 to 2**63-1)",
+    )
+    parser.add_argument(
+        "--save",
+        metavar="DIR",
+        type=argtypes.output_dir,
+        help="save the minimized entry to DIR/<protocol>/<digest>.json (default: not saved)",
+    )
+    parser.add_argument("--json", action="store_true", help="print only one JSON object on stdout")
     ex = parser.add_argument_group("exhaustive strategy")
     ex.add_argument(
         "--preemptions",
-        default="2",
+        type=argtypes.preemptions,
+        default=argparse.SUPPRESS,  # absent unless given (it needs --strategy exhaustive)
         metavar="K",
         help="explore every schedule with at most K preemptions (default 2; 'none' = no bound)",
     )
@@ -193,16 +276,13 @@ def _hunt_args(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _preemptions_arg(raw: str) -> int | None:
-    if raw.lower() == "none":
-        return None
-    try:
-        k = int(raw)
-    except ValueError:
-        k = -1
-    if k < 0:
-        raise ValueError(f"--preemptions {raw!r}: expected a non-negative integer or 'none'")
-    return k
+#: the preemption bound of ``--strategy exhaustive`` without ``--preemptions``
+DEFAULT_PREEMPTIONS = 2
+
+
+def _preemptions(args: argparse.Namespace) -> int | None:
+    """``--preemptions`` (None = no bound), or its default."""
+    return vars(args).get("preemptions", DEFAULT_PREEMPTIONS)
 
 
 def _hunt_run(args: argparse.Namespace) -> int:
@@ -217,10 +297,8 @@ def _hunt_run(args: argparse.Namespace) -> int:
     backend = args.backend or _default_backend()
     if backend == "native" and (missing := _native_missing()) is not None:
         return _bad(missing)
-    if args.max_seconds <= 0 or (args.max_schedules is not None and args.max_schedules <= 0):
-        return _bad("--max-seconds and --max-schedules must be positive")
-    exhaustive_only = args.scenario or args.naive or args.compare_naive or args.preemptions != "2"
-    if args.strategy != "exhaustive" and exhaustive_only:
+    exhaustive_only = args.scenario or args.naive or args.compare_naive
+    if args.strategy != "exhaustive" and (exhaustive_only or "preemptions" in vars(args)):
         return _bad("--preemptions/--scenario/--naive/--compare-naive need --strategy exhaustive")
     tty = sys.stderr.isatty() and not args.json
 
@@ -230,14 +308,13 @@ def _hunt_run(args: argparse.Namespace) -> int:
 
     if args.strategy == "exhaustive":
         try:
-            k = _preemptions_arg(args.preemptions)
             scs = [campaign.load_scenario_file(p) for p in args.scenario or ()]
         except ValueError as e:
             return _bad(str(e))
         res = campaign.hunt_exhaustive(
             proto,
             backend,
-            k,
+            _preemptions(args),
             scs or None,
             args.max_seconds,
             args.max_schedules,
@@ -292,8 +369,10 @@ def _hunt_run(args: argparse.Namespace) -> int:
         elif res.strategy == "exhaustive":
             done = sum(1 for c in res.certificates if c["complete"] and c["por"] != args.naive)
             part = sum(1 for c in res.certificates if not c["complete"])
+            k = _preemptions(args)
+            bound = "none" if k is None else k
             print(
-                f"clean: {done} scenario(s) certified up to {args.preemptions} preemption(s)"
+                f"clean: {done} scenario(s) certified up to {bound} preemption(s)"
                 + (f", {part} unfinished within the budget (no certificate)" if part else "")
             )
         else:
@@ -301,15 +380,27 @@ def _hunt_run(args: argparse.Namespace) -> int:
     return 1 if res.verdict == "violation" else 0
 
 
-register("hunt", "search scenarios and schedules for a protocol violation", _hunt_args, _hunt_run)
+register(
+    "hunt",
+    "search scenarios and schedules for a protocol violation",
+    _hunt_args,
+    _hunt_run,
+    HUNT_EXITS,
+)
 
 # --------------------------------------------------------------------------- replay
 
 
 def _replay_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("paths", nargs="+", metavar="PATH", help="corpus files or directories")
-    parser.add_argument("--backend", choices=("python", "native"), default=None)
-    parser.add_argument("--json", action="store_true", help="print JSON lines")
+    parser.add_argument(
+        "--backend",
+        choices=("python", "native"),
+        default=None,
+        help="model to replay on (default: native where it is built and the entry is inside "
+        "the C slice, else python)",
+    )
+    parser.add_argument("--json", action="store_true", help="print one JSON line per entry")
 
 
 def _replay_run(args: argparse.Namespace) -> int:
@@ -372,38 +463,73 @@ def _replay_run(args: argparse.Namespace) -> int:
 
 
 register(
-    "replay", "replay corpus entries; exit 1 if one does not reproduce", _replay_args, _replay_run
+    "replay",
+    "replay corpus entries; exit 1 if one does not reproduce",
+    _replay_args,
+    _replay_run,
+    "0 = every entry reproduced, 1 = an entry did not reproduce, 2 = bad input (a malformed "
+    "entry is one line on stderr and the others still replay)",
 )
 
 # --------------------------------------------------------------------------- bench
 
 
 def _bench_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--protocol", default="v6.19", help="named protocol (default v6.19)")
-    parser.add_argument("--knob", action="append", metavar="K=V", help="override a knob")
-    parser.add_argument("--scenarios", type=int, default=20, help="scenarios (default 20)")
-    parser.add_argument("--runs", type=int, default=50, help="schedules per scenario (python)")
+    parser.add_argument("--protocol", default="v6.19", help=PROTOCOL_HELP)
+    parser.add_argument("--knob", action="append", metavar="K=V", help=KNOB_HELP)
     parser.add_argument(
-        "--native-runs", type=int, default=2000, help="schedules per scenario in the C loop"
+        "--scenarios", type=argtypes.positive_int, default=20, help="scenarios to time"
     )
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--max-seconds", type=float, default=30.0, help="per backend")
+    parser.add_argument(
+        "--runs",
+        type=argtypes.positive_int,
+        default=50,
+        help="schedules per scenario (Python, and C one call per schedule)",
+    )
+    parser.add_argument(
+        "--native-runs",
+        type=argtypes.positive_int,
+        default=2000,
+        help="schedules per scenario in the C loop",
+    )
+    parser.add_argument(
+        "--seed", type=argtypes.seed, default=0, help="seed of the scenario generator"
+    )
+    parser.add_argument(
+        "--max-seconds",
+        type=argtypes.positive_seconds,
+        default=30.0,
+        help="time limit per backend row, in seconds",
+    )
     parser.add_argument(
         "--xdist",
-        type=float,
+        type=argtypes.positive_seconds,
         metavar="SECONDS",
         default=None,
         help="also time the pytest campaign with -n 1 and -n 2, each test running SECONDS "
-        "of wall-clock time; schedules counted across workers",
+        "of wall-clock time; schedules counted across workers (default: not timed)",
     )
     parser.add_argument(
-        "--xdist-rounds", type=int, default=1, help="repeat the -n 1/-n 2 pair (default 1)"
+        "--xdist-rounds",
+        type=argtypes.positive_int,
+        default=1,
+        help="repeat the -n 1/-n 2 pair",
     )
     parser.add_argument(
-        "--hunt-seconds", type=float, default=10.0, help="per hunt row (default 10)"
+        "--hunt-seconds",
+        type=argtypes.positive_seconds,
+        default=10.0,
+        help="time of each hunt row, in seconds",
     )
-    parser.add_argument("--xdist-backend", choices=("python", "native"), default=None)
-    parser.add_argument("--tests", default="tests/campaign", help="campaign tests (--xdist)")
+    parser.add_argument(
+        "--xdist-backend",
+        choices=("python", "native"),
+        default=None,
+        help="backend of the --xdist campaign (default: native where it is built)",
+    )
+    parser.add_argument(
+        "--tests", default="tests/campaign", help="campaign tests that --xdist runs"
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
 
 
@@ -418,12 +544,6 @@ def _bench_run(args: argparse.Namespace) -> int:
         return _bad(str(e))
     if (missing := _native_missing()) is not None:
         return _bad(missing.replace("--backend native", "bench"))
-    if min(args.scenarios, args.runs, args.native_runs) <= 0 or args.max_seconds <= 0:
-        return _bad("--scenarios, --runs, --native-runs and --max-seconds must be positive")
-    if args.xdist is not None and not args.xdist > 0:
-        return _bad("--xdist SECONDS must be positive")
-    if args.xdist_rounds <= 0 or not args.hunt_seconds > 0:
-        return _bad("--xdist-rounds and --hunt-seconds must be positive")
     try:
         res = bench.run(
             proto,
@@ -452,6 +572,7 @@ register(
     "and of the hunt end to end",
     _bench_args,
     _bench_run,
+    f"0 = measured, {BAD_INPUT}",
 )
 
 # --------------------------------------------------------------------------- detection
@@ -474,6 +595,8 @@ register(
     "measure how fast each strategy catches each single-knob setting (docs/detection.md)",
     _detection_args,
     _detection_run,
+    "0 = the control rows are clean (apart from kernel findings recorded in the corpus) and "
+    f"every finding row is caught, 1 = not, {BAD_INPUT}",
 )
 
 # --------------------------------------------------------------------------- minimize
@@ -481,7 +604,13 @@ register(
 
 def _minimize_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("path", metavar="PATH", help="a corpus entry")
-    parser.add_argument("-o", "--output", metavar="OUT", help="write the minimized entry here")
+    parser.add_argument(
+        "-o",
+        "--output",
+        metavar="OUT",
+        type=argtypes.output_file,
+        help="write the minimized entry to this file (default: print it on stdout)",
+    )
 
 
 def _minimize_run(args: argparse.Namespace) -> int:
@@ -513,8 +642,11 @@ def _minimize_run(args: argparse.Namespace) -> int:
     )
     text = out.dumps()
     if args.output:
-        with open(args.output, "w") as f:
-            f.write(text)
+        try:
+            with open(args.output, "w") as f:
+                f.write(text)
+        except OSError as err:
+            return _bad(f"--output {args.output}: {err.strerror or err}")
         ops = sum(len(t[1]) for t in m.scenario.threads)
         print(
             f"minimized in {m.runs} runs: {len(m.scenario.threads)} threads, {ops} ops, "
@@ -530,6 +662,7 @@ register(
     "shrink a failing corpus entry (threads, ops, preemptions)",
     _minimize_args,
     _minimize_run,
+    f"0 = minimized, 1 = the entry does not reproduce its expected outcome, {BAD_INPUT}",
 )
 
 # --------------------------------------------------------------------------- show
@@ -537,7 +670,13 @@ register(
 
 def _show_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("path", metavar="PATH", help="a corpus entry")
-    parser.add_argument("--html", metavar="OUT", help="write a self-contained HTML timeline")
+    parser.add_argument(
+        "--html",
+        metavar="OUT",
+        type=argtypes.output_file,
+        help="write a self-contained HTML timeline to this file (default: the text report "
+        "on stdout)",
+    )
 
 
 def _show_run(args: argparse.Namespace) -> int:
@@ -558,7 +697,13 @@ def _show_run(args: argparse.Namespace) -> int:
     return 0
 
 
-register("show", "render a corpus entry's interleaving (text, or --html)", _show_args, _show_run)
+register(
+    "show",
+    "render a corpus entry's interleaving (text, or --html)",
+    _show_args,
+    _show_run,
+    f"0 = shown, 1 = the entry no longer reproduces its recorded outcome, {BAD_INPUT}",
+)
 
 # --------------------------------------------------------------------------- kernel-check
 
@@ -580,17 +725,33 @@ register(
     "compare the model with the running kernel on random operation sequences",
     _kernel_check_args,
     _kernel_check_run,
+    "0 = the kernel and the model agree (or the check is skipped here, with one line saying "
+    f"why), 1 = a mismatch (printed), {BAD_INPUT}",
 )
 
 # --------------------------------------------------------------------------- main
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="fuzzlock", description=DESCRIPTION)
+    parser = _Parser(
+        prog="fuzzlock",
+        description=DESCRIPTION,
+        epilog="exit status: 0 = no violation / every entry reproduced, 1 = a violation / an "
+        f"entry did not reproduce, {BAD_INPUT}; each command's --help says more",
+        formatter_class=_HelpFormatter,
+    )
     parser.add_argument("--version", action="version", version=f"fuzzlock {fuzzlock.__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    # not required=True: argparse would then say "COMMAND required" before naming an unknown
+    # option (`fuzzlock --bogus`); main() asks for a command itself
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, cmd in COMMANDS.items():
-        p = sub.add_parser(name, help=cmd.help, description=cmd.help)
+        p = sub.add_parser(
+            name,
+            help=cmd.help,
+            description=cmd.help,
+            epilog=f"exit status: {cmd.exits}",
+            formatter_class=_HelpFormatter,
+        )
         cmd.add_arguments(p)
         p.set_defaults(_run=cmd.run)
     return parser
@@ -605,9 +766,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
+        if args.command is None:
+            parser.error(f"a COMMAND is required: one of {', '.join(COMMANDS)}")
     except SystemExit as exc:  # --help, --version, usage errors
         return exc.code if isinstance(exc.code, int) else 2
-    return int(args._run(args))
+    try:
+        return int(args._run(args))
+    except OSError as e:  # writing an output that the early checks let through (full disk...)
+        where = f"{e.filename}: " if e.filename else ""
+        return _bad(f"{where}{e.strerror or e}")
 
 
 if __name__ == "__main__":
