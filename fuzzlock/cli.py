@@ -18,7 +18,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable, Sequence
-from typing import NamedTuple, NoReturn
+from typing import Any, NamedTuple, NoReturn
 
 import fuzzlock
 from fuzzlock import argtypes
@@ -208,8 +208,12 @@ register(
 
 HUNT_EXITS = (
     "0 = no violation within the budget, 1 = a violation (its report is printed, and its "
-    f"entry saved with --save), {BAD_INPUT}"
+    f"entry saved with --save), {BAD_INPUT}, 130 = stopped by SIGINT (Ctrl-C), 143 = stopped "
+    "by SIGTERM: what was searched and the best violation found so far are printed (and "
+    "saved with --save) first"
 )
+#: exit status of a hunt stopped by a signal: 128 + the signal's number (shell convention)
+SIGNAL_EXIT = 128
 
 
 def _hunt_args(parser: argparse.ArgumentParser) -> None:
@@ -250,7 +254,8 @@ def _hunt_args(parser: argparse.ArgumentParser) -> None:
         "--save",
         metavar="DIR",
         type=argtypes.output_dir,
-        help="save the minimized entry to DIR/<protocol>/<digest>.json (default: not saved)",
+        help="save the minimized entry to DIR/<protocol>/<digest>.json (default: not saved; "
+        "the report then prints the command that reproduces the hunt)",
     )
     parser.add_argument("--json", action="store_true", help="print only one JSON object on stdout")
     ex = parser.add_argument_group("exhaustive strategy")
@@ -276,6 +281,30 @@ def _hunt_args(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def reproduce_command(args: argparse.Namespace, proto: Any, backend: str) -> str:
+    """The ``fuzzlock hunt`` command that runs this hunt again, every setting spelled out
+    (defaults too: a later version may change them)."""
+    import shlex
+
+    parts = ["fuzzlock", "hunt", "--protocol", proto.base]
+    for k, v in proto.overrides:
+        parts += ["--knob", f"{k}={_fmt_knob(v)}"]
+    parts += ["--backend", backend, "--strategy", args.strategy, "--seed", str(args.seed)]
+    parts += ["--max-seconds", _fmt_seconds(args.max_seconds)]
+    if args.max_schedules is not None:
+        parts += ["--max-schedules", str(args.max_schedules)]
+    if args.strategy == "exhaustive":
+        k = _preemptions(args)
+        parts += ["--preemptions", "none" if k is None else str(k)]
+        for p in args.scenario or ():
+            parts += ["--scenario", p]
+        if args.naive:
+            parts.append("--naive")
+        if args.compare_naive:
+            parts.append("--compare-naive")
+    return shlex.join(parts)
+
+
 #: the preemption bound of ``--strategy exhaustive`` without ``--preemptions``
 DEFAULT_PREEMPTIONS = 2
 
@@ -285,9 +314,97 @@ def _preemptions(args: argparse.Namespace) -> int | None:
     return vars(args).get("preemptions", DEFAULT_PREEMPTIONS)
 
 
-def _hunt_run(args: argparse.Namespace) -> int:
-    import json
+def _fmt_knob(v: Any) -> str:
+    from fuzzlock import protocol
 
+    return protocol._fmt(v)
+
+
+def _fmt_seconds(s: float) -> str:
+    return str(int(s)) if s == int(s) else repr(s)
+
+
+class _Progress:
+    """The hunt's progress lines on stderr: on a terminal one line rewritten in place; else
+    (a log, a CI job) a line every ``EVERY`` seconds once the hunt has run ``AFTER``
+    seconds, so short hunts stay quiet and long ones show they are alive."""
+
+    AFTER = 10.0
+    EVERY = 5.0
+
+    def __init__(self, tty: bool) -> None:
+        import time
+
+        self.tty = tty
+        self.start = time.monotonic()
+        self.last: float | None = None
+        self.open = False  # a terminal line to end with a newline
+
+    def __call__(self, line: str) -> None:
+        import time
+
+        if self.tty:
+            print(f"\r{line}\033[K", end="", file=sys.stderr, flush=True)
+            self.open = True
+            return
+        now = time.monotonic()
+        if now - self.start < self.AFTER or (
+            self.last is not None and now - self.last < self.EVERY
+        ):
+            return
+        self.last = now
+        print(f"fuzzlock hunt: {line}", file=sys.stderr, flush=True)
+
+    def end(self) -> None:
+        if self.open:
+            print(file=sys.stderr, flush=True)
+            self.open = False
+
+
+class _StopOnSignals:
+    """While active, SIGINT and SIGTERM ask the hunt to stop (``__call__`` is the hunt's
+    ``stop``) instead of killing it: the search ends, the best violation so far is
+    minimized no further, printed and saved.  A second signal stops at once (exit 130)."""
+
+    SIGNALS = ("SIGINT", "SIGTERM")
+
+    def __init__(self) -> None:
+        self.signum: int | None = None
+        self.old: dict[int, Any] = {}
+
+    def __call__(self) -> bool:
+        return self.signum is not None
+
+    @property
+    def name(self) -> str:
+        import signal
+
+        return signal.Signals(self.signum).name if self.signum is not None else ""
+
+    def _handler(self, signum: int, frame: Any) -> None:
+        if self.signum is not None:
+            raise KeyboardInterrupt
+        self.signum = signum
+
+    def __enter__(self) -> _StopOnSignals:
+        import signal
+        import threading
+
+        if threading.current_thread() is threading.main_thread():
+            for name in self.SIGNALS:
+                sig = getattr(signal, name, None)
+                if sig is not None:
+                    self.old[sig] = signal.signal(sig, self._handler)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        import signal
+
+        for sig, old in self.old.items():
+            signal.signal(sig, old)
+
+
+def _hunt_run(args: argparse.Namespace) -> int:
     from fuzzlock import campaign, protocol
 
     try:
@@ -300,50 +417,97 @@ def _hunt_run(args: argparse.Namespace) -> int:
     exhaustive_only = args.scenario or args.naive or args.compare_naive
     if args.strategy != "exhaustive" and (exhaustive_only or "preemptions" in vars(args)):
         return _bad("--preemptions/--scenario/--naive/--compare-naive need --strategy exhaustive")
-    tty = sys.stderr.isatty() and not args.json
-
-    def progress(line: str) -> None:
-        if tty:
-            print(f"\r{line}\033[K", end="", file=sys.stderr, flush=True)
-
+    scs = None
     if args.strategy == "exhaustive":
         try:
             scs = [campaign.load_scenario_file(p) for p in args.scenario or ()]
         except ValueError as e:
             return _bad(str(e))
-        res = campaign.hunt_exhaustive(
-            proto,
-            backend,
-            _preemptions(args),
-            scs or None,
-            args.max_seconds,
-            args.max_schedules,
-            args.seed,
-            naive=args.naive,
-            compare_naive=args.compare_naive,
-            progress=progress,
-        )
-    else:
-        res = campaign.hunt(
-            proto,
-            backend,
-            args.strategy,
-            args.max_seconds,
-            args.max_schedules,
-            args.seed,
-            progress=progress,
-        )
-    if tty:
-        print(file=sys.stderr)
-    saved = None
-    if res.entry is not None and args.save:
-        from fuzzlock import corpus
+    command = reproduce_command(args, proto, backend)
+    unsaved = (
+        f"{command}\n        (not saved: add --save corpora to write the entry, then replay it "
+        "with `fuzzlock replay FILE`)"
+    )
+    progress = _Progress(sys.stderr.isatty())  # on stderr: --json's stdout stays one object
+    with _StopOnSignals() as stop:
+        try:
+            if args.strategy == "exhaustive":
+                res = campaign.hunt_exhaustive(
+                    proto,
+                    backend,
+                    _preemptions(args),
+                    scs or None,
+                    args.max_seconds,
+                    args.max_schedules,
+                    args.seed,
+                    naive=args.naive,
+                    compare_naive=args.compare_naive,
+                    progress=progress,
+                    stop=stop,
+                    replay=unsaved,
+                )
+            else:
+                res = campaign.hunt(
+                    proto,
+                    backend,
+                    args.strategy,
+                    args.max_seconds,
+                    args.max_schedules,
+                    args.seed,
+                    progress=progress,
+                    stop=stop,
+                    replay=unsaved,
+                )
+        finally:
+            progress.end()
+        return _hunt_output(args, res, proto, backend, command, stop)
 
-        saved = corpus.write_entry(args.save, res.entry)
+
+def _save(args: argparse.Namespace, res: Any) -> tuple[Any, str | None]:
+    """Save the hunt's entry under ``--save``: (the path written, or None; the error)."""
+    from fuzzlock import corpus
+
+    if res.entry is None or not args.save:
+        return None, None
+    try:
+        return corpus.write_entry(args.save, res.entry), None
+    except (OSError, ValueError) as e:  # corpus.CorpusError is a ValueError
+        why = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
+        where = getattr(e, "filename", None) or args.save
+        return None, f"--save {args.save}: the entry was not saved ({where}: {why})"
+
+
+def _hunt_output(
+    args: argparse.Namespace,
+    res: Any,
+    proto: Any,
+    backend: str,
+    command: str,
+    stop: _StopOnSignals,
+) -> int:
+    """Print the hunt's result (the report first: a save that fails loses nothing) and
+    return its exit status."""
+    import json
+
+    from fuzzlock import campaign
+
+    saved, save_error = _save(args, res)
+    if res.result is not None and saved is not None:
+        res.report = res.render_report(campaign.replay_command(res.entry, saved))
+    elif res.result is not None and save_error is not None:
+        res.report = res.render_report(f"{command}\n        (not saved: {save_error})")
+    cut = res.entry is not None and res.minimized is False
     if args.json:
         out = res.to_json()
+        out["reproduce"] = command
         if saved is not None:
             out["saved"] = str(saved)
+        if save_error is not None:
+            out["save_error"] = save_error
+        if stop.signum is not None:
+            out["interrupted"] = stop.name
+        if cut:
+            out["minimization_cut_short"] = True
         print(json.dumps(out, indent=1, sort_keys=True))
     else:
         print(
@@ -353,6 +517,10 @@ def _hunt_run(args: argparse.Namespace) -> int:
             f"{res.schedules} schedules, {res.steps} steps in {res.seconds:.1f} s "
             f"({res.schedules_per_second:,.0f} schedules/s), {res.distinct} distinct traces"
         )
+        if res.stopped:
+            print(f"interrupted by {stop.name}: the search stopped before its budget")
+        elif stop.signum is not None and not cut:
+            print(f"interrupted by {stop.name} after the search")
         if res.native_fraction is not None:
             print(
                 f"{res.native_runs} schedules on C, {res.python_runs} on Python "
@@ -362,10 +530,17 @@ def _hunt_run(args: argparse.Namespace) -> int:
             print(n)
         if res.verdict == "violation":
             print(f"VIOLATION: {res.invariant}")
+            if cut:
+                print(
+                    f"(minimization cut short by {stop.name or 'a stop request'}: the smallest "
+                    "failing schedule found so far)"
+                )
             print()
             print(res.report)
             if saved is not None:
                 print(f"saved to {saved}")
+        elif res.stopped:
+            print("no violation in the schedules searched before the interrupt (no certificate)")
         elif res.strategy == "exhaustive":
             done = sum(1 for c in res.certificates if c["complete"] and c["por"] != args.naive)
             part = sum(1 for c in res.certificates if not c["complete"])
@@ -377,6 +552,11 @@ def _hunt_run(args: argparse.Namespace) -> int:
             )
         else:
             print("clean: no violation within the budget")
+    sys.stdout.flush()
+    if save_error is not None:
+        print(one_line(f"fuzzlock: error: {save_error}"), file=sys.stderr)
+    if stop.signum is not None:
+        return SIGNAL_EXIT + stop.signum
     return 1 if res.verdict == "violation" else 0
 
 
@@ -772,6 +952,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exc.code if isinstance(exc.code, int) else 2
     try:
         return int(args._run(args))
+    except KeyboardInterrupt:  # outside a hunt (which stops cleanly), or a second Ctrl-C
+        print("fuzzlock: interrupted", file=sys.stderr)
+        return SIGNAL_EXIT + signal.SIGINT
     except OSError as e:  # writing an output that the early checks let through (full disk...)
         where = f"{e.filename}: " if e.filename else ""
         return _bad(f"{where}{e.strerror or e}")
