@@ -68,6 +68,15 @@ class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         self.exit(2, one_line(f"{self.prog}: error: {message} (see '{self.prog} --help')") + "\n")
 
+    def _get_values(self, action: argparse.Action, arg_strings: list[str]) -> Any:
+        # Python 3.11's argparse drops a "--" value (`--max-seconds=--`) and then returns
+        # an empty list for a one-value option, past its type= check
+        value = super()._get_values(action, arg_strings)
+        if action.nargs is None and isinstance(value, list):
+            name = "/".join(action.option_strings) or action.metavar or action.dest
+            self.error(f"argument {name}: expected one argument")
+        return value
+
 
 class _HelpFormatter(argparse.HelpFormatter):
     """Appends "(default: X)" to an option's help unless the help already names its

@@ -95,6 +95,23 @@ def test_a_bad_budget_seed_or_count_is_one_line_naming_the_option_and_exit_statu
     assert option in _one_error_line(capsys)
 
 
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["hunt", "--max-schedules", "1", "--max-seconds=--"],
+        ["bench", "--native-runs=--"],
+        ["detection", "--list", "--jobs=--"],
+        ["kernel-check", "--steps=--"],
+    ],
+)
+def test_a_double_dash_as_an_options_value_is_one_line_not_a_crash(
+    argv: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Python 3.11's argparse turns `--opt=--` into an empty list, past the type= check
+    assert main(argv) == 2
+    assert "expected one argument" in _one_error_line(capsys)
+
+
 def test_max_seconds_nan_on_native_is_rejected_instead_of_running_forever(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
