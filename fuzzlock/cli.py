@@ -946,13 +946,27 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+_PARSER: tuple[tuple[tuple[str, Command], ...], argparse.ArgumentParser] | None = None
+
+
+def _parser() -> argparse.ArgumentParser:
+    """``build_parser()``, built once per set of registered commands: argparse takes ~20 ms
+    to build the subparsers (mostly looking for message catalogs), which in-process
+    callers (tests, scripts) pay on every ``main`` call; parsing does not change it."""
+    global _PARSER
+    key = tuple(COMMANDS.items())
+    if _PARSER is None or _PARSER[0] != key:
+        _PARSER = (key, build_parser())
+    return _PARSER[1]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit status (argparse errors give 2)."""
     import signal
 
     if hasattr(signal, "SIGPIPE"):  # `fuzzlock protocols | head` ends quietly
         signal.signal(signal.SIGPIPE, signal.SIG_DFL)
-    parser = build_parser()
+    parser = _parser()
     try:
         args = parser.parse_args(argv)
         if args.command is None:
