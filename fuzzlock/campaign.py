@@ -814,7 +814,7 @@ def load_scenario_file(path: str) -> scenario.Scenario:
     except OSError as e:
         raise ValueError(f"{path}: cannot read: {e.strerror}") from None
     except json.JSONDecodeError as e:
-        raise ValueError(f"{path}: not JSON: {e.msg} at line {e.lineno}") from None
+        raise ValueError(f"{path}: not JSON ({e.msg}: line {e.lineno} column {e.colno})") from None
     if isinstance(obj, dict) and "scenario" in obj and "threads" not in obj:
         obj = obj["scenario"]
     try:

@@ -203,6 +203,17 @@ def test_no_command_says_a_command_is_required(capsys: pytest.CaptureFixture[str
     assert "COMMAND is required" in line and "hunt" in line
 
 
+def test_a_scenario_file_that_is_not_json_is_one_line_without_at_at(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "s.json").write_text('{"setup": "unterminated')
+    argv = ["hunt", "--strategy", "exhaustive", "--scenario", str(tmp_path / "s.json")]
+    assert main(argv) == 2
+    line = _one_error_line(capsys)
+    assert "not JSON (Unterminated string starting at: line 1 column 11)" in line
+    assert "at at" not in line
+
+
 # --------------------------------------------------------------------------- output paths
 
 
