@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from fuzzlock import cli, protocol
+from fuzzlock import campaign, cli, protocol
 from fuzzlock.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -150,6 +150,9 @@ def test_an_explicit_knob_wins_over_the_protocol_names_override(
     assert knobs["move.reset_err_on_retry"] is True
 
 
+@pytest.mark.skipif(
+    not campaign.native_model_available(), reason="bench needs the C backend, not built here"
+)
 def test_bench_accepts_a_protocol_name_with_knobs(capsys: pytest.CaptureFixture[str]) -> None:
     argv = [*_TINY["bench"], "--protocol", "v6.19+walk.damon_lock=none", "--json"]
     assert main(argv) == 0
