@@ -92,6 +92,21 @@ class HuntResult:
     first_violation: tuple[int, float] | None = None
     # the recorded kernel finding the minimized violation is (fuzzlock.findings.Match)
     finding: Any = None
+    # the search ended because ``stop`` asked (a signal), not because the budget was spent
+    # or a violation was found
+    stopped: bool = False
+    # False if ``stop`` cut the entry's minimization short (None: no entry)
+    minimized: bool | None = None
+    # the entry's run (a sched.RunResult), to render its report again (``render_report``)
+    result: Any = None
+
+    def render_report(self, replay: str) -> str:
+        """The violation's text report with ``replay`` as its replay line."""
+        from fuzzlock import report
+
+        if self.result is None:
+            raise ValueError("no violation to report")
+        return report.render_text(self.result, protocol=self.protocol.name, replay=replay)
 
     @property
     def native_fraction(self) -> float | None:
@@ -136,7 +151,10 @@ class HuntResult:
 
 
 class _Stats:
-    def __init__(self, progress: Callable[[str], None] | None) -> None:
+    def __init__(
+        self, progress: Callable[[str], None] | None, stop: Callable[[], bool] | None = None
+    ) -> None:
+        self.stop = stop
         self.schedules = 0
         self.steps = 0
         self.digests: set[str | int] = set()  # trace.digest, or trace.hash64 (native)
@@ -169,9 +187,18 @@ class _Stats:
             self.last = now
             el = now - self.start
             self.progress(
-                f"schedules {self.schedules}  {self.schedules / el:,.0f}/s  "
+                f"{el:.0f} s  schedules {self.schedules}  {self.schedules / el:,.0f}/s  "
                 f"distinct traces {len(self.digests)}  violations {self.violations}"
             )
+
+    @property
+    def stopped(self) -> bool:
+        """True once ``stop`` asks the search to end (every loop checks it with its budget)."""
+        return self.stop is not None and self.stop()
+
+    def spent(self, budget: int, max_seconds: float) -> bool:
+        """The budget is spent, or a stop was asked for."""
+        return self.schedules >= budget or self.seconds >= max_seconds or self.stopped
 
     @property
     def seconds(self) -> float:
@@ -191,7 +218,16 @@ def hunt(
     seed: int = 0,
     progress: Callable[[str], None] | None = None,
     minimize_found: bool = True,
+    stop: Callable[[], bool] | None = None,
+    replay: str | None = None,
 ) -> HuntResult:
+    """Search for a violation within ``max_seconds`` and ``max_schedules``.
+
+    ``stop`` (e.g. set by a signal handler) is checked with the budget: when it returns
+    true the search ends as if the budget were spent (``HuntResult.stopped``), and the
+    minimization of a violation found so far ends with the smallest failure it has
+    (``HuntResult.minimized`` false).  ``replay`` is the report's replay line (default:
+    a note that the entry is not saved)."""
     if backend not in BACKENDS:
         raise ValueError(f"backend {backend!r}: expected one of {', '.join(BACKENDS)}")
     if backend == "native" and not native_model_available():
@@ -212,8 +248,10 @@ def hunt(
             seed,
             progress=progress,
             minimize_found=minimize_found,
+            stop=stop,
+            replay=replay,
         )
-    stats = _Stats(progress)
+    stats = _Stats(progress, stop)
     notes: list[str] = []
     counts = [0, 0]  # schedules run on C, on Python (native backend only)
     budget = max_schedules if max_schedules is not None else 10**9
@@ -247,34 +285,77 @@ def hunt(
         python_runs=counts[1],
         cpu_seconds=stats.cpu_seconds,
         first_violation=stats.first_violation,
+        stopped=stats.stopped,
     )
     if found is not None and diff is None:
-        res.entry, res.report = finish(found, proto, strategy, minimize_found)
-        recognise(res)
+        _finish_into(res, found, minimize_found, stop, progress, replay)
     return res
 
 
-def finish(found: Found, proto: Protocol, strategy: str, do_minimize: bool) -> tuple[Any, str]:
-    """Minimize a failure and turn it into a corpus entry plus its report."""
+#: the replay line of a report whose entry was not saved (``hunt(replay=...)`` overrides)
+NOT_SAVED = "not saved (fuzzlock hunt --save DIR, or corpus.write_entry, writes the entry)"
+
+
+@attrs.define
+class Finished:
+    """A minimized failure: its corpus entry, its run and its text report."""
+
+    entry: Any  # corpus.Entry
+    result: Any  # sched.RunResult of the entry's decisions
+    report: str
+    complete: bool  # False if ``stop`` cut the minimization short
+
+
+def finish(
+    found: Found,
+    proto: Protocol,
+    strategy: str,
+    do_minimize: bool,
+    stop: Callable[[], bool] | None = None,
+    progress: Callable[[str], None] | None = None,
+    replay: str | None = None,
+) -> Finished:
+    """Minimize a failure (until ``stop`` asks to end it) and turn it into a corpus entry
+    plus its report (``replay`` as its replay line)."""
     from fuzzlock import corpus, report
     from fuzzlock.minimize import minimize
 
-    sc, dec, minimized = found.scenario, found.decisions, False
+    sc, dec, minimized, complete = found.scenario, found.decisions, False, True
     if do_minimize:
-        m = minimize(sc, proto, dec, found.outcome)
-        sc, dec, minimized = m.scenario, m.decisions, True
+        last = [0.0]
+
+        def on_run(runs: int) -> None:
+            now = time.monotonic()
+            if progress is not None and now - last[0] >= 0.5:
+                last[0] = now
+                progress(f"minimizing the {found.outcome} violation: {runs} runs")
+
+        if progress is not None:
+            progress(f"minimizing the {found.outcome} violation")
+        m = minimize(sc, proto, dec, found.outcome, stop=stop, on_run=on_run)
+        sc, dec, minimized, complete = m.scenario, m.decisions, m.complete, m.complete
     r = model.run(sc, proto, decisions=dec)
+    note = f"{found.outcome} found by {strategy}"
+    if not complete:
+        note += " (minimization cut short)"
     entry = corpus.entry_from_run(
-        sc,
-        proto,
-        r,
-        strategy=strategy,
-        seed=found.seed,
-        minimized=minimized,
-        note=f"{found.outcome} found by {strategy}",
+        sc, proto, r, strategy=strategy, seed=found.seed, minimized=minimized, note=note
     )
-    text = report.render_text(r.result, protocol=proto.name, replay=replay_command(entry))
-    return entry, text
+    text = report.render_text(r.result, protocol=proto.name, replay=replay or NOT_SAVED)
+    return Finished(entry, r.result, text, complete)
+
+
+def _finish_into(
+    res: HuntResult,
+    found: Found,
+    do_minimize: bool,
+    stop: Callable[[], bool] | None,
+    progress: Callable[[str], None] | None,
+    replay: str | None,
+) -> None:
+    f = finish(found, res.protocol, res.strategy, do_minimize, stop, progress, replay)
+    res.entry, res.report, res.result, res.minimized = f.entry, f.report, f.result, f.complete
+    recognise(res)
 
 
 def recognise(res: HuntResult) -> None:
@@ -292,12 +373,13 @@ def recognise(res: HuntResult) -> None:
 
 
 def replay_command(entry: Any, path: Any = None) -> str:
-    """The command that replays ``entry`` (saved at ``path``, or where ``--save corpora``
-    would put it)."""
-    from fuzzlock import corpus
+    """The command that replays ``entry`` saved at ``path`` (without a path: a note that
+    it is not saved; naming where it would go would name a file that does not exist)."""
+    import shlex
 
-    where = path if path is not None else corpus.entry_path("corpora", entry)
-    return f"fuzzlock replay {where}"
+    if path is None:
+        return NOT_SAVED
+    return f"fuzzlock replay {shlex.quote(str(path))}"
 
 
 def _hunt_seeded(
@@ -311,7 +393,7 @@ def _hunt_seeded(
 ) -> Found | None:
     rng = random.Random(seed)
     pct_k: list[int] = []
-    while stats.schedules < budget and stats.seconds < max_seconds:
+    while not stats.spent(budget, max_seconds):
         sc_seed = rng.randrange(2**32)
         sc = strategies.gen_scenario(strategies.RandomSource(random.Random(sc_seed)))
         run_seed = rng.randrange(2**32)
@@ -475,9 +557,7 @@ def _hunt_native(
     deadline = stats.start + max_seconds
     ns: native_hunt.NativeScenario | None = None  # one C model, reloaded per scenario
     try:
-        while found is None and diff is None and stats.schedules < budget:
-            if stats.seconds >= max_seconds:
-                break
+        while found is None and diff is None and not stats.spent(budget, max_seconds):
             sc_seed = rng.randrange(2**32)
             sc = strategies.gen_scenario(strategies.RandomSource(random.Random(sc_seed)))
             run_seed = rng.randrange(2**32)
@@ -572,7 +652,7 @@ def _python_batch(
     rng = random.Random(run_seed)
     ndec: list[int] = []
     for _ in range(n):
-        if stats.schedules >= budget or stats.seconds >= max_seconds:
+        if stats.spent(budget, max_seconds):
             break
         s = rng.randrange(2**32)
         if strategy == "random":
@@ -607,6 +687,12 @@ def _pct_note(strategy: str, pct_k: list[int], stats: _Stats, notes: list[str]) 
 
 class _Stop(Exception):
     pass
+
+
+class _Interrupted(KeyboardInterrupt):
+    """Raised inside a search (Hypothesis's test function, an exploration's callback) when
+    ``stop`` asks to end it: a KeyboardInterrupt, which Hypothesis lets through at once
+    (any other exception it would shrink, or replay as a failure, or call flaky)."""
 
 
 def _hunt_hypothesis(
@@ -657,6 +743,8 @@ def _hunt_hypothesis(
     @hseed(seed)
     @given(st.data())
     def prop(data: st.DataObject) -> None:
+        if stats.stopped:  # also while shrinking: the last failure so far is kept
+            raise _Interrupted
         if not failures and (time.monotonic() > deadline or stats.schedules >= budget):
             raise _Stop
         sc = strategies.gen_scenario(strategies.HypothesisSource(data))
@@ -700,7 +788,7 @@ def _hunt_hypothesis(
         prop()
     except _Stop:
         return None, None
-    except AssertionError:
+    except (AssertionError, _Interrupted):
         pass
     except Exception as e:  # a Hypothesis wrapper of _Stop (e.g. flaky) ends the hunt too
         if not failures:
@@ -767,6 +855,8 @@ def hunt_exhaustive(
     compare_naive: bool = False,
     progress: Callable[[str], None] | None = None,
     minimize_found: bool = True,
+    stop: Callable[[], bool] | None = None,
+    replay: str | None = None,
 ) -> HuntResult:
     """``--strategy exhaustive``: explore each scenario (given, or drawn from the seeded
     generator until the budget ends) up to ``preemptions`` preemptions; every finished
@@ -778,10 +868,10 @@ def hunt_exhaustive(
     (``EXHAUSTIVE_SCENARIO_SHARE``): one scenario whose bound-2 state space is too big
     for the budget would otherwise eat the whole run while bugs that need fewer
     preemptions in the next scenarios go unseen.  Such a scenario keeps the certificate
-    of the highest bound it finished."""
+    of the highest bound it finished.  ``stop`` and ``replay``: as in ``hunt``."""
     from fuzzlock import explore
 
-    stats = _Stats(progress)
+    stats = _Stats(progress, stop)
     notes: list[str] = []
     certs: list[explore.Certificate] = []
     found: Found | None = None
@@ -789,7 +879,7 @@ def hunt_exhaustive(
     budget = max_schedules if max_schedules is not None else 10**9
     queue = list(scenarios) if scenarios is not None else None
     index = 0
-    while stats.schedules < budget and stats.seconds < max_seconds:
+    while not stats.spent(budget, max_seconds):
         if queue is not None:
             if index >= len(queue):
                 break
@@ -808,6 +898,12 @@ def hunt_exhaustive(
 
         def count(ex: explore.Execution) -> None:
             stats.add_raw(len(ex.steps), _digest(ex), ex.violation is not None)
+            if stats.stopped and ex.violation is None:
+                raise _Interrupted  # an unfinished exploration: no certificate
+
+        def check_stop(ex: explore.Execution) -> None:
+            if stats.stopped:
+                raise _Interrupted
 
         last_complete: explore.Certificate | None = None
         cert: explore.Certificate | None = None
@@ -833,6 +929,10 @@ def hunt_exhaustive(
                 last_complete = cert
         except model.SetupError:
             continue
+        except _Interrupted:
+            if last_complete is not None:
+                certs.append(last_complete)
+            break
         if last_complete is not None and last_complete is not cert:
             certs.append(last_complete)
         if cert is not None:
@@ -842,9 +942,18 @@ def hunt_exhaustive(
             found = Found(sc, list(ex.decisions), ex.outcome, seed, on=backend)
             break
         if compare_naive and not naive and cert is not None and cert.complete:
-            base = explore.explore_scenario(
-                sc, proto, backend, cert.preemptions, por=False, name=name + " (naive)"
-            )
+            try:
+                base = explore.explore_scenario(
+                    sc,
+                    proto,
+                    backend,
+                    cert.preemptions,
+                    por=False,
+                    name=name + " (naive)",
+                    on_execution=check_stop,
+                )
+            except _Interrupted:
+                break
             certs.append(base)
             if base.complete and cert.schedules:
                 notes.append(
@@ -868,11 +977,11 @@ def hunt_exhaustive(
         notes=notes,
         native_runs=stats.schedules if backend == "native" else 0,
         first_violation=stats.first_violation,
+        stopped=stats.stopped,
     )
     res.certificates = [c.to_json() for c in certs]
     if found is not None:
-        res.entry, res.report = finish(found, proto, "exhaustive", minimize_found)
-        recognise(res)
+        _finish_into(res, found, minimize_found, stop, progress, replay)
     return res
 
 

@@ -672,6 +672,8 @@ def _map(
 
 
 def add_arguments(parser: Any) -> None:
+    from fuzzlock import argtypes
+
     parser.add_argument(
         "--setting",
         action="append",
@@ -685,24 +687,35 @@ def add_arguments(parser: Any) -> None:
         metavar="NAME",
         help="only this strategy (repeatable; default: every strategy the campaign has)",
     )
-    parser.add_argument("--backend", choices=("python", "native"), default=None)
     parser.add_argument(
-        "--seeds", type=int, default=None, help=f"seeds 1..N (default {DEFAULT_SEEDS})"
+        "--backend",
+        choices=("python", "native"),
+        default=None,
+        help="model to hunt on (default: native where it is built)",
+    )
+    parser.add_argument(
+        "--seeds",
+        type=argtypes.positive_int,
+        default=None,
+        help=f"seeds 1..N (default {DEFAULT_SEEDS})",
     )
     parser.add_argument(
         "--max-seconds",
-        type=float,
+        type=argtypes.positive_seconds,
         default=None,
         help=f"wall seconds per run (default {DEFAULT_MAX_SECONDS:g})",
     )
     parser.add_argument(
         "--max-schedules",
-        type=int,
+        type=argtypes.positive_int,
         default=None,
         help=f"schedules per run (default {DEFAULT_MAX_SCHEDULES:,})",
     )
     parser.add_argument(
-        "--jobs", type=int, default=None, help="worker processes (default: number of CPUs)"
+        "--jobs",
+        type=argtypes.positive_int,
+        default=None,
+        help="worker processes (default: number of CPUs)",
     )
     parser.add_argument(
         "--quick",
@@ -722,12 +735,16 @@ def add_arguments(parser: Any) -> None:
         metavar="FILE",
         help="print the report of a saved run (--json-out) instead of running; the statuses "
         "are judged against the corpus as it is now; repeatable: later runs replace the "
-        "cells of the (setting, strategy) pairs they ran (same backend, seeds and budget)",
+        "cells of the (setting, strategy) pairs they ran (same backend, seeds and budget) "
+        "(default: run the campaign)",
     )
     parser.add_argument("--list", action="store_true", help="list the settings and exit")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument(
-        "--json-out", metavar="FILE", help="also write the JSON object to FILE (with the text)"
+        "--json-out",
+        metavar="FILE",
+        type=argtypes.output_file,
+        help="also write the JSON object to FILE, with the text on stdout (default: not written)",
     )
 
 

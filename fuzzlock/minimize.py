@@ -14,7 +14,7 @@ so it replays with the plain decision rule.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import attrs
@@ -31,6 +31,8 @@ class Minimized:
     runs: int
     digest: str
     preemptions: int
+    #: False if ``stop`` cut the minimization short (the result still fails the same way)
+    complete: bool = True
 
 
 class PickChooser:
@@ -73,8 +75,12 @@ def minimize(
     decisions: list[int],
     expect: str,
     max_runs: int = 3000,
+    stop: Callable[[], bool] | None = None,
+    on_run: Callable[[int], None] | None = None,
 ) -> Minimized:
-    """Shrink (scenario, decisions) while ``expect`` still happens."""
+    """Shrink (scenario, decisions) while ``expect`` still happens.  ``stop`` (checked
+    before each candidate run) ends it early with the smallest failure so far
+    (``complete`` false); ``on_run(runs)`` is called after each run (progress)."""
     rec = _Recorder(Replay(decisions))
     r = _run(sc, proto, rec)
     if r is None or r.outcome != expect:
@@ -83,10 +89,14 @@ def minimize(
     cur_obj, picks, best = sc.to_json(), _trim_picks(rec.made, r), r
     runs = 1
     changed = True
-    while changed and runs < max_runs:
+    stopped = False
+    while changed and runs < max_runs and not stopped:
         changed = False
         for obj, cand_picks in _candidates(cur_obj, picks):
             if runs >= max_runs:
+                break
+            if stop is not None and stop():
+                stopped = True
                 break
             try:
                 cand = scenario.from_json(obj)
@@ -95,13 +105,15 @@ def minimize(
             runs += 1
             ch = PickChooser(cand_picks)
             res = _run(cand, proto, ch)
+            if on_run is not None:
+                on_run(runs)
             if res is not None and res.outcome == expect and _smaller(res, best, obj, cur_obj):
                 cur_obj, picks, best = obj, _trim_picks(ch.made, res), res
                 changed = True
                 break
     decisions = best.result.trimmed_decisions()
     final = scenario.from_json(cur_obj)
-    return Minimized(final, decisions, runs, best.digest, best.result.preemptions)
+    return Minimized(final, decisions, runs, best.digest, best.result.preemptions, not stopped)
 
 
 def _size(obj: dict[str, Any]) -> tuple[int, int, int]:

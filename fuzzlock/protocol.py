@@ -13,7 +13,7 @@ concrete counterexample (or a clean bounded search) instead of an argument.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import attrs
@@ -306,6 +306,27 @@ def parse_knob_arg(arg: str) -> tuple[str, KnobValue]:
         raise ProtocolError(f"--knob {arg!r}: expected KNOB=VALUE")
     k, v = arg.split("=", 1)
     return k.strip(), parse_value(k.strip(), v)
+
+
+def parse(name: str, knob_args: Iterable[str] = ()) -> Protocol:
+    """A protocol from its name in the form ``Protocol.name`` prints (``v6.19`` or
+    ``v6.19+KNOB=VALUE+...``), then ``knob_args`` (``KNOB=VALUE`` each, from ``--knob``)
+    applied over it: the one parser of the command line and the pytest plugin.
+
+        >>> parse("v6.19+move.reset_err_on_retry=true", ["walk.page_idle_lock=none"]).name
+        'v6.19+move.reset_err_on_retry=true+walk.page_idle_lock=none'
+    """
+    base, *parts = name.split("+")
+    knobs: dict[str, KnobValue] = {}
+    for part in parts:
+        if "=" not in part:
+            raise ProtocolError(f"protocol {name!r}: {part!r} is not KNOB=VALUE")
+        k, raw = part.split("=", 1)
+        knobs[k.strip()] = parse_value(k.strip(), raw)
+    for arg in knob_args:
+        k, v = parse_knob_arg(arg)
+        knobs[k] = v
+    return get(base.strip(), knobs)
 
 
 def protocols() -> list[str]:

@@ -252,8 +252,7 @@ def parse_protocol(name: str) -> Protocol:
     """``v6.19`` or ``v6.19+KNOB=VALUE+...`` (the form of ``Protocol.name``) as a Protocol."""
     from fuzzlock import protocol
 
-    base, *overrides = name.split("+")
-    return protocol.get(base, dict(protocol.parse_knob_arg(o) for o in overrides))
+    return protocol.parse(name)
 
 
 # --------------------------------------------------------------------------- campaign config

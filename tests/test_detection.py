@@ -160,13 +160,13 @@ def test_list_names_the_settings() -> None:
 @pytest.mark.parametrize(
     ("args", "words"),
     [
-        (["--seeds", "0"], "must be positive"),
-        (["--max-seconds", "-1"], "must be positive"),
-        (["--jobs", "0"], "must be positive"),
+        (["--seeds", "0"], "argument --seeds: '0': expected a positive integer"),
+        (["--max-seconds", "-1"], "argument --max-seconds: '-1': expected a finite number"),
+        (["--jobs", "0"], "argument --jobs: '0': expected a positive integer"),
         (["--setting", "no-such-setting"], "matches no setting"),
         (["--strategy", "bogus"], "--strategy bogus"),
         (["--backend", "nonsense"], "invalid choice"),
-        (["--seeds", "many"], "invalid int value"),
+        (["--seeds", "many"], "'many' is not a positive integer"),
         (["--from-json", "/nonexistent/run.json"], "--from-json /nonexistent/run.json"),
     ],
 )

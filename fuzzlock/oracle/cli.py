@@ -20,18 +20,27 @@ from typing import Any
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--steps", type=int, default=2000, help="operations to compare (2000)")
-    parser.add_argument("--seed", type=int, default=0, help="random seed (0)")
-    parser.add_argument("--length", type=int, default=24, help="operations per sequence (24)")
+    from fuzzlock import argtypes
+
     parser.add_argument(
-        "--protocol", default=None, help="model protocol (default: the running kernel's)"
+        "--steps", type=argtypes.positive_int, default=2000, help="operations to compare"
+    )
+    parser.add_argument("--seed", type=argtypes.seed, default=0, help="random seed")
+    parser.add_argument(
+        "--length", type=argtypes.positive_int, default=24, help="operations per sequence"
+    )
+    parser.add_argument(
+        "--protocol",
+        default=None,
+        help="model protocol, NAME or NAME+KNOB=VALUE+... (default: the running kernel's)",
     )
     parser.add_argument(
         "--knob",
         action="append",
         default=[],
         metavar="K=V",
-        help="override a model knob (repeatable): check a variant against the kernel",
+        help="override a model knob (repeatable): check a variant against the kernel "
+        "(default: none)",
     )
     parser.add_argument(
         "--known-gaps",
@@ -41,7 +50,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--replay",
         metavar="PATH",
-        help="rerun the sequences of a --json summary (or one sequence object) instead",
+        help="rerun the sequences of a --json summary (or one sequence object) instead "
+        "(default: random sequences)",
     )
     parser.add_argument("--no-minimize", action="store_true", help="report mismatches as found")
     parser.add_argument("--json", action="store_true", help="print a JSON summary")
@@ -52,34 +62,33 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "an interleaving the model reproduces",
     )
     parser.add_argument(
-        "--runs", type=int, default=100, help="--concurrent: racing programs to run (100)"
+        "--runs",
+        type=argtypes.positive_int,
+        default=100,
+        help="--concurrent: racing programs to run",
     )
     parser.add_argument(
         "--schedules",
-        type=int,
+        type=argtypes.positive_int,
         default=2000,
-        help="--concurrent: model schedules to search per outcome (2000)",
+        help="--concurrent: model schedules to search per outcome",
     )
 
 
 def run(args: argparse.Namespace) -> int:
     from fuzzlock import oracle, protocol
 
-    if args.steps < 1 or args.length < 1:
-        print("fuzzlock kernel-check: error: --steps and --length must be >= 1", file=sys.stderr)
-        return 2
     try:
-        knobs = dict(protocol.parse_knob_arg(k) for k in args.knob)
-        protocol.get(args.protocol or oracle.kernel_protocol(), knobs)
+        # NAME+KNOB=VALUE names and --knob both become knob overrides of the base protocol
+        p = protocol.parse(args.protocol or oracle.kernel_protocol(), args.knob)
+        args.protocol, knobs = p.base, dict(p.overrides)
     except protocol.ProtocolError as e:
         print(f"fuzzlock kernel-check: error: {e}", file=sys.stderr)
         return 2
-    if args.concurrent and (args.runs < 1 or args.schedules < 1):
-        print("fuzzlock kernel-check: error: --runs and --schedules must be >= 1", file=sys.stderr)
-        return 2
     if args.concurrent and (knobs or args.replay or args.known_gaps):
         print(
-            "fuzzlock kernel-check: error: --concurrent takes no --knob, --replay or --known-gaps",
+            "fuzzlock kernel-check: error: --concurrent takes no knob overrides (--knob, "
+            "NAME+KNOB=VALUE), --replay or --known-gaps",
             file=sys.stderr,
         )
         return 2
