@@ -350,13 +350,13 @@ class FuzzlockConfig:
         try:
             if self.save_root is None:
                 raise OSError("no directory to save to")
-            path = corpus.write_entry(self.save_root(), entry)
-        except OSError as e:
+            kept = corpus.save_entry(self.save_root(), entry)
+        except (OSError, corpus.CorpusError) as e:
             cmd = None
             saved = f"could not save the entry ({e}); the entry:\n{entry.dumps()}"
         else:
-            cmd = replay_command(path, self.backend)
-            saved = f"saved to {_shown(path)}"
+            cmd = replay_command(kept.path, self.backend)
+            saved = kept.message.replace(str(kept.path), _shown(kept.path))
         r = model.run(entry.scenario, entry.protocol, decisions=entry.decisions)
         text = report.render_text(
             r.result, protocol=entry.protocol.name, replay=cmd or "(not saved: see below)"

@@ -810,4 +810,6 @@ def test_show_html_into_a_directory_is_one_line(
     for out_path in (tmp_path, tmp_path / "missing" / "t.html"):
         status, out, err = _cli(capsys, "show", str(path), "--html", str(out_path))
         assert status == 2 and out == []
-        assert len(err) == 1 and err[0].startswith(f"fuzzlock: error: --html {out_path}: ")
+        # checked when the arguments are parsed, before the entry is replayed
+        assert len(err) == 1 and err[0].startswith("fuzzlock show: error: argument --html: ")
+        assert str(out_path) in err[0]
