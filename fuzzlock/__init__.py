@@ -3,7 +3,7 @@
 Hypothesis generates scenarios (UFFDIO_MOVE, rmap walks, fork, CoW, reclaim, unmap, madvise)
 and interleavings; a deterministic scheduler runs them over a Python reference model
 (``fuzzlock.model``) and over a C port of it (``fuzzlock.native``), checking rmap invariants at
-every step. See README.md and DESIGN.md.
+every step. See README.md and docs/design.md.
 
 This module stays import-light: it imports neither Hypothesis, the model nor the native
 library, and reads ``__version__`` from the installed metadata only on first access

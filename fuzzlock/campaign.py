@@ -1,6 +1,6 @@
 """``fuzzlock hunt``: search scenarios and schedules for a violation, within a budget.
 
-Strategies (DESIGN "Command line"):
+Strategies (docs/design.md#strategies):
 
 * ``hypothesis`` (default): Hypothesis draws the scenario and every scheduling decision
   lazily (generate phase only: no ``target()`` hill climbing, see ``_hunt_hypothesis``)

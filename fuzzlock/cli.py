@@ -4,7 +4,7 @@ Subcommands live in ``COMMANDS``: name -> ``Command(help, add_arguments, run, ex
 add one, write ``add_arguments(parser)`` and ``run(args) -> int`` and register it with
 ``register`` (or add an entry to ``COMMANDS`` before ``main`` runs); every option needs a
 help line (its default is appended unless the help names it), and ``exits`` says what each
-exit status means (the end of the command's ``--help``). Exit status (DESIGN.md): 0 = no
+exit status means (the end of the command's ``--help``). Exit status (docs/design.md#exit-status): 0 = no
 violation / every entry reproduced, 1 = a violation / an entry did not reproduce, 2 = bad
 input with a one-line message; a hunt stopped by SIGINT or SIGTERM exits 130 or 143 after
 printing (and saving) what it found.
@@ -148,7 +148,7 @@ BACKEND_HELP = "model to run: python, or native (the C port; default: native whe
 
 
 def _default_backend() -> str:
-    # DESIGN: native where the C model is built, else python.
+    # docs/design.md#backends: native where the C model is built, else python.
     from fuzzlock import campaign
 
     return "native" if campaign.native_model_available() else "python"

@@ -1,4 +1,4 @@
-"""The corpus: saved interleavings, one JSON file each, replayed in CI (DESIGN "Corpus entry").
+"""The corpus: saved interleavings, one JSON file each, replayed in CI (docs/design.md#corpus).
 
 An entry is ``corpora/<protocol>/<entry digest>.json``::
 
@@ -158,7 +158,7 @@ def _current_version() -> str:
 
 @attrs.define(kw_only=True)
 class Entry:
-    """One corpus entry (DESIGN "Corpus entry"); ``to_json`` / ``entry_from_json``."""
+    """One corpus entry (docs/design.md#corpus); ``to_json`` / ``entry_from_json``."""
 
     protocol: Protocol
     scenario: Scenario

@@ -48,7 +48,7 @@ from fuzzlock import campaign, protocol
 
 FIX: dict[str, protocol.KnobValue] = {"move.reset_err_on_retry": True}
 BASES = ("v6.18", "v6.19")
-#: the strategy the ``hunt`` command uses when none is given (DESIGN "Command line")
+#: the strategy the ``hunt`` command uses when none is given (docs/design.md#cli)
 DEFAULT_STRATEGY = "hypothesis"
 #: the issue's done criterion: a real bug is caught within this median on native
 CRITERION_SECONDS = 60.0

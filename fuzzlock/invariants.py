@@ -1,4 +1,4 @@
-"""The invariant catalogue (DESIGN "Invariants", protocol.md §4) and the checks.
+"""The invariant catalogue (docs/design.md#invariants, docs/protocol.md#invariants) and the checks.
 
 PYTEST_DONT_REWRITE
 

@@ -1,6 +1,6 @@
-"""Protocols: the named kernel protocol generations and their knobs (DESIGN "Protocols and knobs").
+"""Protocols: the named kernel protocol generations and their knobs (docs/design.md#knobs).
 
-A ``Protocol`` is a name plus a full knob map.  Every lock or check that protocol.md §3
+A ``Protocol`` is a name plus a full knob map.  Every lock or check that docs/protocol.md#races
 justifies is a knob, so a user can ask "what if this step were different?" and get a
 concrete counterexample (or a clean bounded search) instead of an argument.
 

@@ -62,7 +62,7 @@ DEFAULT_BACKEND = None  # resolved on first use: native where the C model is bui
 
 
 def resolve_backend(config: pytest.Config) -> str:
-    """``--fuzzlock-backend``, or native where the C model is built, else python (DESIGN's
+    """``--fuzzlock-backend``, or native where the C model is built, else python (docs/design.md#backends:
     default; the library is loaded only here, not at plugin import)."""
     chosen = config.getoption("fuzzlock_backend")
     if chosen:

@@ -1,4 +1,4 @@
-"""Failure reports (DESIGN "Reports"): a terminal text report and a self-contained HTML one.
+"""Failure reports (docs/design.md#reports): a terminal text report and a self-contained HTML one.
 
 PYTEST_DONT_REWRITE
 

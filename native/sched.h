@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
  * The deterministic scheduler of the C port: the same contract, bit for bit,
- * as fuzzlock/sched/scheduler.py (DESIGN "The scheduler contract").
+ * as fuzzlock/sched/scheduler.py (docs/design.md#scheduler-contract).
  *
  * Simulated threads are coroutines inside the calling OS thread: each has its
  * own stack and calls fl_yield_op() at every scheduling point.  One call of

@@ -1,4 +1,4 @@
-"""The command line as DESIGN "Command line" fixes it: subcommands, exit codes, --json."""
+"""The command line as docs/design.md#cli fixes it: subcommands, exit codes, --json."""
 
 from __future__ import annotations
 

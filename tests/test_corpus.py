@@ -1,4 +1,4 @@
-"""The corpus format (DESIGN "Corpus entry"): round trip, replay, one-line errors, atomic writes."""
+"""The corpus format (docs/design.md#corpus): round trip, replay, one-line errors, atomic writes."""
 
 from __future__ import annotations
 

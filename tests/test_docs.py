@@ -124,3 +124,28 @@ def test_every_reference_to_a_spec_anchor_in_the_repository_exists() -> None:
                 if anchor not in anchors[f"{which}.md"]:
                     bad.append(f"{path.relative_to(ROOT)}: docs/{which}.md#{anchor}")
     assert bad == []
+
+
+def test_nothing_in_the_repository_refers_to_the_founding_spec_outside_it() -> None:
+    """The repository is self-contained: code, tests and docs cite docs/design.md and
+    docs/protocol.md, never the founding DESIGN.md, protocol.md or ENGINEERING.md that
+    live outside it (a bare ``protocol.md`` link inside docs/ is docs/protocol.md)."""
+    outside = re.compile(r'DESIGN\.md|DESIGN "|DESIGN:|DESIGN\'s|ENGINEERING\.md|protocol\.md §')
+    offenders = []
+    for path in sorted(ROOT.rglob("*")):
+        rel = path.relative_to(ROOT)
+        if rel.parts[0].startswith((".", "build")) or path.suffix not in (
+            ".py",
+            ".c",
+            ".h",
+            ".md",
+            ".toml",
+            ".ini",
+        ):
+            continue
+        if rel == Path("tests/test_docs.py"):
+            continue
+        for n, line in enumerate(path.read_text(errors="replace").splitlines(), 1):
+            if outside.search(line):
+                offenders.append(f"{rel}:{n}: {line.strip()}")
+    assert not offenders, "\n".join(offenders)

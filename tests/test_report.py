@@ -1,4 +1,4 @@
-"""Failure reports: the text report and the self-contained HTML one (DESIGN "Reports")."""
+"""Failure reports: the text report and the self-contained HTML one (docs/design.md#reports)."""
 
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 
 Scenarios and protocols are interfaces (corpus entries, the command line): a scenario
 survives a JSON round trip unchanged, bad input gives one line naming the field, and the
-knob names and the v6.18/v6.19 defaults are exactly DESIGN.md's table.
+knob names and the v6.18/v6.19 defaults are exactly docs/design.md#knob-table.
 """
 
 from __future__ import annotations
@@ -230,7 +230,7 @@ def test_scenario_error_is_a_value_error() -> None:
 
 # --- protocols and knobs -----------------------------------------------------------------------
 
-# DESIGN.md "Protocols and knobs", copied by hand: knob -> (values, v6.18, v6.19)
+# docs/design.md#knob-table, copied by hand: knob -> (values, v6.18, v6.19)
 DESIGN_KNOBS: dict[str, tuple[tuple[Any, ...], Any, Any]] = {
     "walk.referenced_active_lock": (("none", "trylock", "lock"), "none", "trylock"),
     "walk.page_idle_lock": (("none", "trylock"), "none", "trylock"),

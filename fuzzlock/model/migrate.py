@@ -8,7 +8,7 @@ folio is about to be unmapped), replaces every PTE with a migration entry
 migration entries with PTEs to the new folio (``remove_migration_ptes`` through
 ``rmap_walk_anon_lock``, no mapped check).  A migration entry the walk cannot reach (a
 fork that copied PTEs before linking its VMA, knob ``fork.link_before_copy``) is left
-pointing at a freed folio: ``migration.reachable`` (I13, protocol.md R7).
+pointing at a freed folio: ``migration.reachable`` (I13, docs/protocol.md#r7).
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 PYTEST_DONT_REWRITE
 
-Follows the data structures of protocol.md §1 (include/linux/mm_types.h, rmap.h).
+Follows the data structures of docs/protocol.md#structures (include/linux/mm_types.h, rmap.h).
 Units: one page is one address unit (``addr`` is a virtual page number), a folio is
 one page (small folios; large folios are not modelled), and a page-table page covers
 ``PTRS_PER_PTE`` pages with its own split PTL.  Everything here is plain data; the
@@ -459,7 +459,7 @@ class World:
 
     def folio_mappings(self, folio: Folio) -> list[tuple[VMA, int]]:
         """Where ``folio`` is mapped: present PTEs, migration entries, and swap PTEs whose
-        swap-cache folio it is (protocol.md §4 "mapped")."""
+        swap-cache folio it is (docs/protocol.md#invariants, "mapped")."""
         out = []
         for _mm, v, addr, p in self.all_mappings():
             if p.folio is folio or (p.kind == "swap" and folio.swap and p.entry == folio.swap):

@@ -3,14 +3,13 @@
 * ``skip_reason()``: one line saying why the oracle cannot run here (not Linux, not root,
   no ``/proc/kpageflags``, no gcc, no userfaultfd, no ``UFFD_FEATURE_MOVE``), or None.
 * ``kernel_protocol()``: the protocol matching the running kernel: ``v6.19`` on Linux
-  >= 6.19 (the series is merged), ``v6.18`` before (protocol.md §6).
+  >= 6.19 (the series is merged), ``v6.18`` before (docs/protocol.md#versions).
 * ``swap_file()``: a context manager that creates a small swap file (64 MiB: dd, mkswap,
   swapon at the highest priority, so MADV_PAGEOUT writes to it and not to another
   device) and *always* removes it (swapoff and delete) on the way out, even on errors.
   It yields None when swapon is impossible; callers then skip MADV_PAGEOUT.
 
-A swap file and zram differ (protocol.md, ENGINEERING.md "The live kernel on these
-machines"): zram completes the write synchronously and drops the swap cache at once, a
+A swap file and zram differ (fuzzlock/oracle/README.md, "Swap"): zram completes the write synchronously and drops the swap cache at once, a
 swap file can leave the folio in the swap cache under writeback.  The oracle pins the
 swap file (the model's swap-in path is the swap-cache path of a non-synchronous device).
 """

@@ -2,7 +2,7 @@
 
 PYTEST_DONT_REWRITE
 
-Public surface (see DESIGN "The scheduler contract")::
+Public surface (see docs/design.md#scheduler-contract)::
 
     from fuzzlock.sched import Scheduler, ops, Lock, RWSem, Replay
     s = Scheduler()

@@ -14,7 +14,7 @@ from fuzzlock import trace as _trace
 
 @attrs.define
 class Violation:
-    """One broken invariant: its id (DESIGN "Invariants"), where it happened and why."""
+    """One broken invariant: its id (docs/design.md#invariants), where it happened and why."""
 
     id: str
     step: int

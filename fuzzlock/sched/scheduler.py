@@ -1,4 +1,4 @@
-"""The deterministic scheduler (DESIGN "The scheduler contract").
+"""The deterministic scheduler (docs/design.md#scheduler-contract).
 
 PYTEST_DONT_REWRITE
 

@@ -1,10 +1,10 @@
-"""The races of protocol.md §3 (R1-R12), one by one, on the Python model (R5 at the walk's
+"""The races of docs/protocol.md#races (R1-R12), one by one, on the Python model (R5 at the walk's
 end on the C model too).
 
 For each race the model can express, two things are checked:
 
 (a) with the knob that removes the protection, an explicit, hard-coded schedule (a decision
-    list, DESIGN "The scheduler contract") breaks the invariant the race is about.  Each list
+    list, docs/design.md#decision-rule) breaks the invariant the race is about.  Each list
     was found with ``RandomChooser`` (or a small preemption-bounded search) and then shrunk
     (trailing zeros dropped, entries deleted or zeroed while the outcome stayed);
 (b) on the real protocols, the same scenario is clean: the explicit lists plus ``SEEDS``
@@ -255,7 +255,7 @@ def test_r1_without_mapping_recheck_walker_walks_the_stale_anon_vma_and_misses_t
     """R1 (v6.18, ``walk.recheck_mapping=false``): folio_referenced reads ``mapping`` = AVs
     under RCU; the move completes (F now at dst, mapping AVd); the walker trylocks AVs's
     root, F is still mapped, and without the recheck it walks AVs at the new index and
-    misses the mapping at dst.  protocol.md's version adds a munmap and slab reuse of AVs;
+    misses the mapping at dst.  docs/protocol.md#r1's version adds a munmap and slab reuse of AVs;
     the model needs neither: a stale anon_vma already loses the mapping (``walk.complete``).
     """
     r = replay(
@@ -485,7 +485,7 @@ def test_r9_without_src_recheck_after_sleep_the_mover_moves_another_folios_pte(
     (``rmap.reachable``).  v6.18 stops one step earlier: that store changes F's root without
     the old root's write lock (``lock.write-discipline``, I8's pre-patch rule).
 
-    protocol.md's own shape (MADV_DONTNEED src, then a write fault maps a new folio there
+    docs/protocol.md#r9's own shape (MADV_DONTNEED src, then a write fault maps a new folio there
     while the mover sleeps on F's lock held by reclaim) is found by the ``move_refault``
     scenario family of fuzzlock.strategies."""
     r = replay(SRC_REFILLED, proto(base, {"move.recheck_src_after_sleep": False}), D_R9, want)

@@ -1,4 +1,4 @@
-"""Single-thread UFFDIO_MOVE runs against the real-kernel facts of protocol.md §6 and §2a.
+"""Single-thread UFFDIO_MOVE runs against the real-kernel facts of docs/protocol.md#kernel-facts and #op-move.
 
 With one thread there is no interleaving: each test is one sequential execution, and it
 checks both what the ioctl returned (errno and ``uffdio_move.move``) and the state it left
@@ -61,7 +61,7 @@ def run(proto: str, setup: list[dict[str, Any]], ops: list[dict[str, Any]]) -> m
 
 
 def assert_moved(w: World, f: Folio, mapcount: int = 1, dst: int = DST, src: int = SRC) -> None:
-    """protocol.md §6 / I11: the PFN moved (same folio), PAE kept, soft-dirty set, dst
+    """docs/protocol.md#kernel-facts / I11: the PFN moved (same folio), PAE kept, soft-dirty set, dst
     writable, src empty, rmap follows the dst VMA, mapcount unchanged."""
     mm = w.mms[0]
     d = mm.pte(dst)

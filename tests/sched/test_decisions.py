@@ -1,4 +1,4 @@
-"""The decision rule of DESIGN "The scheduler contract"."""
+"""The decision rule of docs/design.md#decision-rule."""
 
 from __future__ import annotations
 
