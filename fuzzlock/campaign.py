@@ -826,15 +826,9 @@ EXHAUSTIVE_SCENARIO_MIN_SCHEDULES = 200
 def load_scenario_file(path: str) -> scenario.Scenario:
     """A scenario from a JSON file: a bare scenario or a corpus entry (its scenario).
     Raises ValueError with one line naming the file and what is wrong."""
-    import json
+    from fuzzlock import corpus
 
-    try:
-        with open(path, encoding="utf-8") as f:
-            obj = json.load(f)
-    except OSError as e:
-        raise ValueError(f"{path}: cannot read: {e.strerror}") from None
-    except json.JSONDecodeError as e:
-        raise ValueError(f"{path}: not JSON: {scenario.json_error(e)}") from None
+    obj = corpus.read_json(path, path)  # a CorpusError is a one-line ValueError
     if isinstance(obj, dict) and "scenario" in obj and "threads" not in obj:
         obj = obj["scenario"]
     try:

@@ -432,6 +432,14 @@ def _hunt_run(args: argparse.Namespace) -> int:
             scs = [campaign.load_scenario_file(p) for p in args.scenario or ()]
         except ValueError as e:
             return _bad(str(e))
+        if backend == "native":
+            from fuzzlock import native
+
+            for path, sc in zip(args.scenario or (), scs):
+                try:  # outside the C model's slice: say so now, not as a crash mid-search
+                    native.encode_model_scenario(sc, proto.knobs)
+                except native.NativeError as e:
+                    return _bad(f"--backend native: {path}: {e}; use --backend python")
     command = reproduce_command(args, proto, backend)
     unsaved = (
         f"{command}\n        (not saved: add --save corpora to write the entry, then replay it "

@@ -368,6 +368,12 @@ def _shown(p: str | os.PathLike[str]) -> str:
 def load_entry(path: str | os.PathLike[str], source: str | None = None) -> Entry:
     """Read and validate one entry file; ``source`` (default: ``path``) names it in errors."""
     src = source if source is not None else os.fspath(path)
+    return entry_from_json(read_json(path, src), source=src)
+
+
+def read_json(path: str | os.PathLike[str], src: str) -> Any:
+    """The JSON value in file ``path``; anything unreadable or not JSON (not UTF-8, a NUL
+    byte in the path, nested too deeply) is a one-line ``CorpusError`` naming ``src``."""
     try:
         text = Path(path).read_text(encoding="utf-8")
     except UnicodeDecodeError:
@@ -382,7 +388,7 @@ def load_entry(path: str | os.PathLike[str], source: str | None = None) -> Entry
         raise CorpusError(src, f"not JSON ({json_error(e)})") from None
     except RecursionError:
         raise CorpusError(src, "not JSON (nested too deeply)") from None
-    return entry_from_json(obj, source=src)
+    return obj
 
 
 def iter_entries(

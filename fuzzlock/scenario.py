@@ -226,7 +226,8 @@ def _check_names(sc: Scenario, where: str) -> None:
                         "exists or is another thread's fork child"
                     )
                 children[o["child"]] = ti
-            if o.get("folio") and o["op"] not in ("write", "read") and o["folio"] not in bound:
+            # "folio" is optional (default "": bind nothing) only for write and read
+            if "folio" in o and o["op"] not in ("write", "read") and o["folio"] not in bound:
                 raise ScenarioError(
                     f"{where}.threads[{ti}].ops[{j}].folio: {o['folio']!r} is not bound in the setup"
                 )

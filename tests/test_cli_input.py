@@ -213,7 +213,7 @@ def test_a_scenario_file_that_is_not_json_is_one_line_without_at_at(
     argv = ["hunt", "--strategy", "exhaustive", "--scenario", str(tmp_path / "s.json")]
     assert main(argv) == 2
     line = _one_error_line(capsys)
-    assert "not JSON: Unterminated string starting at line 1 column 11" in line
+    assert "not JSON (Unterminated string starting at line 1 column 11)" in line
     assert "at at" not in line
 
 

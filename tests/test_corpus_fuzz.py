@@ -1,6 +1,7 @@
 """Fuzz the commands that read corpus entries: 10 000 malformed entries (mutations of the
-real entries in corpora/) thrown at ``replay`` (both backends), ``show`` and ``minimize``,
-in process through ``fuzzlock.cli.main``.
+real entries in corpora/) thrown at ``replay`` (both backends), ``show``, ``minimize`` and
+``hunt --strategy exhaustive --scenario`` (both backends, one schedule), in process through
+``fuzzlock.cli.main``.
 
 Whatever the entry, a command must exit 0, 1 or 2, print at most two lines on stderr and
 no traceback, and write no file but the output paths it was given.  The generator is
@@ -342,6 +343,9 @@ def _files(d: Path) -> dict[str, tuple[int, int]]:
     return out
 
 
+HUNT_SCENARIO = ["hunt", "--strategy", "exhaustive", "--backend"]
+
+
 def _case(rng: random.Random, base: list[str], native: bool) -> tuple[bytes, list[str]]:
     """One case: the entry file's bytes and the command line (``ENTRY``, ``OUT``, ``WORK``
     are placeholders for the entry's path, the output path and the working directory)."""
@@ -361,9 +365,12 @@ def _case(rng: random.Random, base: list[str], native: bool) -> tuple[bytes, lis
         ["show", "ENTRY", "--html", "OUT"],
         ["minimize", "ENTRY"],
         ["minimize", "ENTRY", "-o", "OUT"],
+        # hunt reads the entry's scenario (--scenario takes a corpus entry); one schedule
+        [*HUNT_SCENARIO, "python", "--scenario", "ENTRY", "--max-schedules", "1"],
     ]
     if native:
         commands += [["replay", "--backend", "native", "ENTRY"], ["replay", "ENTRY"]]
+        commands += [[*HUNT_SCENARIO, "native", "--scenario", "ENTRY", "--max-schedules", "1"]]
     if rng.random() < 0.03:  # odd command lines around the entry
         commands = [
             ["replay", "ENTRY", "missing.json"],
@@ -394,7 +401,7 @@ def _run(argv: list[str]) -> tuple[int | None, str, str, str]:
 
 
 @pytest.mark.parametrize("shard", range(SHARDS))
-def test_malformed_entries_never_crash_replay_show_or_minimize(
+def test_malformed_entries_never_crash_replay_show_minimize_or_hunt(
     shard: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     base = _base_entries()
