@@ -42,7 +42,8 @@ linearization of the same class passes through other intermediate states.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import attrs
@@ -107,6 +108,8 @@ class Certificate:
     seconds: float = 0.0
     complete: bool = False  # the search finished within its budget
     violation: Execution | None = None
+    # the classes themselves (hashes of class_signature), to compare two explorations
+    class_hashes: set[int] = attrs.field(factory=set, repr=False)
 
     @property
     def verdict(self) -> str:
@@ -365,7 +368,7 @@ def explore(
     sleep_sets = sleep_sets and por
     cert = Certificate(scenario_name, preemptions, por, backend, sleep_sets=sleep_sets)
     start = time.monotonic()
-    classes: set[int] = set()
+    classes = cert.class_hashes
     nodes: list[_Node] = []
     decisions: list[int] = []
     depth = 0
@@ -561,6 +564,34 @@ def native_runner(session: Any) -> Runner:
     return run
 
 
+@contextmanager
+def scenario_runner(sc: Any, proto: Any, backend: str) -> Iterator[tuple[Runner, Any]]:
+    """The runner ``explore_scenario`` explores ``sc`` with on ``backend`` (``python`` or
+    ``native``), and the backend's session (the ``native.ModelFootprints``; None on
+    Python), valid inside the ``with``.  Raises ``model.SetupError`` for a setup that
+    breaks the protocol by itself, ValueError when the backend cannot explore."""
+    from fuzzlock import model
+    from fuzzlock.sched import footprint
+
+    model.run(sc, proto, decisions=[], max_steps=1, check=False)  # setup errors, early
+    if backend == "native":
+        from fuzzlock import native
+
+        if not native.footprints_available():
+            raise ValueError(
+                "--strategy exhaustive --backend native needs the footprint build of the C "
+                f"model: {native.footprints_unavailable_reason()}; use --backend python"
+            )
+        # no lockdep cells: whether a class closes a lock-order cycle does not depend on
+        # the order of its steps, only where it is reported does (as in the Python model)
+        with native.ModelFootprints(sc, proto.knobs, lockdep_cells=False) as session:
+            yield native_runner(session), session
+        return
+    rec = footprint.Recorder()
+    with footprint.tracking(rec):
+        yield python_runner(sc, proto, rec), None
+
+
 def explore_scenario(
     sc: Any,
     proto: Any,
@@ -574,29 +605,14 @@ def explore_scenario(
 ) -> Certificate:
     """``explore`` one scenario on one backend (``python`` or ``native``).  Raises
     ``model.SetupError`` for a setup that breaks the protocol by itself."""
-    from fuzzlock import model
-    from fuzzlock.sched import footprint
-
-    model.run(sc, proto, decisions=[], max_steps=1, check=False)  # setup errors, early
-    kw: dict[str, Any] = {
-        "max_schedules": max_schedules,
-        "max_seconds": max_seconds,
-        "scenario_name": name,
-        "backend": backend,
-        "on_execution": on_execution,
-    }
-    if backend == "native":
-        from fuzzlock import native
-
-        if not native.footprints_available():
-            raise ValueError(
-                "--strategy exhaustive --backend native needs the footprint build of the C "
-                f"model: {native.footprints_unavailable_reason()}; use --backend python"
-            )
-        # no lockdep cells: whether a class closes a lock-order cycle does not depend on
-        # the order of its steps, only where it is reported does (as in the Python model)
-        with native.ModelFootprints(sc, proto.knobs, lockdep_cells=False) as session:
-            return explore(native_runner(session), preemptions, por, **kw)
-    rec = footprint.Recorder()
-    with footprint.tracking(rec):
-        return explore(python_runner(sc, proto, rec), preemptions, por, **kw)
+    with scenario_runner(sc, proto, backend) as (runner, _session):
+        return explore(
+            runner,
+            preemptions,
+            por,
+            max_schedules=max_schedules,
+            max_seconds=max_seconds,
+            scenario_name=name,
+            backend=backend,
+            on_execution=on_execution,
+        )

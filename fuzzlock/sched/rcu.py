@@ -36,9 +36,11 @@ class PoolObject(Protocol):
 
 
 class _Slot:
-    __slots__ = ("free_clock", "gen", "lock", "live", "obj")
+    __slots__ = ("free_clock", "gen", "index", "kind", "live", "lock", "obj")
 
-    def __init__(self, lock: Any) -> None:
+    def __init__(self, kind: str, index: int, lock: Any) -> None:
+        self.kind = kind  # its pool's kind and its index there: its identity
+        self.index = index
         self.lock = lock
         self.obj: Any = None
         self.gen = 0
@@ -65,7 +67,7 @@ class TypesafePool:
         """Allocate: ``build(slot, gen, slot_lock)`` makes the new object."""
         i = next((i for i, s in enumerate(self.slots) if not s.live), len(self.slots))
         if i == len(self.slots):
-            self.slots.append(_Slot(self.make_lock(i)))
+            self.slots.append(_Slot(self.kind, i, self.make_lock(i)))
         s = self.slots[i]
         s.gen += 1
         s.live = True

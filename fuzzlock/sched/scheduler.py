@@ -24,7 +24,7 @@ from typing import Any
 from fuzzlock import trace
 from fuzzlock.sched import footprint, ops
 from fuzzlock.sched.choosers import Chooser
-from fuzzlock.sched.footprint import Recorder, StepInfo
+from fuzzlock.sched.footprint import Recorder, StepInfo, lock_cell
 from fuzzlock.sched.lockdep import Edge, LockGraph, unsafe_scenario
 from fuzzlock.sched.locks import Lock, RWSem
 from fuzzlock.sched.result import FINISHED, STEP_BOUND, RunResult, Violation, ViolationError
@@ -253,16 +253,16 @@ class Scheduler:
         extra_w: set[Any] = set()
         k = op.kind
         if k in (_LOCK, _TRYLOCK, _UNLOCK):
-            (extra_r if op.mode == _READ else extra_w).add(("lock", id(op.lock)))
+            (extra_r if op.mode == _READ else extra_w).add(lock_cell(op.lock))
         elif k == _WAIT:
-            extra_r.add(("lock", id(op.lock)))
+            extra_r.add(lock_cell(op.lock))
         elif k in (ops.RCU_LOCK, ops.RCU_UNLOCK, ops.PTE_MAP, ops.PTE_UNMAP):
             extra_r.add(footprint.RCU)
         elif k == _MEM and self.mem_object_cells:
             (extra_r if op.label == "read" else extra_w).add(("obj", op.obj))
         nxt = t.pending
         if nxt is not None and nxt.kind == _LOCK and nxt.mode == _WRITE:
-            extra_w.add(("lock", id(nxt.lock)))  # the writer-waiting rule (see _advance)
+            extra_w.add(lock_cell(nxt.lock))  # the writer-waiting rule (see _advance)
         if extra_w:
             writes = writes | extra_w
         if extra_r:

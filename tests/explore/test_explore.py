@@ -3,64 +3,78 @@ the model (fuzzlock.explore)."""
 
 from __future__ import annotations
 
+import json
+import math
 import random
-from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from fuzzlock import explore, protocol, scenario
-from fuzzlock.explore import Execution
-from fuzzlock.sched import Replay
-from fuzzlock.sched.footprint import Recorder, independent
+from fuzzlock import explore, model, protocol, scenario
+from fuzzlock.sched.footprint import Recorder, independent, tracking
+from tests.explore.naive import (
+    Model,
+    PyToy,
+    check_against_naive,
+    check_covers,
+    explored,
+    same_as_naive,
+)
 from tests.sched import toy
 
-FINAL = ("finished", "deadlock")
+SCENARIOS = Path(__file__).resolve().parents[2] / "docs" / "scenarios"
+FIX = {"move.reset_err_on_retry": True}
 
 
-def toy_runner(prog: toy.Program, finals: set[Any]) -> Callable[[Any], Execution]:
-    """Runs of a toy program; each run's end state goes into ``finals`` (the shared
-    variables and what each thread read, or just the violation id: a run cut short by a
-    violation stops at a schedule-dependent point)."""
-
-    def run(decisions: Any) -> Execution:
-        s, w = toy.build(prog, max_steps=500)
-        s.recorder = Recorder()
-        s.mem_object_cells = True
-        r = s.run(Replay(decisions))
-        reads = tuple(tuple(v for t, v in w.log if t == i) for i in range(len(prog)))
-        finals.add((r.outcome, tuple(w.vars), reads) if r.outcome in FINAL else (r.outcome,))
-        return Execution(s.step_infos, r.decisions, r.outcome, r.violation, r.events)
-
-    return run
+def load(name: str) -> scenario.Scenario:
+    return scenario.from_json(json.loads((SCENARIOS / name).read_text()))
 
 
-def both(prog: toy.Program, k: int | None) -> tuple[Any, Any, set[Any], set[Any]]:
-    fa: set[Any] = set()
-    fb: set[Any] = set()
-    naive = explore.explore(
-        toy_runner(prog, fa), k, por=False, stop_on_violation=False, max_schedules=800
-    )
-    dpor = explore.explore(toy_runner(prog, fb), k, por=True, stop_on_violation=False)
-    return naive, dpor, fa, fb
+def critical_sections(k: int) -> toy.Program:
+    """Two threads, each with ``k`` critical sections of mutex L0 that read var0 and write
+    their own value to it: every interleaving of the 2k sections is a class of its own,
+    C(2k, k) of them, each with its own end state (what each thread read)."""
+    return [
+        [
+            a
+            for i in range(k)
+            for a in (("lock", 0), ("read", 0), ("write", 0, 10 * t + i), ("unlock", 0))
+        ]
+        for t in range(2)
+    ]
+
+
+@pytest.mark.parametrize("bound", [None, 0, 1, 2])
+@pytest.mark.parametrize("k", [1, 2, 3, 4])
+def test_two_threads_with_k_critical_sections_reach_every_class_of_naive_enumeration(
+    k: int, bound: int | None
+) -> None:
+    """The sleep sets of the unbounded search wake when a step that conflicts with the
+    sleeping thread's next step runs: footprints recorded in one run must name the cells
+    of the next run's objects (the locks are rebuilt in every run)."""
+    naive, _dpor = check_against_naive(PyToy(critical_sections(k)), bound)
+    if bound is None:
+        assert naive.cert.classes == len(naive.ends) == math.comb(2 * k, k)
 
 
 @pytest.mark.parametrize("k", [0, 1, 2, None])
-def test_dpor_reaches_every_end_state_naive_enumeration_reaches(k: int | None) -> None:
+def test_dpor_reaches_every_class_and_end_state_naive_enumeration_reaches(k: int | None) -> None:
     """Over random toy programs (locks, rwsems, spinlocks, RCU, shared variables), the
-    bounded source-DPOR search reaches exactly the end states (values, what each thread
-    read, deadlocks, violation ids) that naive enumeration under the same bound reaches,
-    and the same number of Mazurkiewicz classes when no run is cut short."""
+    source-DPOR search reaches exactly the Mazurkiewicz classes and end states (values,
+    what each thread did and saw, deadlocks, violation ids) that naive enumeration under
+    the same bound reaches."""
     total_naive = total_dpor = 0
     for seed in range(60):
         prog = toy.random_program(random.Random(seed), max_threads=3, max_actions=5)
-        naive, dpor, fa, fb = both(prog, k)
-        if not naive.complete:
+        target = PyToy(prog, f"toy seed {seed}")
+        naive = explored(target, k, False, 800)
+        if not naive.cert.complete:
             continue  # unbounded naive enumeration can be too large to finish
-        assert dpor.complete
-        assert fa == fb, f"seed {seed}: dpor missed {fa - fb}, extra {fb - fa}"
-        total_naive += naive.schedules
-        total_dpor += dpor.schedules
+        dpor = explored(target, k, True, None)
+        same_as_naive(naive, dpor, f"seed {seed}, bound {k}")
+        total_naive += naive.cert.schedules
+        total_dpor += dpor.cert.schedules
     if k != 0:  # with no preemption there is little to reduce
         assert total_dpor * 2 < total_naive
 
@@ -70,28 +84,31 @@ def test_sleep_sets_are_off_under_a_bound_because_they_lose_classes() -> None:
     class where T2 reads after T0's write is covered, in the sleep-set argument, by a
     sibling subtree that needs one preemption more than the bound allows."""
     prog = toy.random_program(random.Random(136), max_threads=3, max_actions=5)
-    fa: set[Any] = set()
-    explore.explore(toy_runner(prog, fa), 1, por=False, stop_on_violation=False)
-    fb: set[Any] = set()
-    cert = explore.explore(toy_runner(prog, fb), 1, por=True, stop_on_violation=False)
-    assert not cert.sleep_sets and fa == fb
+    naive, dpor = check_against_naive(PyToy(prog), 1)
+    assert not dpor.cert.sleep_sets
     # forcing sleep sets on under the bound misses end states
-    fc: set[Any] = set()
-    forced = explore.explore(toy_runner(prog, fc), 1, stop_on_violation=False, sleep_sets=True)
-    assert forced.complete and fc < fa
+    with PyToy(prog).session() as (runner, end):
+        fc: set[Any] = set()
+        forced = explore.explore(
+            runner,
+            1,
+            stop_on_violation=False,
+            sleep_sets=True,
+            on_execution=lambda e: fc.add(end(e)),
+        )
+    assert forced.complete and fc < naive.ends
 
 
 def test_sleep_sets_without_a_bound_block_redundant_runs() -> None:
     blocked = 0
     for seed in range(30):
         prog = toy.random_program(random.Random(seed), max_threads=3, max_actions=5)
-        fa: set[Any] = set()
-        fb: set[Any] = set()
-        plain = explore.explore(toy_runner(prog, fa), 50, por=True, stop_on_violation=False)
-        free = explore.explore(toy_runner(prog, fb), None, por=True, stop_on_violation=False)
-        assert free.sleep_sets and fa == fb
-        assert free.schedules <= plain.schedules
-        blocked += free.blocked
+        plain = explored(PyToy(prog), 50, True, None)
+        free = explored(PyToy(prog), None, True, None)
+        assert free.cert.sleep_sets and not plain.cert.sleep_sets
+        assert (free.classes, free.ends) == (plain.classes, plain.ends)
+        assert free.cert.schedules <= plain.cert.schedules
+        blocked += free.cert.blocked
     assert blocked > 0
 
 
@@ -100,12 +117,27 @@ def test_independent_steps_commute_and_dependent_ones_are_reordered() -> None:
     variable: two classes (both orders)."""
     apart = [[("write", 0, 1)], [("write", 1, 2)]]
     same = [[("write", 0, 1)], [("write", 0, 2)]]
-    fa: set[Any] = set()
-    c = explore.explore(toy_runner(apart, fa), None)
-    assert (c.schedules, c.classes, len(fa)) == (1, 1, 1)
-    fb: set[Any] = set()
-    c = explore.explore(toy_runner(same, fb), None)
-    assert (c.classes, len(fb)) == (2, 2)
+    _naive, dpor = check_against_naive(PyToy(apart), None)
+    assert (dpor.cert.schedules, dpor.cert.classes, len(dpor.ends)) == (1, 1, 1)
+    _naive, dpor = check_against_naive(PyToy(same), None)
+    assert (dpor.cert.classes, len(dpor.ends)) == (2, 2)
+
+
+def test_footprints_of_one_schedule_name_the_same_cells_in_every_run() -> None:
+    """The explorer compares a step's footprint from one run with the steps of later runs
+    (sleep sets), whose objects are all rebuilt: cells must name state, not objects."""
+    sc = load("mover-two-walkers.json")
+    proto = protocol.get("v6.19", FIX)
+    decisions = [1, 0, 2, 1, 1, 0, 2] * 6
+    rec = Recorder()
+    with tracking(rec):
+        first = model.run(sc, proto, decisions=decisions, recorder=rec)
+        keep = [model.run(sc, proto, decisions=[], recorder=rec) for _ in range(3)]
+        again = model.run(sc, proto, decisions=decisions, recorder=rec)
+    assert keep and len(first.step_infos) > 50
+    assert again.step_infos == first.step_infos
+    # a lock's cell is its name
+    assert any(("lock", "folio:0") in s.writes for s in first.step_infos)
 
 
 def test_footprint_independence_is_symmetric_read_read_commutes() -> None:
@@ -117,50 +149,31 @@ def test_footprint_independence_is_symmetric_read_read_commutes() -> None:
     assert independent(e, a, e, b)
 
 
-MOVER_WALKER = {
-    "setup": [
-        {"op": "mmap", "mm": 0, "vma": "src", "start": 16, "pages": 4, "uffd": True},
-        {"op": "mmap", "mm": 0, "vma": "dst", "start": 32, "pages": 4, "uffd": True},
-        {"op": "write", "mm": 0, "addr": 16, "value": 100, "folio": "F0"},
-    ],
-    "threads": [
-        {"name": "mover", "ops": [{"op": "move", "mm": 0, "dst": 32, "src": 16, "len": 1}]},
-        {"name": "walker", "ops": [{"op": "damon_young", "folio": "F0"}]},
-    ],
-}
-
-
-def _model_finals(sc: Any, proto: Any, por: bool) -> tuple[Any, set[Any]]:
-    finals: set[Any] = set()
-
-    def keep(ex: Execution) -> None:
-        r = ex.payload
-        finals.add(
-            (ex.outcome, tuple(map(tuple, r.results))) if ex.outcome in FINAL else (ex.outcome,)
-        )
-
-    cert = explore.explore_scenario(sc, proto, "python", 2, por=por, on_execution=keep)
-    return cert, finals
-
-
 @pytest.mark.parametrize("name", ["v6.18", "v6.19"])
 def test_model_certificate_covers_the_classes_of_naive_enumeration(name: str) -> None:
-    """Mover vs DAMON walker, 2 preemptions: source-DPOR certifies it clean with the same
-    Mazurkiewicz classes and thread results as naive enumeration, in far fewer runs."""
-    sc = scenario.from_json(MOVER_WALKER)
-    proto = protocol.get(name, {"move.reset_err_on_retry": True})
-    dpor, fd = _model_finals(sc, proto, True)
-    naive, fn = _model_finals(sc, proto, False)
-    assert dpor.complete and naive.complete
-    assert dpor.verdict == naive.verdict == "clean"
-    assert dpor.classes == naive.classes and fd == fn
-    assert naive.schedules >= 5 * dpor.schedules
-    assert "clean" in dpor.text() and "Mazurkiewicz classes" in dpor.text()
+    """Mover vs DAMON walker (docs/scenarios/mover-walker.json): source-DPOR finds the
+    classes and end states of naive enumeration with 0, 1 and 2 preemptions, in far fewer
+    runs, and the unbounded search (sleep sets) reaches every one of them."""
+    target = Model(load("mover-walker.json"), protocol.get(name, FIX), "python")
+    for bound in (0, 1, 2):
+        naive, dpor = check_against_naive(target, bound)
+        assert dpor.cert.verdict == naive.cert.verdict == "clean"
+    assert naive.cert.schedules >= 5 * dpor.cert.schedules
+    assert "clean" in dpor.cert.text() and "Mazurkiewicz classes" in dpor.cert.text()
+    check_covers(naive, target)
+
+
+def test_three_thread_scenario_classes_are_those_of_naive_enumeration() -> None:
+    """docs/scenarios/mover-two-walkers.json on the Python model, up to 1 preemption (2
+    takes minutes on Python; tests/explore/test_explore_native.py goes to 2 on C)."""
+    target = Model(load("mover-two-walkers.json"), protocol.get("v6.19", FIX), "python")
+    naive, dpor = check_against_naive(target, 1)
+    assert naive.cert.schedules >= 2 * dpor.cert.schedules
 
 
 def test_model_exhaustive_finds_patch2_only_walk_complete() -> None:
-    sc = scenario.from_json(MOVER_WALKER)
-    proto = protocol.get("patch2-only", {"move.reset_err_on_retry": True})
+    sc = load("mover-walker.json")
+    proto = protocol.get("patch2-only", FIX)
     cert = explore.explore_scenario(sc, proto, "python", 1)
     assert cert.verdict == "violation" and cert.violation is not None
     assert cert.violation.outcome == "walk.complete"

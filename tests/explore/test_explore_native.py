@@ -4,6 +4,7 @@ footprint build (fuzzlock.native.ModelFootprints)."""
 from __future__ import annotations
 
 import json
+import math
 import os
 import random
 import subprocess
@@ -13,6 +14,17 @@ from pathlib import Path
 import pytest
 
 from fuzzlock import campaign, explore, native, protocol, scenario, strategies
+from tests.explore.naive import (
+    Model,
+    NativeToy,
+    PyToy,
+    check_against_naive,
+    check_covers,
+    explored,
+    same_as_naive,
+)
+from tests.explore.test_explore import critical_sections
+from tests.sched import toy
 
 pytestmark = pytest.mark.native
 ROOT = Path(__file__).resolve().parents[2]
@@ -35,24 +47,49 @@ def _load(name: str) -> scenario.Scenario:
 FIX = {"move.reset_err_on_retry": True}
 
 
+@pytest.mark.parametrize("bound", [None, 0, 1, 2])
+@pytest.mark.parametrize("k", [1, 2, 3, 4])
+def test_c_toy_with_k_critical_sections_in_two_threads_reaches_every_class(
+    k: int, bound: int | None
+) -> None:
+    naive, _dpor = check_against_naive(NativeToy(critical_sections(k)), bound)
+    if bound is None:
+        assert naive.cert.classes == len(naive.ends) == math.comb(2 * k, k)
+
+
+@pytest.mark.parametrize("k", [1, 2, None])
+def test_c_toys_reach_the_classes_and_end_states_of_naive_enumeration(k: int | None) -> None:
+    """Random toy programs on the C scheduler (native/toy.c), as on the Python one: the same
+    classes and end states as naive enumeration, and the same as the Python scheduler's
+    (each thread's ops and values, the variables)."""
+    for seed in range(60):
+        prog = toy.random_program(random.Random(seed), max_threads=3, max_actions=5)
+        target = NativeToy(prog, f"C toy seed {seed}")
+        naive = explored(target, k, False, 800)
+        if not naive.cert.complete:
+            continue
+        same_as_naive(naive, explored(target, k, True, None), f"seed {seed}, bound {k}")
+        assert naive.ends == explored(PyToy(prog), k, False, 800).ends, f"seed {seed}"
+
+
 @pytest.mark.parametrize("name", ["v6.18", "v6.19"])
 def test_native_certificate_has_the_classes_of_naive_enumeration(name: str) -> None:
-    sc = _load("mover-walker.json")
-    proto = protocol.get(name, FIX)
-    dpor = explore.explore_scenario(sc, proto, "native", 2)
-    naive = explore.explore_scenario(sc, proto, "native", 2, por=False)
-    assert dpor.complete and naive.complete and dpor.verdict == naive.verdict == "clean"
-    assert dpor.classes == naive.classes
-    assert naive.schedules >= 5 * dpor.schedules
+    """docs/scenarios/mover-walker.json on the C model: the classes and end states of
+    naive enumeration with 0, 1 and 2 preemptions, and the unbounded search reaches all of
+    them."""
+    target = Model(_load("mover-walker.json"), protocol.get(name, FIX), "native")
+    for bound in (0, 1, 2):
+        naive, dpor = check_against_naive(target, bound)
+        assert dpor.cert.verdict == naive.cert.verdict == "clean"
+    assert naive.cert.schedules >= 5 * dpor.cert.schedules
+    check_covers(naive, target)
 
 
 def test_documented_three_thread_scenario_reduction_is_at_least_10x_on_native() -> None:
-    sc = _load("mover-two-walkers.json")
-    proto = protocol.get("v6.19", FIX)
-    dpor = explore.explore_scenario(sc, proto, "native", 2)
-    naive = explore.explore_scenario(sc, proto, "native", 2, por=False)
-    assert dpor.complete and naive.complete and dpor.classes == naive.classes
-    assert naive.schedules >= 10 * dpor.schedules
+    target = Model(_load("mover-two-walkers.json"), protocol.get("v6.19", FIX), "native")
+    for bound in (1, 2):
+        naive, dpor = check_against_naive(target, bound)
+    assert naive.cert.schedules >= 10 * dpor.cert.schedules
 
 
 def test_both_backends_agree_on_verdicts_of_generated_scenarios() -> None:

@@ -49,6 +49,14 @@ def body(w: ToyWorld, tid: int, actions: list[Action]) -> Iterator[ops.Op]:
             yield ops.down_write(fn, w.sems[a[1]])
         elif kind == "up_write":
             yield ops.up_write(fn, w.sems[a[1]])
+        elif kind == "down_read_trylock":
+            ok = yield ops.down_read_trylock(fn, w.sems[a[1]])
+            if ok:
+                yield ops.up_read(fn, w.sems[a[1]])
+        elif kind == "down_write_trylock":
+            ok = yield ops.down_write_trylock(fn, w.sems[a[1]])
+            if ok:
+                yield ops.up_write(fn, w.sems[a[1]])
         elif kind == "read":
             v = a[1]
             got = yield ops.read(fn, f"var{v}", lambda v=v: w.vars[v])
