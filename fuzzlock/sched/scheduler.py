@@ -214,12 +214,19 @@ class Scheduler:
                 except ViolationError:
                     # the op that broke an invariant is part of the trace: value "!"
                     self.events.append((self.step, pick, op.fn, op.label, op.obj, "!"))  # type: ignore[union-attr]
+                    if rec is not None:  # and of the footprints: what it did up to there
+                        self._record_step(rec, t, op, order, advanced=False)  # type: ignore[arg-type]
                     raise
                 self.events.append(
                     (self.step, pick, op.fn, op.label, op.obj, trace.fmt_value(val))  # type: ignore[union-attr]
                 )
                 self.clock += 1
-                self._advance(t, val)
+                try:
+                    self._advance(t, val)
+                except ViolationError:
+                    if rec is not None:
+                        self._record_step(rec, t, op, order, advanced=False)  # type: ignore[arg-type]
+                    raise
                 if rec is not None:
                     self._record_step(rec, t, op, order)  # type: ignore[arg-type]
                 if self.check_step is not None:
@@ -245,9 +252,14 @@ class Scheduler:
             thread_names=[t.name for t in threads],
         )
 
-    def _record_step(self, rec: Recorder, t: SimThread, op: ops.Op, order: list[int]) -> None:
+    def _record_step(
+        self, rec: Recorder, t: SimThread, op: ops.Op, order: list[int], advanced: bool = True
+    ) -> None:
         """The footprint of the step just run: what the recorder saw, plus the explicit
-        cells of fuzzlock.sched.footprint (lock state, RCU order, toy objects)."""
+        cells of fuzzlock.sched.footprint (lock state, RCU order, toy objects).  A step
+        that a violation cut short (``advanced=False``) has one too, of what it did up to
+        the violation, as on the C side: the explorer must see its races like any other
+        step's (reordering it is what avoids or causes the violation)."""
         reads, writes = rec.stop()
         extra_r: set[Any] = set()
         extra_w: set[Any] = set()
@@ -260,7 +272,7 @@ class Scheduler:
             extra_r.add(footprint.RCU)
         elif k == _MEM and self.mem_object_cells:
             (extra_r if op.label == "read" else extra_w).add(("obj", op.obj))
-        nxt = t.pending
+        nxt = t.pending if advanced else None
         if nxt is not None and nxt.kind == _LOCK and nxt.mode == _WRITE:
             extra_w.add(lock_cell(nxt.lock))  # the writer-waiting rule (see _advance)
         if extra_w:

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from fuzzlock import explore, model, protocol, scenario
+from fuzzlock.sched import Replay
 from fuzzlock.sched.footprint import Recorder, independent, tracking
 from tests.explore.naive import (
     Model,
@@ -138,6 +139,24 @@ def test_footprints_of_one_schedule_name_the_same_cells_in_every_run() -> None:
     assert again.step_infos == first.step_infos
     # a lock's cell is its name
     assert any(("lock", "folio:0") in s.writes for s in first.step_infos)
+
+
+def test_a_step_that_a_violation_cuts_short_has_a_footprint_too() -> None:
+    """The explorer races the violating step against the others like any step (reordering
+    it is what avoids or causes the violation), so the Python scheduler records one
+    footprint per trace event, the violating one included, as the C one does."""
+    s, _w = toy.build([[("write", 0, 1), ("lock", 0)], [("read", 0), ("unlock", 0)]])
+    s.recorder = Recorder()
+    s.mem_object_cells = True
+    r = s.run(Replay([1, 0]))  # T1 reads var0 and unlocks L0, which it does not hold
+    assert r.outcome == "unlock-not-held" and r.events[-1][3:] == ("unlock", "L0", "!")
+    assert len(s.step_infos) == len(r.events)
+    assert ("lock", "L0") in s.step_infos[-1].writes
+    # and on the model: walk.complete is raised in the walker's step
+    sc = load("mover-walker.json")
+    cert = explore.explore_scenario(sc, protocol.get("patch2-only", FIX), "python", 1)
+    assert cert.violation is not None and cert.violation.outcome == "walk.complete"
+    assert len(cert.violation.steps) == len(cert.violation.events)
 
 
 def test_footprint_independence_is_symmetric_read_read_commutes() -> None:
