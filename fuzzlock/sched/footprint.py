@@ -21,10 +21,13 @@ per key and one for its key set; lists and sets one cell each).
 What is left out, and why it cannot change what a thread does next:
 
 * immutable fields (an object's id, name, its lock object, a VMA's mm);
-* ghost and per-thread bookkeeping that only the invariant checks read: ``World.ghost``
-  (user.data's sequential values), ``walks`` (walk.complete records), ``folio_refs``,
-  ``anon_vma_pins``, ``notifier_depth``, ``pte_moves`` and ``pins`` (each thread reads
-  and writes only its own key), ``next_mid`` (ghost mapping ids);
+* ghost and per-thread bookkeeping that only the invariant checks read: ``walks``
+  (walk.complete records), ``folio_refs``, ``anon_vma_pins``, ``notifier_depth``,
+  ``pte_moves`` and ``pins`` (each thread reads and writes only its own key),
+  ``next_mid`` (ghost mapping ids).  Not ``World.ghost`` (user.data's sequential
+  values): a user load compares what it reads with it and raises ``user.data``, and
+  fork copies it in a step of its own, so it feeds back into the outcome (as the C
+  footprints record it too, docs/footprints.md);
 * lock state: a lock op writes the lock's cell explicitly (so ops on one lock are
   dependent), as does a step that ends by yielding ``down_write`` (the writer-waiting
   rule changes what readers may do from then on); read-side rwsem ops and
@@ -350,7 +353,6 @@ def _tracked_classes() -> Tracked:
                     "proto",
                     "knob",
                     "anon_vmas",
-                    "ghost",
                     "walks",
                     "folio_refs",
                     "anon_vma_pins",

@@ -190,6 +190,40 @@ def test_three_thread_scenario_classes_are_those_of_naive_enumeration() -> None:
     assert naive.cert.schedules >= 2 * dpor.cert.schedules
 
 
+#: fork while another thread reads the child: between the copy of the page table and the
+#: copy of the ghost user data (a step of its own) a read sees 7 where the sequential
+#: history says 0 (user.data); a read that faults the page in before the copy sees 0
+FORK_AND_READ_CHILD = {
+    "setup": [
+        {"op": "mmap", "mm": 0, "vma": "a", "start": 16, "pages": 2},
+        {"op": "write", "mm": 0, "addr": 16, "value": 7},
+    ],
+    "threads": [
+        {"name": "fork", "ops": [{"op": "fork", "mm": 0, "child": 1}]},
+        {
+            "name": "reader",
+            "ops": [
+                *[{"op": "read", "mm": 0, "addr": 17}] * 3,
+                {"op": "read", "mm": 1, "addr": 16},
+            ],
+        },
+    ],
+}
+
+
+def test_fork_and_a_reader_of_the_child_reach_the_end_states_of_naive_enumeration() -> None:
+    """Both the user.data violation (needs the ghost data in the footprints: the read
+    compares with it and fork copies it in a step of its own) and the read that faults
+    the page in before the copy (needs the footprint of the violating read: its race
+    with the copy is what reorders it) are reached, with 3 preemptions and unbounded."""
+    sc = scenario.from_json(FORK_AND_READ_CHILD)
+    target = Model(sc, protocol.get("v6.19", FIX), "python")
+    naive, _dpor = check_against_naive(target, 3)
+    assert ("user.data",) in naive.ends
+    assert any(e[1][1][-1] == "0" for e in naive.ends if e[0] == "finished")
+    check_covers(naive, target)
+
+
 def test_model_exhaustive_finds_patch2_only_walk_complete() -> None:
     sc = load("mover-walker.json")
     proto = protocol.get("patch2-only", FIX)

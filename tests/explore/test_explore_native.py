@@ -23,7 +23,7 @@ from tests.explore.naive import (
     explored,
     same_as_naive,
 )
-from tests.explore.test_explore import critical_sections
+from tests.explore.test_explore import FORK_AND_READ_CHILD, critical_sections
 from tests.sched import toy
 
 pytestmark = pytest.mark.native
@@ -82,6 +82,14 @@ def test_native_certificate_has_the_classes_of_naive_enumeration(name: str) -> N
         naive, dpor = check_against_naive(target, bound)
         assert dpor.cert.verdict == naive.cert.verdict == "clean"
     assert naive.cert.schedules >= 5 * dpor.cert.schedules
+    check_covers(naive, target)
+
+
+def test_fork_and_a_reader_of_the_child_reach_the_end_states_of_naive_enumeration() -> None:
+    sc = scenario.from_json(FORK_AND_READ_CHILD)
+    target = Model(sc, protocol.get("v6.19", FIX), "native")
+    naive, _dpor = check_against_naive(target, 3)
+    assert ("user.data",) in naive.ends
     check_covers(naive, target)
 
 
