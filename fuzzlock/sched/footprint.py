@@ -28,11 +28,16 @@ What is left out, and why it cannot change what a thread does next:
   values): a user load compares what it reads with it and raises ``user.data``, and
   fork copies it in a step of its own, so it feeds back into the outcome (as the C
   footprints record it too, docs/footprints.md);
-* lock state: a lock op writes the lock's cell explicitly (so ops on one lock are
-  dependent), as does a step that ends by yielding ``down_write`` (the writer-waiting
-  rule changes what readers may do from then on); read-side rwsem ops and
-  ``folio_wait_locked`` only read it: they neither change whether another reader may
-  enter nor depend on other readers (``RWSem.read_available``);
+* lock state is one cell per lock, ``lock_cell``, as in the C footprints
+  (docs/footprints.md): every lock and unlock op and every successful trylock writes it
+  (a read-side acquisition too: it changes what ``is_free``, a writer's trylock and the
+  writer-waiting rule see); a failed trylock and ``folio_wait_locked`` only read it (they
+  change nothing, and only another thread's lock or unlock can change their outcome); a
+  step that ends by yielding ``down_write`` on a taken rwsem writes it (the writer-waiting
+  rule: readers are held off from then on), on a free one reads it (it commutes with
+  acquisitions, not with the release just before it).  Model code that looks at a lock
+  (``folio.lock.owner``, ``is_free()``) reads the cell through the ``Lock``/``RWSem``
+  hooks;
 * the scheduler clock: RCU read sections are ordered against typesafe-pool frees by an
   explicit ``RCU`` cell (sections read it, a free writes it).
 
@@ -292,6 +297,34 @@ def _hooks(excluded: frozenset[str], key: Callable[[Any], Any]) -> tuple[Any, An
     return __getattribute__, __setattr__
 
 
+#: a lock's fields that never change (its name, lockdep class, whether it sleeps)
+_LOCK_CONSTANT = frozenset({"name", "cls", "sleeps"})
+
+
+def _lock_hooks() -> tuple[Any, Any]:
+    """Hooks of ``Lock`` and ``RWSem``: every field but the constant ones is the lock's one
+    cell (``lock_cell``), read when looked at and written when assigned.  The scheduler
+    adds the cells of its lock ops explicitly (``Scheduler._record_step``), so only the
+    model's own looks at lock state (``folio.lock.owner != me``, ``is_free()``) depend
+    on these."""
+
+    def __getattribute__(self: Any, name: str) -> Any:
+        if name not in _LOCK_CONSTANT and name[0] != "_":
+            r = _REC
+            if r is not None and r.on:
+                r.reads.add(("lock", _get(self, "name")))
+        return _get(self, name)
+
+    def __setattr__(self: Any, name: str, value: Any) -> None:
+        if name not in _LOCK_CONSTANT:
+            r = _REC
+            if r is not None and r.on:
+                r.writes.add(("lock", _get(self, "name")))
+        _set(self, name, value)
+
+    return __getattribute__, __setattr__
+
+
 Tracked = dict[type, tuple[frozenset[str], Callable[[Any], Any]]]
 
 
@@ -386,9 +419,14 @@ def tracking(rec: Recorder) -> Iterator[Recorder]:
     global _REC, _ACTIVE
     if _ACTIVE:
         raise RuntimeError("footprint tracking is already active in this process")
-    classes = _tracked_classes()
-    for cls, (excluded, key) in classes.items():
-        ga, sa = _hooks(excluded, key)
+    hooks: dict[type, tuple[Any, Any]] = {
+        cls: _hooks(excluded, key) for cls, (excluded, key) in _tracked_classes().items()
+    }
+    from fuzzlock.sched.locks import Lock, RWSem
+
+    for lock_cls in (Lock, RWSem):
+        hooks[lock_cls] = _lock_hooks()
+    for cls, (ga, sa) in hooks.items():
         cls.__getattribute__ = ga  # type: ignore[method-assign]
         cls.__setattr__ = sa  # type: ignore[method-assign]
     _ACTIVE = 1
@@ -398,7 +436,7 @@ def tracking(rec: Recorder) -> Iterator[Recorder]:
     finally:
         _REC = None
         _ACTIVE = 0
-        for cls in classes:
+        for cls in hooks:
             del cls.__getattribute__
             del cls.__setattr__
 

@@ -173,7 +173,8 @@ class NativeToy(Target):
 
     @contextmanager
     def session(self) -> Iterator[tuple[Runner, EndState]]:
-        with native.ToyFootprints(native.encode_toy(self.prog)) as tf:
+        # no lockdep cells, as for the model (explore.scenario_runner) and the Python toys
+        with native.ToyFootprints(native.encode_toy(self.prog), lockdep_cells=False) as tf:
 
             def run(decisions: Sequence[int]) -> Execution:
                 r, steps = tf.run(decisions, max_steps=self.max_steps)

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from fuzzlock import explore, model, protocol, scenario
-from fuzzlock.sched import Replay
+from fuzzlock.sched import Replay, RWSem, Scheduler, ops
 from fuzzlock.sched.footprint import Recorder, independent, tracking
 from tests.explore.naive import (
     Model,
@@ -157,6 +157,32 @@ def test_a_step_that_a_violation_cuts_short_has_a_footprint_too() -> None:
     cert = explore.explore_scenario(sc, protocol.get("patch2-only", FIX), "python", 1)
     assert cert.violation is not None and cert.violation.outcome == "walk.complete"
     assert len(cert.violation.steps) == len(cert.violation.events)
+
+
+def test_model_code_looking_at_a_lock_reads_its_cell() -> None:
+    """anon_vma_free's handshake asks whether the root rwsem is locked (``is_free()``):
+    that step depends on another thread's down_read, which changes the answer (a
+    read-side acquisition writes the lock's cell, as on the C side)."""
+    sem = RWSem("anon_vma:0", "anon_vma->rwsem")
+
+    def reader() -> Any:
+        yield ops.down_read("walker", sem)
+        yield ops.up_read("walker", sem)
+
+    def freer() -> Any:
+        yield ops.read("anon_vma_free", "anon_vma:0.rwsem", lambda: not sem.is_free())
+
+    rec = Recorder()
+    with tracking(rec):
+        s = Scheduler()
+        s.spawn("walker", reader())
+        s.spawn("free", freer())
+        s.recorder = rec
+        r = s.run(Replay([0, 1]))  # down_read, then the handshake's look
+    assert [e[3] for e in r.events] == ["down_read", "read", "up_read"] and r.events[1][5] == "1"
+    down, look = s.step_infos[0], s.step_infos[1]
+    assert ("lock", "anon_vma:0") in down.writes and ("lock", "anon_vma:0") in look.reads
+    assert not independent(down.reads, down.writes, look.reads, look.writes)
 
 
 def test_footprint_independence_is_symmetric_read_read_commutes() -> None:

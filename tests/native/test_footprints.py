@@ -32,7 +32,7 @@ from fuzzlock import bench, model, native, protocol, scenario
 from fuzzlock.sched import RandomChooser, Replay
 from tests.native.test_model_differential import racing_movers, random_scenario
 from tests.native.test_sched_differential import Recording, run_python, wild_program
-from tests.sched.toy import random_program
+from tests.sched.toy import random_program, small_program
 
 pytestmark = pytest.mark.native
 
@@ -617,31 +617,6 @@ def test_a_writer_that_turns_pending_depends_on_the_release_before_it() -> None:
         # the other order indeed differs: T1 would wait and T2 could not read-lock
         _run2, steps2, ok = swap(tf, steps, run.decisions, 1)
         assert not ok or [s.tid for s in steps2] != swapped_tids(steps, 1)
-
-
-def small_program(rng: random.Random) -> Any:
-    """2-3 threads of 1-4 well-formed actions on one mutex, one rwsem, two variables."""
-    prog = []
-    for _ in range(rng.randint(2, 3)):
-        acts: list[tuple[Any, ...]] = []
-        for _ in range(rng.randint(1, 4)):
-            r = rng.random()
-            if r < 0.2:
-                acts += [("lock", 0), rng.choice([("read", 0), ("write", 1, 2)]), ("unlock", 0)]
-            elif r < 0.35:
-                acts += [("down_read", 0), ("read", rng.randrange(2)), ("up_read", 0)]
-            elif r < 0.5:
-                acts += [("down_write", 0), ("inc", 0), ("up_write", 0)]
-            elif r < 0.6:
-                acts.append(("trylock", 0))
-            elif r < 0.7:
-                acts.append(rng.choice([("down_read_trylock", 0), ("down_write_trylock", 0)]))
-            elif r < 0.75:
-                acts += [("rcu",), ("read", 1), ("rcu_unlock",)]
-            else:
-                acts.append(rng.choice([("read", 0), ("write", 0, 7), ("inc", 1), ("read", 1)]))
-        prog.append(acts)
-    return prog
 
 
 def all_schedules(tf: native.ToyFootprints, limit: int) -> Any:
