@@ -24,10 +24,13 @@ sets, races found on each complete execution (as in Nidhugg):
 * the preemption bound (as in CHESS): a backtrack choice that would exceed ``K`` is
   pruned; as in bounded POR (Coons, Musuvathi, McKinley, OOPSLA 2013) each race also
   offers every initial at the start of the block containing ``e_i``, where switching
-  may cost no preemption.  Sleep sets are switched off under a bound: a class that a
+  may cost no preemption.  Under a bound every conflicting pair of steps counts as a
+  race, not only the pairs not ordered through other steps (``_bounded_races``): the
+  execution that reverses the intermediate pair first may need more preemptions than
+  the class it leads to.  Sleep sets are switched off under a bound: a class that a
   sleeping thread's sibling subtree was supposed to cover may need more preemptions
-  there than here (tests/explore has such a program), so with sleep sets the bounded
-  search misses classes that naive bounded enumeration reaches.
+  there than here (tests/explore has such programs for both), so the bounded search
+  would miss classes that naive bounded enumeration reaches.
 
 ``por=False`` is naive enumeration (every enabled thread at every decision point, same
 bound): the baseline the reduction is measured against.
@@ -275,6 +278,64 @@ def class_signature(steps: Sequence[StepInfo]) -> tuple[Any, ...]:
     return (tuple(count), tuple(edges))
 
 
+def _conflicts(steps: Sequence[StepInfo]) -> list[set[int]]:
+    """Per step j, every earlier step of another thread that it conflicts with (one of
+    them writes a cell the other touches), not only the latest one."""
+    writes: dict[Any, list[int]] = {}
+    reads: dict[Any, list[int]] = {}
+    universal: list[int] = []
+    out: list[set[int]] = []
+    for j, s in enumerate(steps):
+        c: set[int] = set(universal)
+        if UNIVERSAL in s.writes:
+            c.update(range(j))
+        for cell in s.reads:
+            c.update(writes.get(cell, ()))
+        for cell in s.writes:
+            c.update(writes.get(cell, ()))
+            c.update(reads.get(cell, ()))
+        out.append({i for i in c if steps[i].tid != s.tid})
+        if UNIVERSAL in s.writes:
+            universal.append(j)
+        for cell in s.reads:
+            reads.setdefault(cell, []).append(j)
+        for cell in s.writes:
+            writes.setdefault(cell, []).append(j)
+    return out
+
+
+def _bounded_races(
+    steps: Sequence[StepInfo], n: int, acquires: Sequence[tuple[str, bool] | None] = ()
+) -> list[tuple[int, int, set[int]]]:
+    """Under a preemption bound: every conflicting pair, and every pair of acquisitions of
+    one lock (not both shared), not only the races of ``_races``.
+
+    Source-DPOR reverses only the races that are not ordered through other steps: the
+    reversal of a pair ordered through a third step comes from an execution in which that
+    step was reversed first.  Under a bound that intermediate execution may need more
+    preemptions than the bound allows while the class it leads to does not (two threads,
+    the second's critical section between the first's read and its own critical sections:
+    tests/explore), so the bounded search misses classes naive bounded enumeration
+    reaches.  Offering every conflicting pair's initials costs more schedules, and finds
+    them."""
+    vcs, _cands = _vector_clocks(steps, n)
+    out = []
+    for j, c in enumerate(_conflicts(steps)):
+        for i in c:
+            out.append((i, j, _initials(steps, vcs, i, j)))
+    acq_by: dict[str, list[tuple[int, bool]]] = {}
+    for j in range(min(len(steps), len(acquires))):
+        acq = acquires[j]
+        if acq is None:
+            continue
+        lk, excl = acq
+        for i, iexcl in acq_by.get(lk, ()):
+            if (excl or iexcl) and steps[i].tid != steps[j].tid:
+                out.append((i, j, _initials(steps, vcs, i, j)))
+        acq_by.setdefault(lk, []).append((j, excl))
+    return out
+
+
 def _races(
     steps: Sequence[StepInfo], n: int, acquires: Sequence[tuple[str, bool] | None] = ()
 ) -> list[tuple[int, int, set[int]]]:
@@ -395,7 +456,8 @@ def explore(
         steps = ex.steps[: len(nodes)]
         if por:
             n = 1 + max(max(nd.order) for nd in nodes) if nodes else 1
-            for i, j, init in _races(steps, n, ex.acquires):
+            races = _races if preemptions is None else _bounded_races
+            for i, j, init in races(steps, n, ex.acquires):
                 _add_backtrack(nodes, steps, i, j, init, preemptions)
         else:
             for nd in nodes:

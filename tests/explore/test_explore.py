@@ -80,6 +80,56 @@ def test_dpor_reaches_every_class_and_end_state_naive_enumeration_reaches(k: int
         assert total_dpor * 2 < total_naive
 
 
+#: programs the bounded search once missed a class of (with 1 and 2 preemptions): the
+#: class needs the reversal of a pair of steps that is ordered through a third one (in
+#: the first, T2's read of var0 after T1's increment orders T2's down_read after T1's
+#: first down_write), and the execution that reverses that third pair first needs one
+#: preemption more than the class itself
+BOUNDED_MISSES: list[tuple[int, toy.Program]] = [
+    (
+        1,
+        [
+            [("lock", 0), ("write", 1, 2), ("unlock", 0), ("down_read_trylock", 0),
+             ("down_write", 0), ("inc", 0), ("up_write", 0)],
+            [("read", 1), ("down_write", 0), ("inc", 0), ("up_write", 0),
+             ("down_write", 0), ("inc", 0), ("up_write", 0)],
+            [("lock", 0), ("read", 0), ("unlock", 0), ("down_read", 0), ("read", 0),
+             ("up_read", 0)],
+        ],
+    ),
+    (
+        2,
+        [
+            [("down_read", 0), ("read", 1), ("up_read", 0), ("trylock", 0), ("inc", 1),
+             ("down_write", 0), ("inc", 0), ("up_write", 0)],
+            [("down_write", 0), ("inc", 0), ("up_write", 0), ("trylock", 0),
+             ("down_read", 0), ("read", 1), ("up_read", 0), ("read", 1)],
+            [("down_read", 0), ("read", 1), ("up_read", 0)],
+        ],
+    ),
+]  # fmt: skip
+
+
+def bounded_programs() -> list[tuple[str, toy.Program]]:
+    rng = random.Random(20261209)
+    return [(f"known miss {i}", p) for i, (_k, p) in enumerate(BOUNDED_MISSES)] + [
+        (f"small program {i}", toy.small_program(rng)) for i in range(40)
+    ]
+
+
+@pytest.mark.parametrize("bound", [1, 2])
+def test_bounded_search_reaches_every_class_of_rwsem_and_trylock_programs(bound: int) -> None:
+    """Small programs heavy on one mutex and one rwsem with read and write trylocks: the
+    bounded search offers the initials of every conflicting pair, not only of the races
+    that are not ordered through other steps, and reaches every class naive enumeration
+    reaches under the bound."""
+    for name, prog in bounded_programs():
+        target = PyToy(prog, name)
+        naive = explored(target, bound, False, 3000)
+        if naive.cert.complete:
+            same_as_naive(naive, explored(target, bound, True, None), f"{name}, bound {bound}")
+
+
 def test_sleep_sets_are_off_under_a_bound_because_they_lose_classes() -> None:
     """Why bounded search runs without sleep sets: in this program (toy seed 136) the
     class where T2 reads after T0's write is covered, in the sleep-set argument, by a
@@ -203,7 +253,7 @@ def test_model_certificate_covers_the_classes_of_naive_enumeration(name: str) ->
     for bound in (0, 1, 2):
         naive, dpor = check_against_naive(target, bound)
         assert dpor.cert.verdict == naive.cert.verdict == "clean"
-    assert naive.cert.schedules >= 5 * dpor.cert.schedules
+    assert naive.cert.schedules >= 4 * dpor.cert.schedules
     assert "clean" in dpor.cert.text() and "Mazurkiewicz classes" in dpor.cert.text()
     check_covers(naive, target)
 
