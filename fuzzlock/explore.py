@@ -264,18 +264,24 @@ def _vector_clocks(steps: Sequence[StepInfo], n: int) -> tuple[list[list[int]], 
 
 def class_signature(steps: Sequence[StepInfo]) -> tuple[Any, ...]:
     """The Mazurkiewicz class of a complete execution: its events, named (thread, k-th
-    step of that thread), and the dependency edges between them."""
+    step of that thread), and the happens-before order between them (for each event, how
+    many steps of each thread happen before it or are it).  That is the partial order
+    itself, not the dependency edges that generate it: two backends that record cells of
+    different sizes may order the same events through different edges (the last write
+    of a cell is another step when a neighbouring field shares the cell), and still give
+    each schedule the same class."""
     n = 1 + max((s.tid for s in steps), default=0)
-    _vcs, cands = _vector_clocks(steps, n)
-    k_of: list[tuple[int, int]] = []
+    vcs, _cands = _vector_clocks(steps, n)
+    ordinal: list[int] = []  # step index -> its k among its thread's steps
     count = [0] * n
     for s in steps:
-        k_of.append((s.tid, count[s.tid]))
+        ordinal.append(count[s.tid])
         count[s.tid] += 1
-    edges = sorted(
-        (k_of[i], k_of[j]) for j, c in enumerate(cands) for i in c if steps[i].tid != steps[j].tid
+    order = tuple(
+        (s.tid, ordinal[j], tuple(ordinal[i] + 1 if i >= 0 else 0 for i in vcs[j]))
+        for j, s in enumerate(steps)
     )
-    return (tuple(count), tuple(edges))
+    return (tuple(count), tuple(sorted(order)))
 
 
 def _conflicts(steps: Sequence[StepInfo]) -> list[set[int]]:

@@ -271,7 +271,7 @@ def world_state(w: World) -> Any:
     )
     avs = tuple(
         (s.gen, s.live, s.obj.refcount if s.obj else None, len(s.obj.tree) if s.obj else None)
-        for s in w.anon_vmas.slots
+        for s in w.anon_vmas.slots.values()
     )
     swap = (
         sorted(w.swap.count.items()),

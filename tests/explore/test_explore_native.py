@@ -129,6 +129,26 @@ def test_documented_three_thread_scenario_reduction_is_at_least_5x_on_native() -
     assert naive.cert.schedules >= 5 * dpor.cert.schedules
 
 
+def test_both_backends_find_the_same_classes_of_the_documented_scenarios() -> None:
+    """docs/scenarios on the Python and the C model: the same schedules, the same classes
+    and the same thread results, bounded and unbounded.  The two name the same
+    dependencies there: a page-table lookup reads the cell of its (mm, index) key on both
+    (not the C world's whole table array), a new anon_vma slot conflicts only with what
+    looks at that slot (not the Python pool's whole slot list), and C fields left out of
+    the footprints that share a 4-byte unit leave the unit out."""
+    for name, bounds in (("mover-walker.json", (1, 2, None)), ("mover-two-walkers.json", (1,))):
+        sc = _load(name)
+        for pname in ("v6.18", "v6.19"):
+            proto = protocol.get(pname, FIX)
+            for k in bounds:
+                py = explored(Model(sc, proto, "python"), k, True, None)
+                c = explored(Model(sc, proto, "native"), k, True, None)
+                where = f"{name} {pname} bound {k}"
+                assert py.cert.schedules == c.cert.schedules, where
+                assert py.classes == c.classes, where
+                assert {e[:2] for e in py.ends} == {e[:2] for e in c.ends}, where
+
+
 def test_both_backends_agree_on_verdicts_of_generated_scenarios() -> None:
     """The same explorer over both backends: the same verdict (and invariant) on every
     scenario; the C footprints are coarser in places, so counts may differ."""
