@@ -24,10 +24,13 @@ sets, races found on each complete execution (as in Nidhugg):
 * the preemption bound (as in CHESS): a backtrack choice that would exceed ``K`` is
   pruned; as in bounded POR (Coons, Musuvathi, McKinley, OOPSLA 2013) each race also
   offers every initial at the start of the block containing ``e_i``, where switching
-  may cost no preemption.  Sleep sets are switched off under a bound: a class that a
+  may cost no preemption.  Under a bound every conflicting pair of steps counts as a
+  race, not only the pairs not ordered through other steps (``_bounded_races``): the
+  execution that reverses the intermediate pair first may need more preemptions than
+  the class it leads to.  Sleep sets are switched off under a bound: a class that a
   sleeping thread's sibling subtree was supposed to cover may need more preemptions
-  there than here (tests/explore has such a program), so with sleep sets the bounded
-  search misses classes that naive bounded enumeration reaches.
+  there than here (tests/explore has such programs for both), so the bounded search
+  would miss classes that naive bounded enumeration reaches.
 
 ``por=False`` is naive enumeration (every enabled thread at every decision point, same
 bound): the baseline the reduction is measured against.
@@ -42,7 +45,8 @@ linearization of the same class passes through other intermediate states.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import attrs
@@ -107,6 +111,8 @@ class Certificate:
     seconds: float = 0.0
     complete: bool = False  # the search finished within its budget
     violation: Execution | None = None
+    # the classes themselves (hashes of class_signature), to compare two explorations
+    class_hashes: set[int] = attrs.field(factory=set, repr=False)
 
     @property
     def verdict(self) -> str:
@@ -258,18 +264,82 @@ def _vector_clocks(steps: Sequence[StepInfo], n: int) -> tuple[list[list[int]], 
 
 def class_signature(steps: Sequence[StepInfo]) -> tuple[Any, ...]:
     """The Mazurkiewicz class of a complete execution: its events, named (thread, k-th
-    step of that thread), and the dependency edges between them."""
+    step of that thread), and the happens-before order between them (for each event, how
+    many steps of each thread happen before it or are it).  That is the partial order
+    itself, not the dependency edges that generate it: two backends that record cells of
+    different sizes may order the same events through different edges (the last write
+    of a cell is another step when a neighbouring field shares the cell), and still give
+    each schedule the same class."""
     n = 1 + max((s.tid for s in steps), default=0)
-    _vcs, cands = _vector_clocks(steps, n)
-    k_of: list[tuple[int, int]] = []
+    vcs, _cands = _vector_clocks(steps, n)
+    ordinal: list[int] = []  # step index -> its k among its thread's steps
     count = [0] * n
     for s in steps:
-        k_of.append((s.tid, count[s.tid]))
+        ordinal.append(count[s.tid])
         count[s.tid] += 1
-    edges = sorted(
-        (k_of[i], k_of[j]) for j, c in enumerate(cands) for i in c if steps[i].tid != steps[j].tid
+    order = tuple(
+        (s.tid, ordinal[j], tuple(ordinal[i] + 1 if i >= 0 else 0 for i in vcs[j]))
+        for j, s in enumerate(steps)
     )
-    return (tuple(count), tuple(edges))
+    return (tuple(count), tuple(sorted(order)))
+
+
+def _conflicts(steps: Sequence[StepInfo]) -> list[set[int]]:
+    """Per step j, every earlier step of another thread that it conflicts with (one of
+    them writes a cell the other touches), not only the latest one."""
+    writes: dict[Any, list[int]] = {}
+    reads: dict[Any, list[int]] = {}
+    universal: list[int] = []
+    out: list[set[int]] = []
+    for j, s in enumerate(steps):
+        c: set[int] = set(universal)
+        if UNIVERSAL in s.writes:
+            c.update(range(j))
+        for cell in s.reads:
+            c.update(writes.get(cell, ()))
+        for cell in s.writes:
+            c.update(writes.get(cell, ()))
+            c.update(reads.get(cell, ()))
+        out.append({i for i in c if steps[i].tid != s.tid})
+        if UNIVERSAL in s.writes:
+            universal.append(j)
+        for cell in s.reads:
+            reads.setdefault(cell, []).append(j)
+        for cell in s.writes:
+            writes.setdefault(cell, []).append(j)
+    return out
+
+
+def _bounded_races(
+    steps: Sequence[StepInfo], n: int, acquires: Sequence[tuple[str, bool] | None] = ()
+) -> list[tuple[int, int, set[int]]]:
+    """Under a preemption bound: every conflicting pair, and every pair of acquisitions of
+    one lock (not both shared), not only the races of ``_races``.
+
+    Source-DPOR reverses only the races that are not ordered through other steps: the
+    reversal of a pair ordered through a third step comes from an execution in which that
+    step was reversed first.  Under a bound that intermediate execution may need more
+    preemptions than the bound allows while the class it leads to does not (two threads,
+    the second's critical section between the first's read and its own critical sections:
+    tests/explore), so the bounded search misses classes naive bounded enumeration
+    reaches.  Offering every conflicting pair's initials costs more schedules, and finds
+    them."""
+    vcs, _cands = _vector_clocks(steps, n)
+    out = []
+    for j, c in enumerate(_conflicts(steps)):
+        for i in c:
+            out.append((i, j, _initials(steps, vcs, i, j)))
+    acq_by: dict[str, list[tuple[int, bool]]] = {}
+    for j in range(min(len(steps), len(acquires))):
+        acq = acquires[j]
+        if acq is None:
+            continue
+        lk, excl = acq
+        for i, iexcl in acq_by.get(lk, ()):
+            if (excl or iexcl) and steps[i].tid != steps[j].tid:
+                out.append((i, j, _initials(steps, vcs, i, j)))
+        acq_by.setdefault(lk, []).append((j, excl))
+    return out
 
 
 def _races(
@@ -365,7 +435,7 @@ def explore(
     sleep_sets = sleep_sets and por
     cert = Certificate(scenario_name, preemptions, por, backend, sleep_sets=sleep_sets)
     start = time.monotonic()
-    classes: set[int] = set()
+    classes = cert.class_hashes
     nodes: list[_Node] = []
     decisions: list[int] = []
     depth = 0
@@ -392,7 +462,8 @@ def explore(
         steps = ex.steps[: len(nodes)]
         if por:
             n = 1 + max(max(nd.order) for nd in nodes) if nodes else 1
-            for i, j, init in _races(steps, n, ex.acquires):
+            races = _races if preemptions is None else _bounded_races
+            for i, j, init in races(steps, n, ex.acquires):
                 _add_backtrack(nodes, steps, i, j, init, preemptions)
         else:
             for nd in nodes:
@@ -561,6 +632,34 @@ def native_runner(session: Any) -> Runner:
     return run
 
 
+@contextmanager
+def scenario_runner(sc: Any, proto: Any, backend: str) -> Iterator[tuple[Runner, Any]]:
+    """The runner ``explore_scenario`` explores ``sc`` with on ``backend`` (``python`` or
+    ``native``), and the backend's session (the ``native.ModelFootprints``; None on
+    Python), valid inside the ``with``.  Raises ``model.SetupError`` for a setup that
+    breaks the protocol by itself, ValueError when the backend cannot explore."""
+    from fuzzlock import model
+    from fuzzlock.sched import footprint
+
+    model.run(sc, proto, decisions=[], max_steps=1, check=False)  # setup errors, early
+    if backend == "native":
+        from fuzzlock import native
+
+        if not native.footprints_available():
+            raise ValueError(
+                "--strategy exhaustive --backend native needs the footprint build of the C "
+                f"model: {native.footprints_unavailable_reason()}; use --backend python"
+            )
+        # no lockdep cells: whether a class closes a lock-order cycle does not depend on
+        # the order of its steps, only where it is reported does (as in the Python model)
+        with native.ModelFootprints(sc, proto.knobs, lockdep_cells=False) as session:
+            yield native_runner(session), session
+        return
+    rec = footprint.Recorder()
+    with footprint.tracking(rec):
+        yield python_runner(sc, proto, rec), None
+
+
 def explore_scenario(
     sc: Any,
     proto: Any,
@@ -574,29 +673,14 @@ def explore_scenario(
 ) -> Certificate:
     """``explore`` one scenario on one backend (``python`` or ``native``).  Raises
     ``model.SetupError`` for a setup that breaks the protocol by itself."""
-    from fuzzlock import model
-    from fuzzlock.sched import footprint
-
-    model.run(sc, proto, decisions=[], max_steps=1, check=False)  # setup errors, early
-    kw: dict[str, Any] = {
-        "max_schedules": max_schedules,
-        "max_seconds": max_seconds,
-        "scenario_name": name,
-        "backend": backend,
-        "on_execution": on_execution,
-    }
-    if backend == "native":
-        from fuzzlock import native
-
-        if not native.footprints_available():
-            raise ValueError(
-                "--strategy exhaustive --backend native needs the footprint build of the C "
-                f"model: {native.footprints_unavailable_reason()}; use --backend python"
-            )
-        # no lockdep cells: whether a class closes a lock-order cycle does not depend on
-        # the order of its steps, only where it is reported does (as in the Python model)
-        with native.ModelFootprints(sc, proto.knobs, lockdep_cells=False) as session:
-            return explore(native_runner(session), preemptions, por, **kw)
-    rec = footprint.Recorder()
-    with footprint.tracking(rec):
-        return explore(python_runner(sc, proto, rec), preemptions, por, **kw)
+    with scenario_runner(sc, proto, backend) as (runner, _session):
+        return explore(
+            runner,
+            preemptions,
+            por,
+            max_schedules=max_schedules,
+            max_seconds=max_seconds,
+            scenario_name=name,
+            backend=backend,
+            on_execution=on_execution,
+        )

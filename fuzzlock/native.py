@@ -1495,9 +1495,10 @@ def run_model_footprints(
 
 class ToyFootprints:
     """An encoded toy program (``encode_toy``) on the footprint library, run as often as
-    wanted; ``vars()`` gives its shared variables after the last run."""
+    wanted; ``vars()`` gives its shared variables after the last run.  ``lockdep_cells``
+    as for ``ModelFootprints``."""
 
-    def __init__(self, encoded: Sequence[int]) -> None:
+    def __init__(self, encoded: Sequence[int], lockdep_cells: bool = True) -> None:
         lib = load_footprint_library()
         self._toy = _Toy(encoded, lib=lib)
         self._fp = _FpHandle()
@@ -1506,6 +1507,7 @@ class ToyFootprints:
         if not self._fp.handle:
             self._toy.close()
             raise NativeError("out of memory (footprint recorder)")
+        lib.fl_fp_set_lockdep(self._fp.handle, 1 if lockdep_cells else 0)
 
     def run(
         self, decisions: Sequence[int] = (), max_steps: int = 10_000, chooser: Any = None

@@ -88,13 +88,74 @@ static uint64_t fl_fnv(uint64_t h, const void *p, size_t n)
 	return h;
 }
 
+#define FL_W_IN(f)	(off >= offsetof(struct fl_world, f) && \
+			 off < offsetof(struct fl_world, f) + sizeof(w->f))
+#define FL_W_IDX(f)	((off - offsetof(struct fl_world, f)) / sizeof(w->f[0]))
+#define FL_W_INNER(f)	((off - offsetof(struct fl_world, f)) % sizeof(w->f[0]))
+#define FL_IN(type, f)	(in >= offsetof(type, f) && in < offsetof(type, f) + sizeof(((type *)0)->f))
+#define FL_SUB(type, f)	((in - offsetof(type, f)) / sizeof(((type *)0)->f[0]))
+
 /*
- * fl_model_state_digest - a hash of the world after the last run, for the test
- * that swapping two steps with disjoint footprints changes nothing: every unit
- * a footprint records (footprint_world.c), the per-thread state (references,
- * pins, pte_moves), but the PTEs' ghost mapping ids only up to renaming (left
- * out) and anon_vma free clocks only as freed or not (the clock counts steps).
- * Locks are left out: the end state of a finished run has them all free.
+ * Whether the unit at @off holds state of this run: the arrays of objects and
+ * their lists are only reset to their counts between runs (fl_world_reset), so
+ * what lies past a count is whatever an earlier run of the session left there.
+ */
+static bool fl_unit_live(const struct fl_world *w, size_t off)
+{
+	size_t i, in;
+
+	if (FL_W_IN(mms)) {
+		i = FL_W_IDX(mms);
+		in = FL_W_INNER(mms);
+		return (int)i < w->nmms &&
+		       (!FL_IN(struct fl_mm, vmas) || (int)FL_SUB(struct fl_mm, vmas) < w->mms[i].nvmas);
+	}
+	if (FL_W_IN(vmas)) {
+		i = FL_W_IDX(vmas);
+		in = FL_W_INNER(vmas);
+		return (int)i < w->nvmas &&
+		       (!FL_IN(struct fl_vma, chain) || (int)FL_SUB(struct fl_vma, chain) < w->vmas[i].nchain);
+	}
+	if (FL_W_IN(tables))
+		return (int)FL_W_IDX(tables) < w->ntables;
+	if (FL_W_IN(folios))
+		return (int)FL_W_IDX(folios) < w->nfolios;
+	if (FL_W_IN(slots))
+		return (int)FL_W_IDX(slots) < w->nslots;
+	if (FL_W_IN(avs)) {
+		i = FL_W_IDX(avs);
+		in = FL_W_INNER(avs);
+		return (int)i < w->navs &&
+		       (!FL_IN(struct fl_anon_vma, tree) ||
+			(int)FL_SUB(struct fl_anon_vma, tree) < w->avs[i].ntree);
+	}
+#ifdef FL_MAX_SWAP
+	if (FL_W_IN(swap.e)) {
+		const struct fl_swap_slot *e;
+
+		i = FL_W_IDX(swap.e);
+		in = FL_W_INNER(swap.e);
+		if ((int)i >= w->swap.next_entry)
+			return false;
+		e = &w->swap.e[i];
+		if (FL_IN(struct fl_swap_slot, count))
+			return e->has_count;
+		if (FL_IN(struct fl_swap_slot, content))
+			return e->has_content;
+	}
+#endif
+	return true;
+}
+
+/*
+ * fl_model_state_digest - a hash of the world after the last run, for the tests
+ * that swapping two steps with disjoint footprints changes nothing and that an
+ * exploration reaches the end states of naive enumeration: every unit a
+ * footprint records (footprint_world.c) that holds state of this run
+ * (fl_unit_live), the per-thread state (references, pins, pte_moves), but the
+ * PTEs' ghost mapping ids only up to renaming (left out) and anon_vma free
+ * clocks only as freed or not (the clock counts steps).  Locks are left out: the
+ * end state of a finished run has them all free.
  */
 unsigned long long fl_model_state_digest(struct fl_model *m)
 {
@@ -113,8 +174,8 @@ unsigned long long fl_model_state_digest(struct fl_model *m)
 		size_t off = u * FL_FP_UNIT;
 		uint32_t v = 0;
 
-		if (l->canon[u] < 0 || l->canon[u] != (int32_t)u)
-			continue;	/* excluded, or a lock's state */
+		if (l->canon[u] < 0 || l->canon[u] != (int32_t)u || !fl_unit_live(w, off))
+			continue;	/* excluded, a lock's state, or left by an earlier run */
 		if (off >= offsetof(struct fl_world, tables) &&
 		    off < offsetof(struct fl_world, tables) + sizeof(w->tables)) {
 			size_t in = (off - offsetof(struct fl_world, tables)) % sizeof(struct fl_table);

@@ -23,8 +23,11 @@ int fl_fp_layout_init(struct fl_fp_layout *l, size_t size)
 
 	l->nunits = (size + FL_FP_UNIT - 1) / FL_FP_UNIT;
 	l->canon = malloc((l->nunits ? l->nunits : 1) * sizeof(*l->canon));
-	if (!l->canon)
+	l->excl = calloc(l->nunits ? l->nunits : 1, 1);
+	if (!l->canon || !l->excl) {
+		fl_fp_layout_free(l);
 		return -1;
+	}
 	for (u = 0; u < l->nunits; u++)
 		l->canon[u] = (int32_t)u;
 	return 0;
@@ -33,18 +36,24 @@ int fl_fp_layout_init(struct fl_fp_layout *l, size_t size)
 void fl_fp_layout_free(struct fl_fp_layout *l)
 {
 	free(l->canon);
+	free(l->excl);
 	l->canon = NULL;
+	l->excl = NULL;
 	l->nunits = 0;
 }
 
 void fl_fp_layout_exclude(struct fl_fp_layout *l, size_t off, size_t len)
 {
-	/* only whole units: a unit shared with a recorded field stays recorded */
-	size_t u = (off + FL_FP_UNIT - 1) / FL_FP_UNIT;
-	size_t end = (off + len) / FL_FP_UNIT;
+	const uint8_t all = (1u << FL_FP_UNIT) - 1;
+	size_t b;
 
-	for (; u < end && u < l->nunits; u++)
-		l->canon[u] = -1;
+	for (b = off; b < off + len && b / FL_FP_UNIT < l->nunits; b++) {
+		size_t u = b / FL_FP_UNIT;
+
+		l->excl[u] |= (uint8_t)(1u << (b % FL_FP_UNIT));
+		if (l->excl[u] == all)
+			l->canon[u] = -1;
+	}
 }
 
 void fl_fp_layout_merge(struct fl_fp_layout *l, size_t off, size_t len)

@@ -26,6 +26,7 @@
  *	tag << 32 | canonical unit index	a region's 4-byte unit
  *	FL_FP_CELL_RCU, FL_FP_CELL_LOCKDEP	explicit scheduler cells
  *	FL_FP_TAG_LOCKDEP_EDGE << 32 | edge	one lockdep edge (src node * nodes + dst)
+ *	FL_FP_TAG_TABLE << 32 | mm << 28 | index	whether mm has a page table there
  *
  * A step whose footprint does not fit FL_FP_STEP_CELLS, or that touches a lock
  * outside every region, is marked "all": it conflicts with every step.
@@ -48,6 +49,7 @@
 #define FL_FP_TAG_TOY		2
 #define FL_FP_TAG_SCHED		3
 #define FL_FP_TAG_LOCKDEP_EDGE	4
+#define FL_FP_TAG_TABLE		5	/* a page table's (mm, index) key: world.c */
 
 #define FL_FP_CELL_RCU		(((int64_t)FL_FP_TAG_SCHED << 32) | 0)
 #define FL_FP_CELL_LOCKDEP	(((int64_t)FL_FP_TAG_SCHED << 32) | 1)
@@ -60,11 +62,16 @@
 struct fl_fp_layout {
 	size_t nunits;
 	int32_t *canon;
+	uint8_t *excl;		/* while building: per unit, a bit per byte left out */
 };
 
 int fl_fp_layout_init(struct fl_fp_layout *l, size_t size);
 void fl_fp_layout_free(struct fl_fp_layout *l);
-/* units lying wholly inside [off, off + len) are not recorded */
+/*
+ * The bytes of [off, off + len) are not recorded: a unit is left out once every one
+ * of its bytes is (so two excluded fields that share a unit leave it out, and a
+ * unit shared with a recorded field stays recorded).
+ */
 void fl_fp_layout_exclude(struct fl_fp_layout *l, size_t off, size_t len);
 /* the units of [off, off + len) are one cell */
 void fl_fp_layout_merge(struct fl_fp_layout *l, size_t off, size_t len);

@@ -306,16 +306,50 @@ static long long fl_div_floor(long long a, long long b)
 	return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
 }
 
-struct fl_table *fl_table_find(struct fl_world *w, const struct fl_mm *mm, long long addr)
+#ifdef FL_FOOTPRINT
+#include "footprint.h"
+
+/*
+ * Footprints: whether @mm has a page table at @idx is one cell per (mm, index),
+ * which a lookup reads and the table's creation writes (as the Python model's
+ * mm.tables dict has a cell per key).  The lookup's scan of the table array is
+ * not recorded: it would read ntables, which every new table writes, so every
+ * lookup would conflict with the creation of any other table of any mm.  What
+ * the scan reads besides is written only when a table is created (its mm and
+ * index), and creations are ordered by ntables, so a table's slot in the array
+ * is the same in every order of independent steps.  A key that does not fit
+ * shares its cell with another one: coarser, still sound.
+ */
+static void fl_table_key(int mmi, long long idx, unsigned int rw)
 {
-	int mmi = (int)(mm - w->mms);
-	long long idx = fl_div_floor(addr, PTRS_PER_PTE);
+	fl_fp_cell(((int64_t)FL_FP_TAG_TABLE << 32) |
+		   (int64_t)(((uint32_t)mmi & 0xfu) << 28 | ((uint64_t)idx & 0x0fffffffu)), rw);
+}
+
+/* gcc does not inline a function into one with other sanitizer attributes */
+#define FL_NOT_RECORDED	__attribute__((no_sanitize_thread, noinline))
+#else
+#define fl_table_key(mmi, idx, rw) do { } while (0)
+#define FL_NOT_RECORDED
+#endif
+
+static FL_NOT_RECORDED struct fl_table *fl_table_scan(struct fl_world *w, int mmi, long long idx)
+{
 	int i;
 
 	for (i = 0; i < w->ntables; i++)
 		if (w->tables[i].mm == mmi && w->tables[i].index == idx)
 			return &w->tables[i];
 	return NULL;
+}
+
+struct fl_table *fl_table_find(struct fl_world *w, const struct fl_mm *mm, long long addr)
+{
+	int mmi = (int)(mm - w->mms);
+	long long idx = fl_div_floor(addr, PTRS_PER_PTE);
+
+	fl_table_key(mmi, idx, FL_FP_READ);
+	return fl_table_scan(w, mmi, idx);
 }
 
 struct fl_table *fl_table(struct fl_world *w, const struct fl_mm *mm, long long addr)
@@ -329,6 +363,7 @@ struct fl_table *fl_table(struct fl_world *w, const struct fl_mm *mm, long long 
 		fl_world_full(w, "page tables");
 		return NULL;
 	}
+	fl_table_key((int)(mm - w->mms), idx, FL_FP_WRITE);
 	t = &w->tables[w->ntables++];
 	memset(t, 0, sizeof(*t));
 	t->mm = (int)(mm - w->mms);

@@ -310,9 +310,10 @@ class VMA:
 
 
 class UffdCtx:
-    __slots__ = ("map_changing_lock", "mmap_changing")
+    __slots__ = ("map_changing_lock", "mm_id", "mmap_changing")
 
     def __init__(self, mm: MM) -> None:
+        self.mm_id = mm.id  # its identity (footprint cells name it by its mm)
         self.mmap_changing = 0
         self.map_changing_lock = RWSem(f"uffd:mm{mm.id}.map_changing_lock", "map_changing_lock")
 

@@ -8,8 +8,11 @@ scheduling point (``fuzzlock.sched.ops``), so the footprint must include the pla
 Python that runs after the op, not only the op's named object.  Like KCSAN's compiler
 instrumentation, it is recorded rather than declared: while a ``Recorder`` is active,
 the model's state classes get an attribute hook that notes each read and write of a
-field as a cell ``(id(object), field)``: every field except those listed as excluded in
-``_tracked_classes``, so a field added to the model later is recorded by default.  A container field (the
+field as a cell ``(name of the object, field)``: every field except those listed as
+excluded in ``_tracked_classes``, so a field added to the model later is recorded by
+default.  An object's name is stable across runs (``("folio", 3)``, ``("vma", 1)``; a
+lock's cell is ``("lock", its name)``), never ``id()``: the explorer compares footprints
+recorded in different runs, whose objects are rebuilt each time.  A container field (the
 PTE dict of a page table, an mm's VMA list, ...) is replaced on first access by a
 subclass whose mutators note a write, so ``table.ptes[addr] = pte`` is a write of
 the cell of that key and ``table.ptes.get(addr)`` a read of it (a dict has one cell
@@ -18,15 +21,23 @@ per key and one for its key set; lists and sets one cell each).
 What is left out, and why it cannot change what a thread does next:
 
 * immutable fields (an object's id, name, its lock object, a VMA's mm);
-* ghost and per-thread bookkeeping that only the invariant checks read: ``World.ghost``
-  (user.data's sequential values), ``walks`` (walk.complete records), ``folio_refs``,
-  ``anon_vma_pins``, ``notifier_depth``, ``pte_moves`` and ``pins`` (each thread reads
-  and writes only its own key), ``next_mid`` (ghost mapping ids);
-* lock state: a lock op writes the lock's cell explicitly (so ops on one lock are
-  dependent), as does a step that ends by yielding ``down_write`` (the writer-waiting
-  rule changes what readers may do from then on); read-side rwsem ops and
-  ``folio_wait_locked`` only read it: they neither change whether another reader may
-  enter nor depend on other readers (``RWSem.read_available``);
+* ghost and per-thread bookkeeping that only the invariant checks read: ``walks``
+  (walk.complete records), ``folio_refs``, ``anon_vma_pins``, ``notifier_depth``,
+  ``pte_moves`` and ``pins`` (each thread reads and writes only its own key),
+  ``next_mid`` (ghost mapping ids).  Not ``World.ghost`` (user.data's sequential
+  values): a user load compares what it reads with it and raises ``user.data``, and
+  fork copies it in a step of its own, so it feeds back into the outcome (as the C
+  footprints record it too, docs/footprints.md);
+* lock state is one cell per lock, ``lock_cell``, as in the C footprints
+  (docs/footprints.md): every lock and unlock op and every successful trylock writes it
+  (a read-side acquisition too: it changes what ``is_free``, a writer's trylock and the
+  writer-waiting rule see); a failed trylock and ``folio_wait_locked`` only read it (they
+  change nothing, and only another thread's lock or unlock can change their outcome); a
+  step that ends by yielding ``down_write`` on a taken rwsem writes it (the writer-waiting
+  rule: readers are held off from then on), on a free one reads it (it commutes with
+  acquisitions, not with the release just before it).  Model code that looks at a lock
+  (``folio.lock.owner``, ``is_free()``) reads the cell through the ``Lock``/``RWSem``
+  hooks;
 * the scheduler clock: RCU read sections are ordered against typesafe-pool frees by an
   explicit ``RCU`` cell (sections read it, a free writes it).
 
@@ -36,7 +47,7 @@ campaigns on the normal path pay nothing.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, NamedTuple
 
@@ -85,6 +96,12 @@ def note_write(cell: Cell) -> None:
     r = _REC
     if r is not None and r.on:
         r.writes.add(cell)
+
+
+def lock_cell(lock: Any) -> Cell:
+    """The cell of a lock's state: named by the lock's name (unique in a run: it names the
+    lock's object, ``folio:3``, ``ptl:mm0:2``, ``vma:src``), the same in every run."""
+    return ("lock", lock.name)
 
 
 def note_read(cell: Cell) -> None:
@@ -254,13 +271,13 @@ _get = object.__getattribute__
 _set = object.__setattr__
 
 
-def _hooks(excluded: frozenset[str]) -> tuple[Any, Any]:
+def _hooks(excluded: frozenset[str], key: Callable[[Any], Any]) -> tuple[Any, Any]:
     def __getattribute__(self: Any, name: str) -> Any:
         v = _get(self, name)
         if name not in excluded and name[0] != "_":
             r = _REC
             if r is not None and r.on:
-                cell = (id(self), name)
+                cell = (key(self), name)
                 r.reads.add(cell)
                 wrap = _CONTAINERS.get(type(v))
                 if wrap is not None:
@@ -274,48 +291,121 @@ def _hooks(excluded: frozenset[str]) -> tuple[Any, Any]:
         if name not in excluded:
             r = _REC
             if r is not None and r.on:
-                r.writes.add((id(self), name))
+                r.writes.add((key(self), name))
         _set(self, name, value)
 
     return __getattribute__, __setattr__
 
 
-def _tracked_classes() -> dict[type, frozenset[str]]:
-    """The model's state classes and the fields *not* recorded (everything else is, so a
-    field added later is recorded by default: sound, at worst coarse)."""
+#: a lock's fields that never change (its name, lockdep class, whether it sleeps)
+_LOCK_CONSTANT = frozenset({"name", "cls", "sleeps"})
+
+
+def _lock_hooks() -> tuple[Any, Any]:
+    """Hooks of ``Lock`` and ``RWSem``: every field but the constant ones is the lock's one
+    cell (``lock_cell``), read when looked at and written when assigned.  The scheduler
+    adds the cells of its lock ops explicitly (``Scheduler._record_step``), so only the
+    model's own looks at lock state (``folio.lock.owner != me``, ``is_free()``) depend
+    on these."""
+
+    def __getattribute__(self: Any, name: str) -> Any:
+        if name not in _LOCK_CONSTANT and name[0] != "_":
+            r = _REC
+            if r is not None and r.on:
+                r.reads.add(("lock", _get(self, "name")))
+        return _get(self, name)
+
+    def __setattr__(self: Any, name: str, value: Any) -> None:
+        if name not in _LOCK_CONSTANT:
+            r = _REC
+            if r is not None and r.on:
+                r.writes.add(("lock", _get(self, "name")))
+        _set(self, name, value)
+
+    return __getattribute__, __setattr__
+
+
+Tracked = dict[type, tuple[frozenset[str], Callable[[Any], Any]]]
+
+
+def _tracked_classes() -> Tracked:
+    """The model's state classes: per class, the fields *not* recorded (everything else
+    is, so a field added later is recorded by default: sound, at worst coarse) and the
+    object's stable name.
+
+    The name must be the same in every run of the scenario (sleep sets compare the
+    footprint a step had in an earlier run with the steps of this one), so it is built
+    from the object's identity fields, never from ``id()``: a creation index that the
+    allocating step writes (folio ids, VMA ids, anon_vma slot and generation, page-table
+    index in its mm) or a name the scenario gives (mm ids).  Two objects of one run may
+    share a name only if they are one object (or coarser: a shared name is a shared
+    cell, which costs independence, not soundness)."""
     from fuzzlock.model import world as W
     from fuzzlock.sched import rcu
 
     return {
-        W.Folio: frozenset({"id", "lock", "name", "trace_repr"}),
-        W.AnonVma: frozenset({"slot", "gen", "lock", "name", "trace_repr"}),
-        W.AVC: frozenset({"vma", "anon_vma"}),  # set once, at creation
-        W.VMA: frozenset({"id", "mm", "name", "lock"}),
-        W.MM: frozenset({"id", "mmap_lock", "page_table_lock", "uffd"}),
-        W.UffdCtx: frozenset({"map_changing_lock"}),
-        W.PageTable: frozenset({"index", "ptl"}),
-        W.SwapDevice: frozenset(),
+        W.Folio: (
+            frozenset({"id", "lock", "name", "trace_repr"}),
+            lambda o: ("folio", _get(o, "id")),
+        ),
+        W.AnonVma: (
+            frozenset({"slot", "gen", "lock", "name", "trace_repr"}),
+            lambda o: ("anon_vma", _get(o, "slot"), _get(o, "gen")),
+        ),
+        # set once, at creation: nothing is recorded (the name is for a field added later)
+        W.AVC: (
+            frozenset({"vma", "anon_vma"}),
+            lambda o: (
+                "avc",
+                _get(_get(o, "vma"), "id"),
+                _get(_get(o, "anon_vma"), "slot"),
+                _get(_get(o, "anon_vma"), "gen"),
+            ),
+        ),
+        W.VMA: (frozenset({"id", "mm", "name", "lock"}), lambda o: ("vma", _get(o, "id"))),
+        W.MM: (
+            frozenset({"id", "mmap_lock", "page_table_lock", "uffd"}),
+            lambda o: ("mm", _get(o, "id")),
+        ),
+        W.UffdCtx: (
+            frozenset({"map_changing_lock", "mm_id"}),
+            lambda o: ("uffd", _get(o, "mm_id")),
+        ),
+        # a table's lock is named after its mm and its index there
+        W.PageTable: (
+            frozenset({"index", "ptl"}),
+            lambda o: ("table", _get(_get(o, "ptl"), "name")),
+        ),
+        W.SwapDevice: (frozenset(), lambda o: ("swap",)),
         # constants, the scheduler, and the ghost / per-thread bookkeeping of the module
         # docstring; each thread only touches its own key of the per-thread dicts
-        W.World: frozenset(
-            {
-                "sched",
-                "proto",
-                "knob",
-                "anon_vmas",
-                "ghost",
-                "walks",
-                "folio_refs",
-                "anon_vma_pins",
-                "notifier_depth",
-                "pte_moves",
-                "pins",
-                "next_mid",
-                "tid",
-            }
+        W.World: (
+            frozenset(
+                {
+                    "sched",
+                    "proto",
+                    "knob",
+                    "anon_vmas",
+                    "walks",
+                    "folio_refs",
+                    "anon_vma_pins",
+                    "notifier_depth",
+                    "pte_moves",
+                    "pins",
+                    "next_mid",
+                    "tid",
+                }
+            ),
+            lambda o: ("world",),
         ),
-        rcu.TypesafePool: frozenset({"sched", "kind", "make_lock"}),
-        rcu._Slot: frozenset({"lock"}),
+        rcu.TypesafePool: (
+            frozenset({"sched", "kind", "make_lock"}),
+            lambda o: ("pool", _get(o, "kind")),
+        ),
+        rcu._Slot: (
+            frozenset({"kind", "index", "lock"}),
+            lambda o: ("pool", _get(o, "kind"), _get(o, "index")),
+        ),
     }
 
 
@@ -329,9 +419,14 @@ def tracking(rec: Recorder) -> Iterator[Recorder]:
     global _REC, _ACTIVE
     if _ACTIVE:
         raise RuntimeError("footprint tracking is already active in this process")
-    classes = _tracked_classes()
-    for cls, excluded in classes.items():
-        ga, sa = _hooks(excluded)
+    hooks: dict[type, tuple[Any, Any]] = {
+        cls: _hooks(excluded, key) for cls, (excluded, key) in _tracked_classes().items()
+    }
+    from fuzzlock.sched.locks import Lock, RWSem
+
+    for lock_cls in (Lock, RWSem):
+        hooks[lock_cls] = _lock_hooks()
+    for cls, (ga, sa) in hooks.items():
         cls.__getattribute__ = ga  # type: ignore[method-assign]
         cls.__setattr__ = sa  # type: ignore[method-assign]
     _ACTIVE = 1
@@ -341,7 +436,7 @@ def tracking(rec: Recorder) -> Iterator[Recorder]:
     finally:
         _REC = None
         _ACTIVE = 0
-        for cls in classes:
+        for cls in hooks:
             del cls.__getattribute__
             del cls.__setattr__
 

@@ -36,9 +36,11 @@ class PoolObject(Protocol):
 
 
 class _Slot:
-    __slots__ = ("free_clock", "gen", "lock", "live", "obj")
+    __slots__ = ("free_clock", "gen", "index", "kind", "live", "lock", "obj")
 
-    def __init__(self, lock: Any) -> None:
+    def __init__(self, kind: str, index: int, lock: Any) -> None:
+        self.kind = kind  # its pool's kind and its index there: its identity
+        self.index = index
         self.lock = lock
         self.obj: Any = None
         self.gen = 0
@@ -59,13 +61,16 @@ class TypesafePool:
         self.sched = sched
         self.kind = kind
         self.make_lock = make_lock
-        self.slots: list[_Slot] = []
+        # index -> slot (0, 1, ...): a dict rather than a list for the footprints, which
+        # give a dict a cell per key and one for its key set (the C model's slot array and
+        # its count): following a pointer into one slot does not conflict with a new slot
+        self.slots: dict[int, _Slot] = {}
 
     def alloc(self, build: Callable[[int, int, Any], Any]) -> Any:
         """Allocate: ``build(slot, gen, slot_lock)`` makes the new object."""
-        i = next((i for i, s in enumerate(self.slots) if not s.live), len(self.slots))
+        i = next((i for i, s in self.slots.items() if not s.live), len(self.slots))
         if i == len(self.slots):
-            self.slots.append(_Slot(self.make_lock(i)))
+            self.slots[i] = _Slot(self.kind, i, self.make_lock(i))
         s = self.slots[i]
         s.gen += 1
         s.live = True
@@ -122,4 +127,4 @@ class TypesafePool:
         return self.slots[obj.slot].lock
 
     def live_objects(self) -> list[Any]:
-        return [s.obj for s in self.slots if s.live]
+        return [s.obj for s in self.slots.values() if s.live]

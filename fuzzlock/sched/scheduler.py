@@ -24,7 +24,7 @@ from typing import Any
 from fuzzlock import trace
 from fuzzlock.sched import footprint, ops
 from fuzzlock.sched.choosers import Chooser
-from fuzzlock.sched.footprint import Recorder, StepInfo
+from fuzzlock.sched.footprint import Recorder, StepInfo, lock_cell
 from fuzzlock.sched.lockdep import Edge, LockGraph, unsafe_scenario
 from fuzzlock.sched.locks import Lock, RWSem
 from fuzzlock.sched.result import FINISHED, STEP_BOUND, RunResult, Violation, ViolationError
@@ -36,7 +36,6 @@ _TRYLOCK = ops.TRYLOCK
 _UNLOCK = ops.UNLOCK
 _MEM = ops.MEM
 _WAIT = ops.WAIT
-_READ = ops.READ
 _WRITE = ops.WRITE
 
 _BLOCKING = (ops.LOCK, ops.WAIT)
@@ -214,14 +213,21 @@ class Scheduler:
                 except ViolationError:
                     # the op that broke an invariant is part of the trace: value "!"
                     self.events.append((self.step, pick, op.fn, op.label, op.obj, "!"))  # type: ignore[union-attr]
+                    if rec is not None:  # and of the footprints: what it did up to there
+                        self._record_step(rec, t, op, order, None, advanced=False)  # type: ignore[arg-type]
                     raise
                 self.events.append(
                     (self.step, pick, op.fn, op.label, op.obj, trace.fmt_value(val))  # type: ignore[union-attr]
                 )
                 self.clock += 1
-                self._advance(t, val)
+                try:
+                    self._advance(t, val)
+                except ViolationError:
+                    if rec is not None:
+                        self._record_step(rec, t, op, order, val, advanced=False)  # type: ignore[arg-type]
+                    raise
                 if rec is not None:
-                    self._record_step(rec, t, op, order)  # type: ignore[arg-type]
+                    self._record_step(rec, t, op, order, val)  # type: ignore[arg-type]
                 if self.check_step is not None:
                     self.check_step(self, t)
                 self.step += 1
@@ -245,24 +251,41 @@ class Scheduler:
             thread_names=[t.name for t in threads],
         )
 
-    def _record_step(self, rec: Recorder, t: SimThread, op: ops.Op, order: list[int]) -> None:
+    def _record_step(
+        self,
+        rec: Recorder,
+        t: SimThread,
+        op: ops.Op,
+        order: list[int],
+        val: Any,
+        advanced: bool = True,
+    ) -> None:
         """The footprint of the step just run: what the recorder saw, plus the explicit
-        cells of fuzzlock.sched.footprint (lock state, RCU order, toy objects)."""
+        cells of fuzzlock.sched.footprint (lock state, RCU order, toy objects).  A step
+        that a violation cut short (``advanced=False``) has one too, of what it did up to
+        the violation, as on the C side: the explorer must see its races like any other
+        step's (reordering it is what avoids or causes the violation)."""
         reads, writes = rec.stop()
         extra_r: set[Any] = set()
         extra_w: set[Any] = set()
         k = op.kind
-        if k in (_LOCK, _TRYLOCK, _UNLOCK):
-            (extra_r if op.mode == _READ else extra_w).add(("lock", id(op.lock)))
+        if k in (_LOCK, _UNLOCK):
+            extra_w.add(lock_cell(op.lock))
+        elif k == _TRYLOCK:
+            (extra_w if val else extra_r).add(lock_cell(op.lock))
         elif k == _WAIT:
-            extra_r.add(("lock", id(op.lock)))
+            extra_r.add(lock_cell(op.lock))
         elif k in (ops.RCU_LOCK, ops.RCU_UNLOCK, ops.PTE_MAP, ops.PTE_UNMAP):
             extra_r.add(footprint.RCU)
         elif k == _MEM and self.mem_object_cells:
             (extra_r if op.label == "read" else extra_w).add(("obj", op.obj))
-        nxt = t.pending
+        nxt = t.pending if advanced else None
         if nxt is not None and nxt.kind == _LOCK and nxt.mode == _WRITE:
-            extra_w.add(("lock", id(nxt.lock)))  # the writer-waiting rule (see _advance)
+            # the writer-waiting rule (see _advance): stopping at down_write on a taken
+            # rwsem holds readers off from now on; on a free one it only makes the thread
+            # pending, which commutes with acquisitions but not with a release before it
+            sem = nxt.lock
+            (extra_r if sem.write_available() else extra_w).add(lock_cell(sem))  # type: ignore[union-attr]
         if extra_w:
             writes = writes | extra_w
         if extra_r:

@@ -49,6 +49,14 @@ def body(w: ToyWorld, tid: int, actions: list[Action]) -> Iterator[ops.Op]:
             yield ops.down_write(fn, w.sems[a[1]])
         elif kind == "up_write":
             yield ops.up_write(fn, w.sems[a[1]])
+        elif kind == "down_read_trylock":
+            ok = yield ops.down_read_trylock(fn, w.sems[a[1]])
+            if ok:
+                yield ops.up_read(fn, w.sems[a[1]])
+        elif kind == "down_write_trylock":
+            ok = yield ops.down_write_trylock(fn, w.sems[a[1]])
+            if ok:
+                yield ops.up_write(fn, w.sems[a[1]])
         elif kind == "read":
             v = a[1]
             got = yield ops.read(fn, f"var{v}", lambda v=v: w.vars[v])
@@ -135,5 +143,30 @@ def random_program(rng: random.Random, max_threads: int = 4, max_actions: int = 
             acts.append(held.pop())
         if in_rcu:
             acts.append(("rcu_unlock",))
+        prog.append(acts)
+    return prog
+
+
+def small_program(rng: random.Random) -> Program:
+    """2-3 threads of 1-4 well-formed actions on one mutex, one rwsem, two variables."""
+    prog: Program = []
+    for _ in range(rng.randint(2, 3)):
+        acts: list[Action] = []
+        for _ in range(rng.randint(1, 4)):
+            r = rng.random()
+            if r < 0.2:
+                acts += [("lock", 0), rng.choice([("read", 0), ("write", 1, 2)]), ("unlock", 0)]
+            elif r < 0.35:
+                acts += [("down_read", 0), ("read", rng.randrange(2)), ("up_read", 0)]
+            elif r < 0.5:
+                acts += [("down_write", 0), ("inc", 0), ("up_write", 0)]
+            elif r < 0.6:
+                acts.append(("trylock", 0))
+            elif r < 0.7:
+                acts.append(rng.choice([("down_read_trylock", 0), ("down_write_trylock", 0)]))
+            elif r < 0.75:
+                acts += [("rcu",), ("read", 1), ("rcu_unlock",)]
+            else:
+                acts.append(rng.choice([("read", 0), ("write", 0, 7), ("inc", 1), ("read", 1)]))
         prog.append(acts)
     return prog
