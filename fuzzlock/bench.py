@@ -1,6 +1,6 @@
 """``fuzzlock bench``: how fast the C model runs the same scenarios as the Python model.
 
-One run measures, on the same scenarios (seeded, drawn by ``fuzzlock.strategies`` and kept
+One run measures, on the same scenarios (seeded, drawn by ``fuzzlock.scenarios`` and kept
 when they are inside the C slice and their setup runs):
 
 * ``python``: ``fuzzlock.model.run`` with a seeded random chooser, one schedule per call;
@@ -48,7 +48,7 @@ from typing import Any
 
 import attrs
 
-from fuzzlock import campaign, model, scenario, strategies
+from fuzzlock import campaign, model, scenario, scenarios
 from fuzzlock.protocol import Protocol
 from fuzzlock.sched import RandomChooser
 
@@ -111,7 +111,7 @@ def slice_scenarios(proto: Protocol, n: int, seed: int = 0) -> list[scenario.Sce
     for _ in range(200 * max(n, 1)):
         if len(out) >= n:
             break
-        sc = strategies.gen_scenario(strategies.RandomSource(random.Random(rng.randrange(2**32))))
+        sc = scenarios.gen_scenario(scenarios.RandomSource(random.Random(rng.randrange(2**32))))
         try:
             native.run_model(sc, proto.knobs, [])
         except native.NativeError:  # outside the slice, or a setup error

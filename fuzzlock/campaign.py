@@ -12,7 +12,7 @@ Backends: ``python`` runs every schedule on the reference model; ``native`` runs
 ``random`` and ``pct`` strategies on the C model whenever the C model can run the scenario
 (it implements every scenario op; only a scenario beyond its fixed capacities, e.g. more
 than 8 mms, is refused) and on Python otherwise (counted: ``native_fraction``, 1.0 for every
-scenario family of ``fuzzlock.strategies``).  Per generated scenario one C call
+scenario family of ``fuzzlock.scenarios``).  Per generated scenario one C call
 (``fuzzlock.native_hunt``, native/hunt.c) runs a batch of ``NATIVE_BATCH`` schedules (fewer
 under a small schedule budget: ``BUDGET_SCENARIOS``) and stops at the first violation; the decisions are drawn in C at each decision point with the
 same decision rule (``order[c % len(order)]``, 0 = stay): ``random`` draws each decision as
@@ -39,8 +39,9 @@ from typing import Any
 
 import attrs
 
-from fuzzlock import model, scenario, strategies
+from fuzzlock import model, scenario
 from fuzzlock.protocol import Protocol
+from fuzzlock.scenarios import HypothesisSource, RandomSource, gen_scenario
 from fuzzlock.sched import PCTChooser, RandomChooser
 
 STRATEGIES = ("hypothesis", "random", "pct", "exhaustive")
@@ -395,7 +396,7 @@ def _hunt_seeded(
     pct_k: list[int] = []
     while not stats.spent(budget, max_seconds):
         sc_seed = rng.randrange(2**32)
-        sc = strategies.gen_scenario(strategies.RandomSource(random.Random(sc_seed)))
+        sc = gen_scenario(RandomSource(random.Random(sc_seed)))
         run_seed = rng.randrange(2**32)
         if strategy == "random":
             chooser: Any = RandomChooser(run_seed, preempt=rng.choice((0.05, 0.2, 0.5, 1.0)))
@@ -559,7 +560,7 @@ def _hunt_native(
     try:
         while found is None and diff is None and not stats.spent(budget, max_seconds):
             sc_seed = rng.randrange(2**32)
-            sc = strategies.gen_scenario(strategies.RandomSource(random.Random(sc_seed)))
+            sc = gen_scenario(RandomSource(random.Random(sc_seed)))
             run_seed = rng.randrange(2**32)
             k = max(max(pct_k[-50:], default=60), 1)
             n = min(per, budget - stats.schedules)
@@ -747,7 +748,7 @@ def _hunt_hypothesis(
             raise _Interrupted
         if not failures and (time.monotonic() > deadline or stats.schedules >= budget):
             raise _Stop
-        sc = strategies.gen_scenario(strategies.HypothesisSource(data))
+        sc = gen_scenario(HypothesisSource(data))
         chooser = HypothesisChooser(data, n_threads=len(sc.threads))
         if backend == "native":
             try:
@@ -882,7 +883,7 @@ def hunt_exhaustive(
             cap_s, cap_n = max_seconds, budget
         else:
             sc_seed = rng.randrange(2**32)
-            sc = strategies.gen_scenario(strategies.RandomSource(random.Random(sc_seed)))
+            sc = gen_scenario(RandomSource(random.Random(sc_seed)))
             name = f"generated scenario (seed {sc_seed})"
             bounds = [preemptions] if preemptions is None else list(range(preemptions + 1))
             cap_s = max(EXHAUSTIVE_SCENARIO_MIN_SECONDS, max_seconds * EXHAUSTIVE_SCENARIO_SHARE)

@@ -62,7 +62,7 @@ def per_call_hunt_native(
     the imports: one ``native.run_model`` call per schedule with pre-drawn decisions."""
     import random
 
-    from fuzzlock import model, native, strategies, trace
+    from fuzzlock import model, native, scenarios, trace
     from fuzzlock.campaign import (
         DIFFERENTIAL,
         Found,
@@ -80,7 +80,7 @@ def per_call_hunt_native(
     found = diff = None
     while stats.schedules < budget and stats.seconds < max_seconds:
         sc_seed = rng.randrange(2**32)
-        sc = strategies.gen_scenario(strategies.RandomSource(random.Random(sc_seed)))
+        sc = scenarios.gen_scenario(scenarios.RandomSource(random.Random(sc_seed)))
         run_seed = rng.randrange(2**32)
         n_pre = min(sc.max_steps, 2 * recent + 16)
         if strategy == "random":

@@ -129,7 +129,7 @@ def test_replay_backend_native_on_the_corpus() -> None:
 @pytest.mark.parametrize("base", ["v6.18", "v6.19", "patch2-only", "patch1-only"])
 def test_native_hunt_runs_every_schedule_on_c(base: str) -> None:
     """No strategy family falls back to Python: a native hunt's native_fraction is 1.0
-    (hunts draw scenarios from every family of fuzzlock.strategies)."""
+    (hunts draw scenarios from every family of fuzzlock.scenarios)."""
     proto = protocol.get(base, {"move.reset_err_on_retry": True})
     for strategy in ("random", "pct"):
         res = campaign.hunt(proto, "native", strategy, max_seconds=60, max_schedules=300)
@@ -138,12 +138,12 @@ def test_native_hunt_runs_every_schedule_on_c(base: str) -> None:
 
 
 def test_every_strategy_family_is_in_the_c_model() -> None:
-    from fuzzlock import native, strategies
+    from fuzzlock import native, scenarios
 
     rng = random.Random(5)
-    for family in strategies.FAMILIES:
+    for family in scenarios.FAMILIES:
         for _ in range(60):
-            sc = strategies.gen_scenario(strategies.RandomSource(rng), family)
+            sc = scenarios.gen_scenario(scenarios.RandomSource(rng), family)
             native.encode_model_scenario(sc, protocol.get("v6.19").knobs)  # no NativeError
 
 

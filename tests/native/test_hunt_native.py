@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from fuzzlock import campaign, model, native, native_hunt, protocol, scenario, strategies, trace
+from fuzzlock import campaign, model, native, native_hunt, protocol, scenario, scenarios, trace
 from fuzzlock.sched import PCTChooser
 
 pytestmark = pytest.mark.native
@@ -60,7 +60,7 @@ def _need_native() -> None:
 def _scenarios(seed: int) -> Any:
     rng = random.Random(seed)
     while True:
-        yield strategies.gen_scenario(strategies.RandomSource(random.Random(rng.randrange(2**32))))
+        yield scenarios.gen_scenario(scenarios.RandomSource(random.Random(rng.randrange(2**32))))
 
 
 def _batch(

@@ -21,7 +21,7 @@ FUZZLOCK_REQUIRE_NATIVE=1 to make a missing library a failure.
   and without a swap-cache folio; knobs move.swap_moves_rmap, reclaim.unmap_lock and the
   CoW, move and walker knobs these paths read): test_reclaim_racing_moves_and_walkers,
   test_swapped_pages_moved_faulted_forked_zapped, test_swap_moves_rmap_off_breaks_swap_rmap;
-* every scenario family of fuzzlock.strategies, unfiltered (test_strategy_families), and
+* every scenario family of fuzzlock.scenarios, unfiltered (test_strategy_families), and
   the whole corpus (test_whole_corpus_replays_identically).
 """
 
@@ -36,7 +36,7 @@ from typing import Any
 import pytest
 
 from fuzzlock import model, native, protocol, scenario
-from fuzzlock.strategies import FAMILIES
+from fuzzlock.scenarios import FAMILIES
 
 pytestmark = pytest.mark.native
 
@@ -523,13 +523,13 @@ def test_walkers_vs_unmap() -> None:
 @pytest.mark.parametrize("family", FAMILIES)
 @pytest.mark.parametrize("base", WALK_BASES)
 def test_strategy_families(family: str, base: str) -> None:
-    """Every scenario family of fuzzlock.strategies, as the campaigns generate it (nothing
+    """Every scenario family of fuzzlock.scenarios, as the campaigns generate it (nothing
     filtered out: no scenario falls back to Python), on every base protocol."""
-    from fuzzlock import strategies
+    from fuzzlock import scenarios
 
     rng = random.Random(f"{SEED}-{family}-{base}")
     for _ in range(40):
-        sc = strategies.gen_scenario(strategies.RandomSource(rng), family)
+        sc = scenarios.gen_scenario(scenarios.RandomSource(rng), family)
         knobs = {"move.reset_err_on_retry": rng.random() < 0.5}
         proto = protocol.get(base, knobs)
         native.encode_model_scenario(sc, proto.knobs)  # NativeError would mean a fallback

@@ -21,7 +21,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from fuzzlock import model, native, native_hunt, protocol, scenario, strategies, trace
+from fuzzlock import model, native, native_hunt, protocol, scenario, scenarios, trace
 from tests.native.test_sched_differential import check
 
 pytestmark = pytest.mark.native
@@ -42,7 +42,7 @@ def _need_native() -> None:
 def _scenarios(seed: int) -> Iterator[scenario.Scenario]:
     rng = random.Random(seed)
     while True:
-        yield strategies.gen_scenario(strategies.RandomSource(random.Random(rng.randrange(2**32))))
+        yield scenarios.gen_scenario(scenarios.RandomSource(random.Random(rng.randrange(2**32))))
 
 
 def _c_text(sc: scenario.Scenario, knobs: object, decisions: list[int]) -> bytes | None:
