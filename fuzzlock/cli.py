@@ -100,14 +100,10 @@ def _native_info_args(parser: argparse.ArgumentParser) -> None:
 
 
 def _native_info_run(args: argparse.Namespace) -> int:
-    from fuzzlock import native
+    from fuzzlock import backends
 
-    if native.native_available():
-        print(f"native backend: built ({native.library_path()})")
-        print(f"ABI version: {native.abi_version()}")
-    else:
-        print(f"native backend: not available: {native.unavailable_reason()}")
-        print("the Python backend will be used")
+    for line in backends.get("native").describe():
+        print(line)
     return 0
 
 
@@ -147,21 +143,27 @@ KNOB_HELP = (
 BACKEND_HELP = "model to run: python, or native (the C port; default: native where it is built)"
 
 
-def _default_backend() -> str:
-    # docs/design.md#backends: native where the C model is built, else python.
-    from fuzzlock import campaign
+def _backend_names() -> tuple[str, ...]:
+    from fuzzlock import backends
 
-    return "native" if campaign.native_model_available() else "python"
+    return backends.names()
+
+
+def _default_backend() -> str:
+    from fuzzlock import backends
+
+    return backends.default_name()
 
 
 def _native_missing() -> str | None:
     """Why ``--backend native`` cannot run, or None if the C model is built."""
-    from fuzzlock import campaign, native
+    from fuzzlock import backends
 
-    if campaign.native_model_available():
-        return None
-    why = native.unavailable_reason() or "the C library has no model (stale build)"
-    return f"--backend native: the C model is not available: {why}; use --backend python"
+    try:
+        backends.get("native", require=True)
+    except backends.Unavailable as e:
+        return str(e)
+    return None
 
 
 # --------------------------------------------------------------------------- protocols
@@ -228,7 +230,7 @@ SIGNAL_EXIT = 128
 def _hunt_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--protocol", default="v6.19", help=PROTOCOL_HELP)
     parser.add_argument("--knob", action="append", metavar="K=V", help=KNOB_HELP)
-    parser.add_argument("--backend", choices=("python", "native"), default=None, help=BACKEND_HELP)
+    parser.add_argument("--backend", choices=_backend_names(), default=None, help=BACKEND_HELP)
     parser.add_argument(
         "--strategy",
         default="hypothesis",
@@ -432,14 +434,13 @@ def _hunt_run(args: argparse.Namespace) -> int:
             scs = [campaign.load_scenario_file(p) for p in args.scenario or ()]
         except ValueError as e:
             return _bad(str(e))
-        if backend == "native":
-            from fuzzlock import native
+        from fuzzlock import backends
 
-            for path, sc in zip(args.scenario or (), scs):
-                try:  # outside the C model's slice: say so now, not as a crash mid-search
-                    native.encode_model_scenario(sc, proto.knobs)
-                except native.NativeError as e:
-                    return _bad(f"--backend native: {path}: {e}; use --backend python")
+        for path, sc in zip(args.scenario or (), scs):
+            try:  # outside the backend's slice: say so now, not as a crash mid-search
+                backends.get(backend).check(sc, proto)
+            except backends.Unsupported as e:
+                return _bad(f"--backend {backend}: {path}: {e}; use --backend python")
     command = reproduce_command(args, proto, backend)
     unsaved = (
         f"{command}\n        (not saved: add --save corpora to write the entry, then replay it "
@@ -593,7 +594,7 @@ def _replay_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("paths", nargs="+", metavar="PATH", help="corpus files or directories")
     parser.add_argument(
         "--backend",
-        choices=("python", "native"),
+        choices=_backend_names(),
         default=None,
         help="model to replay on (default: native where it is built and the entry is inside "
         "the C slice, else python)",
@@ -743,7 +744,7 @@ def _bench_args(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--xdist-backend",
-        choices=("python", "native"),
+        choices=_backend_names(),
         default=None,
         help="backend of the --xdist campaign (default: native where it is built)",
     )

@@ -30,9 +30,8 @@ An entry is ``corpora/<protocol>/<entry digest>.json``::
   model's sources, whether or not this entry's trace does).
 * ``iter_entries`` walks files and directories; one bad file never stops the others.
 
-Backends are plain functions ``Entry -> BackendRun`` registered by name in ``BACKENDS``
-(``register_backend``); ``python`` runs the reference model, ``native`` the C model
-(``fuzzlock.native.run_model``).  The C model implements every scenario op; an entry it
+Entries replay on the backends of ``fuzzlock.backends`` (``Backend.replay``: ``Entry ->
+BackendRun``); ``python`` runs the reference model, ``native`` the C model.  The C model implements every scenario op; an entry it
 still cannot run (a value it cannot represent, or beyond its fixed capacities) is outside
 the C slice: the native backend reports it as *not applicable* (outcome
 ``not-applicable``, ``Replayed.applicable`` False, ``ok`` True, message ``skipped: outside
@@ -51,7 +50,7 @@ import json
 import os
 import re
 import tempfile
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -66,7 +65,6 @@ if TYPE_CHECKING:
     from fuzzlock.model import ModelRun
 
 __all__ = [
-    "BACKENDS",
     "CLEAN",
     "NOT_APPLICABLE",
     "SCHEMA",
@@ -86,7 +84,6 @@ __all__ = [
     "make_entry",
     "model_hash",
     "protocol_dir",
-    "register_backend",
     "replay",
     "rerecord",
     "save_entry",
@@ -657,53 +654,9 @@ class BackendRun:
     detail: str = ""  # one line: the violation, or why the run could not happen
 
 
-Backend = Callable[[Entry], BackendRun]
-
-
-def _python_backend(entry: Entry) -> BackendRun:
-    from fuzzlock import model
-
-    try:
-        r = model.run(entry.scenario, entry.protocol, decisions=entry.decisions)
-    except model.SetupError as e:
-        return BackendRun("setup-error", "", str(e))
-    v = r.violation
-    return BackendRun(r.outcome, r.digest, v.one_line() if v is not None else "")
-
-
 #: ``BackendRun.outcome`` of a backend that cannot run the entry at all (e.g. the native
 #: backend on a scenario outside the C slice).
 NOT_APPLICABLE = "not-applicable"
-
-
-def _native_backend(entry: Entry) -> BackendRun:
-    from fuzzlock import native, trace
-
-    try:
-        outcome, events, _d, _p, viol = native.run_model(
-            entry.scenario, entry.protocol.knobs, entry.decisions
-        )
-    except native.NativeSetupError as e:
-        return BackendRun("setup-error", "", str(e))
-    except native.NativeUnavailableError as e:
-        raise NotImplementedError(f"native backend unavailable: {e}") from None
-    except (native.NativeError, ValueError) as e:
-        # NativeError: beyond the C model's capacities; ValueError: a value the ctypes
-        # call cannot carry (load_entry rejects those, an Entry built in code may not)
-        return BackendRun(NOT_APPLICABLE, "", f"outside the C slice ({e})")
-    detail = ""
-    if viol is not None:
-        vid, step, thread, fn, msg = viol
-        detail = f"{vid} at step {step} (thread {thread}, {fn}): {msg}"
-    return BackendRun(outcome, trace.digest(events), detail)
-
-
-BACKENDS: dict[str, Backend] = {"python": _python_backend, "native": _native_backend}
-
-
-def register_backend(name: str, run: Backend) -> None:
-    """Make ``replay(entry, backend=name)`` use ``run`` (replacing any earlier one)."""
-    BACKENDS[name] = run
 
 
 @attrs.frozen
@@ -772,10 +725,12 @@ def judge(entry: Entry, got: BackendRun) -> Replayed:
 
 def replay(entry: Entry, backend: str = "python") -> Replayed:
     """Re-run ``entry`` on ``backend`` and compare with what it recorded (``judge``)."""
-    run = BACKENDS.get(backend)
-    if run is None:
-        raise ValueError(f"unknown backend {backend!r}; known: {', '.join(sorted(BACKENDS))}")
-    return judge(entry, run(entry))
+    from fuzzlock import backends
+
+    if backend not in backends.names():
+        known = ", ".join(sorted(backends.names()))
+        raise ValueError(f"unknown backend {backend!r}; known: {known}")
+    return judge(entry, backends.get(backend).replay(entry))
 
 
 def rerecord(path: str | os.PathLike[str], entry: Entry, replayed: Replayed) -> list[str]:

@@ -534,18 +534,24 @@ def machine() -> str:
     return f"{platform.node() or '?'}: {cpus} vCPU, {platform.machine()}, Python {platform.python_version()}"
 
 
+def _backend_names() -> tuple[str, ...]:
+    from fuzzlock import backends
+
+    return backends.names()
+
+
 def choose_backend(backend: str | None) -> tuple[str, str]:
     """(backend, a note saying why): native where the C model is built, else python."""
     if backend == "python":
         return "python", "chosen with --backend python"
-    if campaign.native_model_available():
+    from fuzzlock import backends
+
+    if backends.default_name() == "native":
         return "native", (
             "C model built; every strategy and every scenario op runs on it (hypothesis "
             "through the C chooser callback, exhaustive on the footprint build)"
         )
-    from fuzzlock import native
-
-    why = native.unavailable_reason() or "the C library has no model"
+    why = backends.get("native").unavailable_reason()
     if backend == "native":
         raise ValueError(f"--backend native: the C model is not available: {why}")
     return "python", f"FALLBACK: the native backend is not built ({why}); every run on Python"
@@ -689,7 +695,7 @@ def add_arguments(parser: Any) -> None:
     )
     parser.add_argument(
         "--backend",
-        choices=("python", "native"),
+        choices=_backend_names(),
         default=None,
         help="model to hunt on (default: native where it is built)",
     )

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from fuzzlock import campaign, corpus, protocol
+from fuzzlock.search import base as search_base
 from tests.native_required import native_model_missing
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -92,8 +93,8 @@ def test_native_hunt_with_hypothesis_runs_on_c() -> None:
 
 
 def test_first_difference_names_the_first_differing_event() -> None:
-    assert campaign.first_difference([1, 2, 3], [1, 2, 3]) == "the traces are equal"
-    assert "python has 3 events, C 2" in campaign.first_difference([1, 2, 3], [1, 2])
+    assert search_base.first_difference([1, 2, 3], [1, 2, 3]) == "the traces are equal"
+    assert "python has 3 events, C 2" in search_base.first_difference([1, 2, 3], [1, 2])
 
 
 def test_the_whole_corpus_replays_identically_on_both_backends() -> None:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from fuzzlock import campaign, native, protocol, scenario, scenarios
+from fuzzlock import model, native, protocol, scenario, scenarios
 from tests.explore.naive import (
     Model,
     NativeToy,
@@ -167,7 +167,7 @@ def test_generated_scenarios_reach_the_end_states_of_naive_enumeration_on_both_b
             target = Model(sc, proto, backend, f"{fam} {i} {proto.name} {backend}")
             try:
                 naive = explored(target, 1, False, cap)
-            except campaign.model.SetupError:
+            except model.SetupError:
                 break
             if naive.cert.complete:
                 same_as_naive(naive, explored(target, 1, True, None), target.name)
