@@ -79,6 +79,9 @@ class Run:
     results: list[list[str]]
     steps: int
     payload: Any = attrs.field(default=None, eq=False, repr=False)
+    #: the violation's objects (``Violation.objects``), None if the backend did not
+    #: record them for this violation
+    objects: tuple[str, ...] | None = None
 
     @property
     def violated(self) -> bool:

@@ -30,7 +30,9 @@ def _setup_error(e: native.NativeSetupError) -> Exception:
 
 def run_of(res: native.ModelRunResults) -> Run:
     outcome, events, decs, pre, viol = res.run
-    return Run(outcome, events, list(decs), list(pre), viol, res.results, len(events), res)
+    return Run(
+        outcome, events, list(decs), list(pre), viol, res.results, len(events), res, res.objects
+    )
 
 
 def _toy_run(t: Any) -> Run:

@@ -22,7 +22,18 @@ def run_of(r: model.ModelRun) -> Run:
     res = r.result
     v = res.violation
     viol = (v.id, v.step, v.thread, v.fn, v.message) if v is not None else None
-    return Run(res.outcome, res.events, res.decisions, res.preempted, viol, r.results, res.steps, r)
+    objects = tuple(v.objects) if v is not None else None
+    return Run(
+        res.outcome,
+        res.events,
+        res.decisions,
+        res.preempted,
+        viol,
+        r.results,
+        res.steps,
+        r,
+        objects,
+    )
 
 
 class _Batcher:
