@@ -140,8 +140,11 @@ def test_out_of_range_integers_are_one_failed_item_each(
 
 
 def test_a_crash_while_replaying_is_one_paragraph_not_a_traceback(
-    pytester: pytest.Pytester, clean: corpus.Entry
+    pytester: pytest.Pytester, clean: corpus.Entry, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # the conftest below replaces the python backend in this process: undo it afterwards
+    monkeypatch.setattr(backends, "_REGISTRY", dict(backends._REGISTRY))
+    monkeypatch.setattr(backends, "_INSTANCES", dict(backends._INSTANCES))
     corpus.write_entry(pytester.path / "corpora", clean)
     pytester.makeconftest(
         """
