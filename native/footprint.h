@@ -14,7 +14,7 @@
  * kept iff it falls inside a registered *region* (the model's struct fl_world,
  * a toy program's locks and variables) and its unit is not excluded by the
  * region's canonical map (see footprint_world.c for what is excluded and why).
- * The scheduler (sched.c, not instrumented) adds explicit cells: every lock op
+ * The scheduler (scheduler.c and its other C files, not instrumented) adds explicit cells: every lock op
  * and the writer-waiting rule touch the lock's cell, RCU section boundaries read
  * the RCU cell that anon_vma frees write, and lockdep's graph has cells of its
  * own.  The normal library has none of the instrumentation and no footprint
@@ -151,7 +151,7 @@ void fl_fp_set_lockdep(struct fl_fp *fp, int on);
 /* Test aid: a step recording more than @cap cells becomes "all" (2 <= cap <= FL_FP_STEP_CELLS). */
 void fl_fp_set_capacity(struct fl_fp *fp, size_t cap);
 
-/* Called by the scheduler around each step (sched.c). */
+/* Called by the scheduler around each step (scheduler.c). */
 void fl_fp_step_begin(struct fl_fp *fp, int tid, const int *order, int norder, bool decided);
 void fl_fp_pause(struct fl_fp *fp);	/* invariant checks: stop recording */
 void fl_fp_step_end(struct fl_fp *fp);

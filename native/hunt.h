@@ -29,7 +29,7 @@ enum fl_hunt_strategy {
 	 */
 	FL_HUNT_PCT_BOUNDED = 1,
 	/*
-	 * choosers.PCTChooser itself (native/pct.c, bit for bit): per run a seed
+	 * choosers.PCTChooser itself (native/choosers.c, bit for bit): per run a seed
 	 * drawn from the batch's stream, a depth from args.depth[], k = args.pct_k.
 	 */
 	FL_HUNT_PCT = 2,

@@ -185,7 +185,7 @@ struct fl_random {		/* choosers.RandomChooser (different generator) */
 };
 
 /*
- * choosers.PCTChooser, bit for bit (native/pct.c): the same seed, thread count,
+ * choosers.PCTChooser, bit for bit (native/choosers.c): the same seed, thread count,
  * depth and k give the same decisions as the Python chooser, whose
  * random.Random(seed) it reproduces (MT19937 and CPython's seeding, _randbelow,
  * shuffle and sample).

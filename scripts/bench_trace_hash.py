@@ -1,7 +1,7 @@
 """C batch and native hunt throughput of two or more builds of the C library, in one run.
 
 How the cost of the per-run trace hash was measured (the text of every run of a C batch is
-formatted and hashed for the distinct-traces count; see native/sched.c fl_sched_trace).
+formatted and hashed for the distinct-traces count; see native/trace.c fl_sched_trace).
 Each ``--lib NAME=WHAT`` is a build of ``libfuzzlock_native.so``: WHAT is the path of a
 built library, or a git revision whose ``native/`` is compiled here with CMake's flags for
 the library (``cc -std=c11 -O2 -DNDEBUG -fPIC -shared``), so that every revision is built

@@ -21,7 +21,7 @@ from typing import Any
 import attrs
 
 from fuzzlock import invariants
-from fuzzlock.model import fork, memory, migrate, rmap, userfaultfd, vmscan, walkers
+from fuzzlock.model import fork, gup, memory, migrate, rmap, userfaultfd, vmscan, walkers
 from fuzzlock.model.prim import Gen
 from fuzzlock.model.world import World
 from fuzzlock.protocol import Protocol
@@ -192,10 +192,10 @@ def do_op(w: World, o: dict[str, Any]) -> Gen:
             )
         )
     if op == "pin":
-        f = yield from memory.gup_fast_pin(w, mm, o["addr"])  # type: ignore[arg-type]
+        f = yield from gup.gup_fast_pin(w, mm, o["addr"])  # type: ignore[arg-type]
         return f.name if f is not None else "no-pin"
     if op == "unpin":
-        return (yield from memory.unpin_last(w))
+        return (yield from gup.unpin_last(w))
     folio = w.named_folios[o["folio"]]
     if op == "shrink_active_list":
         return (yield from vmscan.shrink_active_list(w, folio))

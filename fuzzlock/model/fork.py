@@ -12,7 +12,7 @@ The child's uffd context is cleared (no UFFD_FEATURE_EVENT_FORK).
 
 from __future__ import annotations
 
-from fuzzlock.model import prim, rmap
+from fuzzlock.model import anon_vma, prim, rmap
 from fuzzlock.model.prim import Gen
 from fuzzlock.model.world import MM, PTRS_PER_PTE, VMA, Pte, World
 from fuzzlock.sched import ViolationError, ops
@@ -43,7 +43,7 @@ def dup_mmap(w: World, oldmm: MM, child_id: int) -> Gen:
             mm.vmas.append(tmp)
             yield from copy_page_range(w, tmp, mpnt)
         if not mpnt.wipeonfork:
-            yield from rmap.anon_vma_fork(w, tmp, mpnt)
+            yield from anon_vma.anon_vma_fork(w, tmp, mpnt)
         if link_first or not copy:
             mm.vmas.append(tmp)
         if copy and link_first:

@@ -165,8 +165,8 @@ def collect_procs_anon(w: World, folio: Folio) -> Gen:
 
 
 def kill_procs_now(w: World, folio: Folio) -> Gen:
-    """``kill_procs_now`` (memory-failure after a failed THP split; v6.18: no folio
-    lock; v6.19: ``folio_lock``).  The caller holds a folio reference."""
+    """``kill_procs_now`` (v6.18: no folio lock; v6.19: ``folio_lock``): memory-failure
+    after a failed THP split.  The caller holds a folio reference."""
     fn = "kill_procs_now"
     if not (yield from folio_try_get(w, fn, folio)):
         return None

@@ -1,4 +1,4 @@
-"""Choosers of the C model (native/pct.c, native/explore.c) against the Python ones.
+"""Choosers of the C model (native/choosers.c, native/explore.c) against the Python ones.
 
 * The C port of ``random.Random`` behind the C PCT chooser draws what CPython draws.
 * ``pct=(seed, depth, k)`` on toys and on the model makes the same decisions as

@@ -1,4 +1,4 @@
-"""The C scheduler (native/sched.c) against the Python one (fuzzlock/sched/scheduler.py).
+"""The C scheduler (native/scheduler.c) against the Python one (fuzzlock/sched/scheduler.py).
 
 Both run the same toy programs (tests/sched/toy.py; native/toy.c on the C side) with the
 same decisions; the traces must be identical event for event, and so must the outcome,

@@ -1,4 +1,4 @@
-"""The C trace text (native/sched.c ``fl_sched_trace``) is ``trace.canonical`` of the run.
+"""The C trace text (native/trace.c ``fl_sched_trace``) is ``trace.canonical`` of the run.
 
 The batched hunt hashes every run's text (``fl_trace_hash``, ``trace.hash64`` on the Python
 side) to count distinct traces, so the text is on its hot path and is written by hand: one
