@@ -260,7 +260,7 @@ def _is_int(v: Any) -> bool:
 
 
 def _known_expects() -> set[str]:
-    from fuzzlock.invariants import INVARIANTS
+    from fuzzlock.schema import INVARIANTS
 
     return {CLEAN, *INVARIANTS}
 
