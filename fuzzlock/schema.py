@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from typing import Any
 
 import attrs
@@ -509,7 +510,8 @@ STRUCTS: dict[str, tuple[tuple[str, str, str], ...]] = {
 
 # --------------------------------------------------------------------------- functions
 
-#: Exported functions by library group: (return type, name, parameter types).
+#: Exported functions by library group, as C prototypes (parameter types only; the C
+#: types are those of ``schema_gen.CTYPES``).
 #:
 #: * ``core``: every library (libfuzzlock_native.so, libfuzzlock_native_fp.so, the test
 #:   library of tests/native_toy.py);
@@ -517,151 +519,51 @@ STRUCTS: dict[str, tuple[tuple[str, str, str], ...]] = {
 #: * ``fp``: the footprint runners, libfuzzlock_native_fp.so only;
 #: * ``toy``, ``toy_fp``: the toy programs of tests/sched/toy.py (native/toy.c), built
 #:   only into the test library (and its footprint variant).
-FUNCTIONS: dict[str, tuple[tuple[str, str, tuple[str, ...]], ...]] = {
+FUNCTIONS: dict[str, tuple[str, ...]] = {
     "core": (
-        ("int", "fl_abi_version", ()),
-        ("unsigned long long", "fl_schema_hash", ()),
-        ("long", "fl_selftest_sum", ("const long *", "int")),
-        (
-            "int",
-            "fl_debug_randbelow",
-            ("unsigned long long", "unsigned int", "unsigned int *", "int"),
-        ),
-        ("int", "fl_debug_flip_decision_rule", ("int",)),
-        ("int", "fl_fp_instrumented", ()),
-        (
-            "struct fl_model *",
-            "fl_model_new",
-            ("const long long *", "size_t", "const char *", "char *", "size_t"),
-        ),
-        (
-            "struct fl_model *",
-            "fl_model_reload",
-            (
-                "struct fl_model *",
-                "const long long *",
-                "size_t",
-                "const char *",
-                "char *",
-                "size_t",
-            ),
-        ),
-        (
-            "int",
-            "fl_model_run",
-            ("struct fl_model *", "const long long *", "size_t", "int", "struct fl_result *"),
-        ),
-        (
-            "int",
-            "fl_model_run_cb",
-            ("struct fl_model *", "fl_choose_fn", "void *", "int", "struct fl_result *"),
-        ),
-        (
-            "int",
-            "fl_model_run_pct",
-            ("struct fl_model *", "unsigned long long", "int", "int", "int", "struct fl_result *"),
-        ),
-        (
-            "long long",
-            "fl_model_bench",
-            ("struct fl_model *", "long long", "unsigned long long", "int"),
-        ),
-        (
-            "long long",
-            "fl_model_bench_pct",
-            ("struct fl_model *", "long long", "unsigned long long", "int", "int", "int"),
-        ),
-        ("const char *", "fl_model_results", ("struct fl_model *",)),
-        ("const char *", "fl_model_violation_objects", ("struct fl_model *",)),
-        ("unsigned long long", "fl_model_state_digest", ("struct fl_model *",)),
-        ("void", "fl_model_free", ("struct fl_model *",)),
+        "int fl_abi_version()",
+        "unsigned long long fl_schema_hash()",
+        "long fl_selftest_sum(const long *, int)",
+        "int fl_debug_randbelow(unsigned long long, unsigned int, unsigned int *, int)",
+        "int fl_debug_flip_decision_rule(int)",
+        "int fl_fp_instrumented()",
+        "struct fl_model *fl_model_new(const long long *, size_t, const char *, char *, size_t)",
+        "struct fl_model *fl_model_reload(struct fl_model *, const long long *, size_t, const char *, char *, size_t)",
+        "int fl_model_run(struct fl_model *, const long long *, size_t, int, struct fl_result *)",
+        "int fl_model_run_cb(struct fl_model *, fl_choose_fn, void *, int, struct fl_result *)",
+        "int fl_model_run_pct(struct fl_model *, unsigned long long, int, int, int, struct fl_result *)",
+        "long long fl_model_bench(struct fl_model *, long long, unsigned long long, int)",
+        "long long fl_model_bench_pct(struct fl_model *, long long, unsigned long long, int, int, int)",
+        "const char *fl_model_results(struct fl_model *)",
+        "const char *fl_model_violation_objects(struct fl_model *)",
+        "unsigned long long fl_model_state_digest(struct fl_model *)",
+        "void fl_model_free(struct fl_model *)",
     ),
     "hunt": (
-        ("unsigned int", "fl_hunt_strategies", ()),
-        (
-            "int",
-            "fl_model_hunt",
-            (
-                "struct fl_model *",
-                "const struct fl_hunt_args *",
-                "unsigned long long *",
-                "int *",
-                "size_t",
-                "struct fl_hunt_out *",
-                "struct fl_result *",
-            ),
-        ),
-        ("unsigned long long", "fl_trace_hash", ("const char *", "size_t")),
+        "unsigned int fl_hunt_strategies()",
+        "int fl_model_hunt(struct fl_model *, const struct fl_hunt_args *, unsigned long long *, int *, size_t, struct fl_hunt_out *, struct fl_result *)",
+        "unsigned long long fl_trace_hash(const char *, size_t)",
     ),
     "fp": (
-        ("struct fl_fp *", "fl_model_fp_new", ("struct fl_model *",)),
-        (
-            "int",
-            "fl_model_footprints",
-            (
-                "struct fl_model *",
-                "struct fl_fp *",
-                "const long long *",
-                "size_t",
-                "fl_choose_fn",
-                "void *",
-                "int",
-                "int",
-                "struct fl_result *",
-                "struct fl_fp_result *",
-            ),
-        ),
-        (
-            "long long",
-            "fl_model_fp_bench",
-            ("struct fl_model *", "struct fl_fp *", "long long", "unsigned long long", "int"),
-        ),
-        ("void", "fl_fp_set_capacity", ("struct fl_fp *", "size_t")),
-        ("void", "fl_fp_set_lockdep", ("struct fl_fp *", "int")),
-        ("void", "fl_fp_free", ("struct fl_fp *",)),
+        "struct fl_fp *fl_model_fp_new(struct fl_model *)",
+        "int fl_model_footprints(struct fl_model *, struct fl_fp *, const long long *, size_t, fl_choose_fn, void *, int, int, struct fl_result *, struct fl_fp_result *)",
+        "long long fl_model_fp_bench(struct fl_model *, struct fl_fp *, long long, unsigned long long, int)",
+        "void fl_fp_set_capacity(struct fl_fp *, size_t)",
+        "void fl_fp_set_lockdep(struct fl_fp *, int)",
+        "void fl_fp_free(struct fl_fp *)",
     ),
     "toy": (
-        ("struct fl_toy *", "fl_toy_new", ("const long long *", "size_t", "char *", "size_t")),
-        (
-            "int",
-            "fl_toy_run",
-            ("struct fl_toy *", "const long long *", "size_t", "int", "struct fl_result *"),
-        ),
-        (
-            "int",
-            "fl_toy_run_cb",
-            ("struct fl_toy *", "fl_choose_fn", "void *", "int", "struct fl_result *"),
-        ),
-        (
-            "int",
-            "fl_toy_run_pct",
-            ("struct fl_toy *", "unsigned long long", "int", "int", "int", "struct fl_result *"),
-        ),
-        (
-            "long long",
-            "fl_toy_bench",
-            ("struct fl_toy *", "long long", "unsigned long long", "int"),
-        ),
-        ("int", "fl_toy_vars", ("struct fl_toy *", "long long *", "int")),
-        ("void", "fl_toy_free", ("struct fl_toy *",)),
+        "struct fl_toy *fl_toy_new(const long long *, size_t, char *, size_t)",
+        "int fl_toy_run(struct fl_toy *, const long long *, size_t, int, struct fl_result *)",
+        "int fl_toy_run_cb(struct fl_toy *, fl_choose_fn, void *, int, struct fl_result *)",
+        "int fl_toy_run_pct(struct fl_toy *, unsigned long long, int, int, int, struct fl_result *)",
+        "long long fl_toy_bench(struct fl_toy *, long long, unsigned long long, int)",
+        "int fl_toy_vars(struct fl_toy *, long long *, int)",
+        "void fl_toy_free(struct fl_toy *)",
     ),
     "toy_fp": (
-        ("struct fl_fp *", "fl_toy_fp_new", ("struct fl_toy *",)),
-        (
-            "int",
-            "fl_toy_footprints",
-            (
-                "struct fl_toy *",
-                "struct fl_fp *",
-                "const long long *",
-                "size_t",
-                "fl_choose_fn",
-                "void *",
-                "int",
-                "struct fl_result *",
-                "struct fl_fp_result *",
-            ),
-        ),
+        "struct fl_fp *fl_toy_fp_new(struct fl_toy *)",
+        "int fl_toy_footprints(struct fl_toy *, struct fl_fp *, const long long *, size_t, fl_choose_fn, void *, int, struct fl_result *, struct fl_fp_result *)",
     ),
 }
 
@@ -686,6 +588,18 @@ def _jsonable(x: Any) -> Any:
     return x
 
 
+def prototypes(group: str) -> list[tuple[str, str, tuple[str, ...]]]:
+    """(return type, name, parameter types) of each function of ``group``."""
+    out = []
+    for proto in FUNCTIONS[group]:
+        m = re.fullmatch(r"(.*?)\s*\b(fl_\w+)\((.*)\)", proto)
+        if m is None:
+            raise ValueError(f"not a prototype: {proto!r}")
+        params = tuple(p.strip() for p in m[3].split(",")) if m[3] else ()
+        out.append((m[1], m[2], params))
+    return out
+
+
 def schema_json() -> str:
     """The whole schema as canonical JSON: what ``schema_hash`` hashes."""
     data = {
@@ -701,7 +615,7 @@ def schema_json() -> str:
         "hunt_strategies": HUNT_STRATEGIES,
         "constants": {name: globals()[name] for name in CONSTANTS},
         "structs": STRUCTS,
-        "functions": FUNCTIONS,
+        "functions": {g: prototypes(g) for g in FUNCTIONS},
     }
     return json.dumps(_jsonable(data), sort_keys=True, separators=(",", ":"))
 

@@ -156,9 +156,9 @@ def render_header() -> str:
         "struct fl_fp;",
         "",
     ]
-    for group, funcs in schema.FUNCTIONS.items():
+    for group in schema.FUNCTIONS:
         out.append(f"/* {group} */")
-        for ret, name, params in funcs:
+        for ret, name, params in schema.prototypes(group):
             sep = "" if ret.endswith("*") else " "
             out.append(f"{ret}{sep}{name}({', '.join(params) or 'void'});")
         out.append("")
@@ -206,9 +206,9 @@ def render_module() -> str:
         "#: exported functions by group: name -> (restype, argtypes)",
         "FUNCTIONS: dict[str, dict[str, tuple[Any, list[Any]]]] = {",
     ]
-    for group, funcs in schema.FUNCTIONS.items():
+    for group in schema.FUNCTIONS:
         out.append(f'    "{group}": {{')
-        for ret, name, params in funcs:
+        for ret, name, params in schema.prototypes(group):
             args = ", ".join(CTYPES[p] for p in params)
             out.append(f'        "{name}": ({CTYPES[ret]}, [{args}]),')
         out.append("    },")
