@@ -13,7 +13,7 @@ Backends: ``python`` runs every schedule on the reference model; ``native`` runs
 (it implements every scenario op; only a scenario beyond its fixed capacities, e.g. more
 than 8 mms, is refused) and on Python otherwise (counted: ``native_fraction``, 1.0 for every
 scenario family of ``fuzzlock.strategies``).  Per generated scenario one C call
-(``fuzzlock.native_hunt``, native/hunt.c) runs a batch of ``NATIVE_BATCH`` schedules (fewer
+(``fuzzlock.native.hunt``, native/hunt.c) runs a batch of ``NATIVE_BATCH`` schedules (fewer
 under a small schedule budget: ``BUDGET_SCENARIOS``) and stops at the first violation; the decisions are drawn in C at each decision point with the
 same decision rule (``order[c % len(order)]``, 0 = stay): ``random`` draws each decision as
 "stay" with probability ``1 - preempt`` (``preempt`` drawn per schedule) and else uniformly
@@ -53,7 +53,7 @@ def native_model_available() -> bool:
     from fuzzlock import native
 
     try:
-        native._model_lib()
+        native.load_library()
     except (native.NativeUnavailableError, OSError):
         return False
     return True
@@ -493,7 +493,7 @@ def confirm_on_python(
 
 
 #: Schedules per generated scenario in a native hunt (``random``/``pct``): one C call
-#: (``fuzzlock.native_hunt``) runs them.  Larger batches amortize generating, encoding and
+#: (``fuzzlock.native.hunt``) runs them.  Larger batches amortize generating, encoding and
 #: loading a scenario (~0.3 ms, several C runs' worth); smaller ones keep scenarios
 #: diverse.  Batches of 4 to 32 caught patch2-only and the single-knob settings of the
 #: corpus equally fast (64 and more slower; README "Performance"); 32 runs the most steps/s.
@@ -530,7 +530,7 @@ def _hunt_native(
     """``_hunt_seeded`` on the C model: the same scenario generator, and per scenario a
     batch of up to ``batch`` (default ``NATIVE_BATCH``, at most ``budget //
     BUDGET_SCENARIOS`` and at least 1) schedules in one C call
-    (``fuzzlock.native_hunt``), whose decisions are drawn in C: ``random`` by the rule of
+    (``fuzzlock.native.hunt``), whose decisions are drawn in C: ``random`` by the rule of
     ``predraw_random``, ``pct`` by ``PCTChooser``'s C port (``predraw_pct``'s rule on a
     library without it).  The batch stops at the first violation, which
     is replayed on Python (``differential`` on disagreement).  A scenario outside the C
@@ -539,7 +539,8 @@ def _hunt_native(
     Distinct traces are counted by ``trace.hash64`` (computed in C for C runs, in Python
     for the Python fallback): the same traces as the sha256 digest, up to 64-bit
     collisions."""
-    from fuzzlock import native, native_hunt
+    from fuzzlock import native
+    from fuzzlock.native import hunt as native_hunt
 
     per = batch if batch is not None else min(NATIVE_BATCH, max(1, budget // BUDGET_SCENARIOS))
     if per < 1:
@@ -718,7 +719,8 @@ def _hunt_hypothesis(
     from hypothesis import seed as hseed
     from hypothesis import strategies as st
 
-    from fuzzlock import native, native_hunt  # the library itself loads on first use
+    from fuzzlock import native  # the library itself loads on first use
+    from fuzzlock.native import hunt as native_hunt
     from fuzzlock.sched import HypothesisChooser, RunResult
 
     failures: list[Found] = []

@@ -113,7 +113,7 @@ _FIELDS = (
 )
 _DIGEST_RE = re.compile(r"[0-9a-f]{16,128}")
 _UNSAFE_RE = re.compile(r"[^A-Za-z0-9.\-+=_]")
-#: A decision is a C ``long long`` (native.py's ``_decision_array``).
+#: A decision is a C ``long long`` (fuzzlock/native/encoding.py).
 DECISION_MAX = 2**63 - 1
 #: ``found_by.seed``: the hunt's seed, at most 64 bits (the C hunts take a ``uint64_t``).
 SEED_MAX = 2**64 - 1
@@ -260,7 +260,7 @@ def _is_int(v: Any) -> bool:
 
 
 def _known_expects() -> set[str]:
-    from fuzzlock.invariants import INVARIANTS
+    from fuzzlock.schema import INVARIANTS
 
     return {CLEAN, *INVARIANTS}
 

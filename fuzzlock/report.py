@@ -27,8 +27,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from fuzzlock import trace
-from fuzzlock.invariants import INVARIANTS
 from fuzzlock.sched.result import STEP_BOUND, RunResult, Violation
+from fuzzlock.schema import INVARIANTS
 
 Event = trace.Event
 

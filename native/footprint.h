@@ -42,7 +42,6 @@
 
 #define FL_FP_UNIT		4	/* bytes per cell of a region */
 #define FL_FP_MAX_REGIONS	2
-#define FL_FP_STEP_CELLS	8192	/* reads + writes one step may record */
 #define FL_FP_STEP_SPECIAL	64	/* explicit cells (rcu, lockdep) per step */
 
 #define FL_FP_TAG_WORLD		1
@@ -89,25 +88,7 @@ struct fl_fp_region {
 	int64_t tag;		/* already shifted */
 };
 
-/* One recorded step; mirrored by native.py _FpStep. */
-struct fl_fp_step {
-	int32_t tid;
-	int32_t norder;
-	int32_t order[FL_MAX_THREADS];
-	uint8_t decided;
-	uint8_t all;		/* conflicts with every step (capacity or unknown lock) */
-	uint8_t pad[6];
-	uint64_t reads_off, nreads;	/* into fl_fp_result.cells */
-	uint64_t writes_off, nwrites;
-};
-
-/* What a footprint run returns; mirrored by native.py _FpResult. */
-struct fl_fp_result {
-	const struct fl_fp_step *steps;
-	size_t nsteps;
-	const int64_t *cells;
-	size_t ncells;
-};
+/* struct fl_fp_step, struct fl_fp_result, FL_FP_STEP_CELLS: fuzzlock_schema.h */
 
 struct fl_fp {
 	struct fl_fp_region reg[FL_FP_MAX_REGIONS];

@@ -229,7 +229,7 @@ void folio_remove_rmap_pte(struct fl_folio *folio)
 /* I9's post-patch rule, as the kernel's VM_BUG_ON_FOLIO would check it */
 void assert_walk_folio_locked(struct fl_world *w, const char *fn, struct fl_folio *folio)
 {
-	if (w->knob[K_WALKS_HOLD_FOLIO_LOCK] && folio->lock.owner != fl_me(w)) {
+	if (fl_walks_hold_folio_lock(w) && folio->lock.owner != fl_me(w)) {
 		fl_viol_objects(w, folio->name, NULL);
 		fl_thread_violation("lock.walk-discipline", fn,
 				    "%s on %s without the folio lock (VM_BUG_ON_FOLIO)", fn,

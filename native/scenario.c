@@ -157,7 +157,7 @@ struct fl_model *model_build(struct fl_model *reuse, const long long *enc, size_
 		return NULL;
 	}
 	for (i = 0; i < K_NR; i++) {
-		long long hi = i == K_REF_ACTIVE_LOCK ? FL_WALK_LOCK_LOCK : 1;
+		long long hi = fl_knob_max((int)i);
 
 		if (enc[i] < 0 || enc[i] > hi) {
 			fl_format_err(err, errlen, "knob %zu: value %lld is not in 0..%lld", i, enc[i],

@@ -171,10 +171,11 @@ def test_bench_runs_small_and_prints_both_backends() -> None:
 def test_a_c_violation_python_does_not_reproduce_is_a_differential(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from fuzzlock import native, native_hunt
+    from fuzzlock import native
+    from fuzzlock.native import hunt as native_hunt
 
     def fake(self, seed, strategy, runs, **kw):  # type: ignore[no-untyped-def]
-        run = native.ToyRun("walk.complete", [], [1], [], 0, 0, "fn", "msg", 0)
+        run = native.NativeRun("walk.complete", [], [1], [], 0, 0, "fn", "msg", 0)
         return native_hunt.HuntBatch(1, 0, [0], [1], run, 1.0, None, None, None)
 
     monkeypatch.setattr(native_hunt.NativeScenario, "hunt", fake)

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from fuzzlock import model, protocol, report, scenario
-from fuzzlock.invariants import INVARIANTS
 from fuzzlock.sched import RandomChooser, Replay, RunResult, Scheduler, ViolationError, ops
+from fuzzlock.schema import INVARIANTS
 from tests.sched.toy import Program, build
 
 REPLAY = "fuzzlock replay corpora/patch2-only/0123abcd.json --backend python"

@@ -67,6 +67,11 @@ class StepInfo(NamedTuple):
     reads: frozenset[Cell]  # cells read and not written
     writes: frozenset[Cell]
 
+    @property
+    def conflicts_all(self) -> bool:
+        """Dependent with every step (its footprint is unknown or too large)."""
+        return UNIVERSAL in self.writes
+
 
 class Recorder:
     """The current step's reads and writes (sets of cells)."""
