@@ -559,7 +559,7 @@ def _copy_sources(dst: Path, with_native: bool) -> Path:
         (out / sub).mkdir(parents=True)
         for f in (pkg / sub).glob("*.py"):
             shutil.copy(f, out / sub / f.name)
-    for name in ("protocol.py", "invariants.py", "scenario.py", "trace.py", "cli.py"):
+    for name in ("protocol.py", "invariants.py", "scenario.py", "trace.py", "argtypes.py"):
         shutil.copy(pkg / name, out / name)
     if with_native:
         shutil.copytree(pkg.parent / "native", dst / "native")
@@ -577,7 +577,7 @@ def test_model_hash_covers_model_and_native_sources(
     pkg = _copy_sources(tmp_path / "src", with_native=True)
     monkeypatch.setattr(importlib.resources, "files", lambda name: pkg)
     assert uncached() == live  # a plain directory hashes like the editable install
-    (pkg / "cli.py").write_text("# not part of the model hash\n")
+    (pkg / "argtypes.py").write_text("# not part of the model hash\n")
     assert uncached() == live
     (pkg / "scenario.py").write_text("# scenario semantics are part of it\n")
     assert uncached() != live
