@@ -90,6 +90,7 @@ def _show_args(parser: argparse.ArgumentParser) -> None:
 
 def _show_run(args: argparse.Namespace) -> int:
     from fuzzlock import campaign, corpus, model, report
+    from fuzzlock.corpus import replaying
 
     try:
         e = corpus.load_entry(args.path)
@@ -105,8 +106,8 @@ def _show_run(args: argparse.Namespace) -> int:
         )
         return 1
     v = r.violation
-    judged = corpus.judge(
-        e, corpus.BackendRun(r.outcome, r.digest, v.one_line() if v is not None else "")
+    judged = replaying.judge(
+        e, replaying.BackendRun(r.outcome, r.digest, v.one_line() if v is not None else "")
     )
     replay = campaign.replay_command(e, args.path)
     if args.html:

@@ -287,14 +287,14 @@ def _hunt_run(args: argparse.Namespace) -> int:
 
 
 def _save(args: argparse.Namespace, res: Any) -> tuple[Any, str | None]:
-    """Save the hunt's entry under ``--save``: (a ``corpus.Saved`` saying where it is, or
+    """Save the hunt's entry under ``--save``: (a ``store.Saved`` saying where it is, or
     None; the error).  An identical entry already there is kept, not rewritten."""
-    from fuzzlock import corpus
+    from fuzzlock.corpus import store
 
     if res.entry is None or not args.save:
         return None, None
     try:
-        return corpus.save_entry(args.save, res.entry), None
+        return store.save_entry(args.save, res.entry), None
     except (OSError, ValueError) as e:  # corpus.CorpusError is a ValueError
         why = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
         where = getattr(e, "filename", None) or args.save

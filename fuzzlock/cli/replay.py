@@ -35,6 +35,7 @@ def _replay_run(args: argparse.Namespace) -> int:
     import attrs
 
     from fuzzlock import corpus
+    from fuzzlock.corpus import replaying
 
     backend = args.backend or _default_backend()
     if backend == "native" and (missing := _native_missing()) is not None:
@@ -52,17 +53,17 @@ def _replay_run(args: argparse.Namespace) -> int:
                 print(f"fuzzlock: error: {item}", file=sys.stderr)
             continue
         try:
-            r = corpus.replay(item, backend=backend)
+            r = replaying.replay(item, backend=backend)
             if not r.applicable and args.backend is None:
                 # the default backend cannot run it (outside the C slice): use Python
-                r = corpus.replay(item, backend="python")
+                r = replaying.replay(item, backend="python")
                 r = attrs.evolve(r, message=f"{r.message}; on python: outside the C slice")
         except NotImplementedError as e:
             return _bad(str(e))
         changes: list[str] = []
         if args.re_record and r.applicable and r.reproduced:
             try:
-                changes = corpus.rerecord(path, item, r)
+                changes = replaying.rerecord(path, item, r)
             except corpus.CorpusWriteError as e:
                 bad += 1
                 print(f"fuzzlock: error: {e}", file=sys.stderr)
