@@ -124,15 +124,15 @@ register(
 
 
 def _detection_args(parser: argparse.ArgumentParser) -> None:
-    from fuzzlock import detection
+    from fuzzlock.detection import command
 
-    detection.add_arguments(parser)
+    command.add_arguments(parser)
 
 
 def _detection_run(args: argparse.Namespace) -> int:
-    from fuzzlock import detection
+    from fuzzlock.detection import command
 
-    return detection.main(args)
+    return command.main(args)
 
 
 register(
