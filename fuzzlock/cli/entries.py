@@ -91,6 +91,7 @@ def _show_args(parser: argparse.ArgumentParser) -> None:
 def _show_run(args: argparse.Namespace) -> int:
     from fuzzlock import campaign, corpus, model, report
     from fuzzlock.corpus import replaying
+    from fuzzlock.report import timeline
 
     try:
         e = corpus.load_entry(args.path)
@@ -111,7 +112,7 @@ def _show_run(args: argparse.Namespace) -> int:
     )
     replay = campaign.replay_command(e, args.path)
     if args.html:
-        html = report.render_html(r.result, protocol=e.protocol.name, replay=replay)
+        html = timeline.render_html(r.result, protocol=e.protocol.name, replay=replay)
         try:
             with open(args.html, "w", encoding="utf-8") as f:
                 f.write(html)
