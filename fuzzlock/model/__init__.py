@@ -21,6 +21,7 @@ from typing import Any
 import attrs
 
 from fuzzlock import invariants
+from fuzzlock.model import cells as _cells  # noqa: F401  (registers the footprint cells)
 from fuzzlock.model import fork, memory, migrate, rmap, userfaultfd, vmscan, walkers
 from fuzzlock.model.prim import Gen
 from fuzzlock.model.world import World
