@@ -1,6 +1,8 @@
 """The Python reference model of the anon rmap locking protocol.
 
-PYTEST_DONT_REWRITE
+PYTEST_DONT_REWRITE: the asserts here run on the scheduler's or the model's hot path and
+stay plain asserts (in a wheel install, fuzzlock's pytest11 entry point makes pytest mark
+the whole fuzzlock package for assertion rewriting).
 
 One module per kernel file it models: ``rmap`` (mm/rmap.c), ``userfaultfd``
 (mm/userfaultfd.c, fs/userfaultfd.c), ``memory`` (mm/memory.c), ``fork``

@@ -2,8 +2,6 @@
 for each state class of ``world``, the fields not recorded and the object's stable name.
 Registered when ``fuzzlock.model`` is imported, so the scheduler names no kernel object.
 
-PYTEST_DONT_REWRITE
-
 A name is built from the object's identity fields, never from ``id()``: a creation index
 that the allocating step writes (folio ids, VMA ids, anon_vma slot and generation,
 page-table index in its mm) or a name the scenario gives (mm ids).

@@ -1,7 +1,5 @@
 """Failure reports (docs/design.md#reports): a terminal text report and a self-contained HTML one.
 
-PYTEST_DONT_REWRITE
-
 Both are built from a ``RunResult`` alone (its events, preemption points and violation),
 so a report renders the same for either backend::
 

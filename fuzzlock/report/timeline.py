@@ -1,8 +1,6 @@
 """The HTML failure report: a self-contained page with the interleaving as lanes, the lock
 holding intervals as bars per thread, and the text report's details
 (docs/design.md#reports).
-
-PYTEST_DONT_REWRITE
 """
 
 from __future__ import annotations

@@ -1,7 +1,5 @@
 """Per-step access footprints, for partial-order reduction (``fuzzlock.explore``).
 
-PYTEST_DONT_REWRITE
-
 Two steps of different threads commute when neither writes what the other reads or
 writes.  A step is everything a thread does from executing its op to its next
 scheduling point (``fuzzlock.sched.ops``), so the footprint must include the plain
