@@ -293,7 +293,7 @@ def hunt(
 
 
 #: the replay line of a report whose entry was not saved (``hunt(replay=...)`` overrides)
-NOT_SAVED = "not saved (fuzzlock hunt --save DIR, or corpus.write_entry, writes the entry)"
+NOT_SAVED = "not saved (fuzzlock hunt --save DIR, or corpus.store.write_entry, writes the entry)"
 
 
 @attrs.define

@@ -1,7 +1,5 @@
 """The invariant checks (docs/design.md#invariants, docs/protocol.md#invariants; the ids are fuzzlock.schema.INVARIANTS).
 
-PYTEST_DONT_REWRITE
-
 Some invariants are checked where they can break, inside the model: I8
 (``lock.write-discipline``, on each store to ``mapping``/``index``), I9
 (``lock.walk-discipline``), I10 (``walk.complete``, at the end of each walk), I11/I16

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from fuzzlock import campaign, corpus, protocol
+from fuzzlock.corpus import replaying
 from tests.native_required import native_model_missing
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -62,9 +63,9 @@ def test_hunt_native_on_patch2_only_finds_walk_complete_and_replays_on_both_back
     assert 0.0 <= d["native_fraction"] <= 1.0 and d["native_schedules"] >= 1
     assert d["entry"]["minimized"] is True
     entry = corpus.load_entry(d["saved"])
-    py = corpus.replay(entry, "python")
+    py = replaying.replay(entry, "python")
     assert py.ok and py.outcome == "walk.complete", py.message
-    c = corpus.replay(entry, "native")
+    c = replaying.replay(entry, "native")
     if d["found_on"] == "native":
         assert c.applicable, c.message  # minimizing only removes ops: still in the slice
     if c.applicable:
@@ -102,9 +103,9 @@ def test_the_whole_corpus_replays_identically_on_both_backends() -> None:
     n = 0
     for path, e in corpus.iter_entries([CORPORA]):
         assert not isinstance(e, Exception), e
-        c = corpus.replay(e, "native")
+        c = replaying.replay(e, "native")
         assert c.applicable, f"{path}: {c.message}"
-        py = corpus.replay(e, "python")
+        py = replaying.replay(e, "python")
         assert (c.outcome, c.digest) == (py.outcome, py.digest), path
         assert c.ok and py.ok, f"{path}: {c.message} / {py.message}"
         n += 1

@@ -1,6 +1,8 @@
 """kernel/fork.c / mm/mmap.c ``dup_mmap`` and mm/memory.c ``copy_page_range``.
 
-PYTEST_DONT_REWRITE
+PYTEST_DONT_REWRITE: the asserts here run on the scheduler's or the model's hot path and
+stay plain asserts (in a wheel install, fuzzlock's pytest11 entry point makes pytest mark
+the whole fuzzlock package for assertion rewriting).
 
 fork write-locks the parent's mmap_lock and every parent VMA, links each child VMA
 into the parent's anon_vmas (``anon_vma_fork``) and only then copies the PTEs (knob

@@ -1,6 +1,8 @@
 """mm/memory.c (and mm/gup.c, mm/swapfile.c pieces): user accesses, faults, zap, pins.
 
-PYTEST_DONT_REWRITE
+PYTEST_DONT_REWRITE: the asserts here run on the scheduler's or the model's hot path and
+stay plain asserts (in a wheel install, fuzzlock's pytest11 entry point makes pytest mark
+the whole fuzzlock package for assertion rewriting).
 
 User reads and writes go through the page table like the MMU: a present PTE with the
 right permission is used without any lock (one scheduling point that also sets the

@@ -1,6 +1,8 @@
 """mm/migrate.c: migration of one small anon folio (MIGRATE_SYNC), and try_to_migrate.
 
-PYTEST_DONT_REWRITE
+PYTEST_DONT_REWRITE: the asserts here run on the scheduler's or the model's hot path and
+stay plain asserts (in a wheel install, fuzzlock's pytest11 entry point makes pytest mark
+the whole fuzzlock package for assertion rewriting).
 
 Migration locks the folio, pins its anon_vma (``folio_get_anon_vma``, because the
 folio is about to be unmapped), replaces every PTE with a migration entry

@@ -1,7 +1,9 @@
 """mm/rmap.c: the folio rmap updates and the rmap walk (the anon_vma life cycle is in
 ``anon_vma``).
 
-PYTEST_DONT_REWRITE
+PYTEST_DONT_REWRITE: the asserts here run on the scheduler's or the model's hot path and
+stay plain asserts (in a wheel install, fuzzlock's pytest11 entry point makes pytest mark
+the whole fuzzlock package for assertion rewriting).
 
 Each function names the kernel function and version it follows.  v6.18 and v6.19
 differ in ``folio_lock_anon_vma_read`` (the mapping rechecks, knob

@@ -1,6 +1,8 @@
 """mm/userfaultfd.c and fs/userfaultfd.c: UFFDIO_MOVE of small anon pages.
 
-PYTEST_DONT_REWRITE
+PYTEST_DONT_REWRITE: the asserts here run on the scheduler's or the model's hot path and
+stay plain asserts (in a wheel install, fuzzlock's pytest11 entry point makes pytest mark
+the whole fuzzlock package for assertion rewriting).
 
 Follows v6.18 (batched ``move_present_ptes``, folio lock *and* the src root anon_vma
 write lock) and v6.19 (folio lock only: knob ``move.anon_vma_lock``), step for step,

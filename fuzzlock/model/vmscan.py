@@ -1,7 +1,5 @@
 """mm/vmscan.c reclaim and mm/madvise.c COLD/PAGEOUT/DONTNEED, munmap and exit.
 
-PYTEST_DONT_REWRITE
-
 Reclaim reaches a folio from the LRU: isolation takes a reference and clears the LRU
 flag.  ``shrink_active_list`` calls ``folio_referenced(is_locked=0)``;
 ``shrink_folio_list`` try-locks the folio (knob ``reclaim.unmap_lock``), checks

@@ -1,7 +1,5 @@
 """The other rmap walkers: page_idle, DAMON and memory-failure.
 
-PYTEST_DONT_REWRITE
-
 mm/page_idle.c, mm/damon/ops-common.c and mm/memory-failure.c.  In v6.18 they walk
 anon non-KSM folios without the folio lock; patch 1 (v6.19) makes each take it
 (knobs ``walk.page_idle_lock``, ``walk.damon_lock``, ``walk.memory_failure_lock``).

@@ -1,7 +1,5 @@
 """The batched hunt loop of the C model (native/hunt.c), for ``fuzzlock hunt --backend native``.
 
-PYTEST_DONT_REWRITE
-
 One ctypes call (``fl_model_hunt``) runs up to ``runs`` schedules of one scenario with
 seeded random decisions and stops at the first violation.  Per batch it returns how many
 schedules and steps ran, each run's trace hash (``fuzzlock.trace.hash64`` of its canonical

@@ -1,7 +1,5 @@
 """A lockdep-style lock-class dependency graph.
 
-PYTEST_DONT_REWRITE
-
 Each blocking acquisition of class B while the thread holds class A adds the edge
 A -> B (with where it was first seen).  An edge that closes a cycle is a possible
 deadlock even if this schedule did not deadlock: the ``lock.order`` violation, with

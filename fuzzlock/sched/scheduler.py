@@ -1,6 +1,8 @@
 """The deterministic scheduler (docs/design.md#scheduler-contract).
 
-PYTEST_DONT_REWRITE
+PYTEST_DONT_REWRITE: the asserts here run on the scheduler's or the model's hot path and
+stay plain asserts (in a wheel install, fuzzlock's pytest11 entry point makes pytest mark
+the whole fuzzlock package for assertion rewriting).
 
 Simulated threads are generators that yield ``Op``s (``fuzzlock.sched.ops``) at their
 scheduling points; no OS threads are involved.  At each step the scheduler computes the
