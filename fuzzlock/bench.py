@@ -16,7 +16,7 @@ later upstream fix of the known kernel finding, so the hunt searches rather than
 that bug), ``--strategy random``, for ``--hunt-seconds``:
 
 * ``hunt-python``: ``campaign.hunt(..., backend="python")``;
-* ``hunt``: ``campaign.hunt(..., backend="native")`` (``fuzzlock.native_hunt`` batches).
+* ``hunt``: ``campaign.hunt(..., backend="native")`` (``fuzzlock.native.hunt`` batches).
 
 Each row prints scheduling steps and schedules per second of wall-clock time and steps per
 CPU second of the process (the machine may be shared: CPU time is what one core did), and

@@ -1,7 +1,5 @@
 """Bounded exhaustive exploration with source-DPOR and sleep sets.
 
-PYTEST_DONT_REWRITE
-
 ``explore`` visits every schedule of one scenario with at most ``K`` preemptions, up to
 Mazurkiewicz equivalence: two schedules that differ only in the order of independent
 steps (``fuzzlock.sched.footprint``) reach the same state, so one of them is enough.

@@ -1,6 +1,4 @@
-"""The invariant catalogue (docs/design.md#invariants, docs/protocol.md#invariants) and the checks.
-
-PYTEST_DONT_REWRITE
+"""The invariant checks (docs/design.md#invariants, docs/protocol.md#invariants; the ids are fuzzlock.schema.INVARIANTS).
 
 Some invariants are checked where they can break, inside the model: I8
 (``lock.write-discipline``, on each store to ``mapping``/``index``), I9
@@ -22,31 +20,6 @@ from fuzzlock.sched import ViolationError
 if TYPE_CHECKING:
     from fuzzlock.model.world import World
     from fuzzlock.sched import Scheduler, SimThread
-
-INVARIANTS: dict[str, str] = {
-    "rmap.reachable": "I1: every mapping of an anon folio is in a VMA linked into folio->mapping",
-    "rmap.index": "I2: folio->index matches the linear page index of every mapping",
-    "folio.mapcount": "I3: mapcount equals the number of PTEs mapping the folio",
-    "folio.refcount": "I4: refcount covers mappings, swap cache, pins and isolation",
-    "folio.exclusive": "I5: PageAnonExclusive means exactly one mapping; writable implies PAE",
-    "anon_vma.lifetime": "I6: a mapped folio's anon_vma (and root) is allocated; refcounts hold",
-    "anon_vma.tree": "I7: AVCs are on both lists, one root per VMA, no freed references",
-    "lock.write-discipline": "I8: mapping/index of a mapped folio stored under its folio lock",
-    "lock.walk-discipline": "I9: rmap walks hold the folio lock (v6.19) and the root rwsem",
-    "walk.complete": "I10: a walk finds every mapping that exists during the whole walk",
-    "move.post-state": "I11: a successful move leaves src none and dst mapping the folio",
-    "swap.rmap": "I12: a swap-cache folio's rmap covers every swap PTE holding its entry",
-    "migration.reachable": "I13: every migration entry is reachable from the folio's anon_vma",
-    "lock.order": "I14: lock classes are taken in one order (lockdep)",
-    "thread.end": "I15: a thread ends with no lock, map or temporary reference held",
-    "move.result": "I16: the move returns bytes moved or an errno consistent with what moved",
-    "deadlock": "no thread can run and some have not finished",
-    "sleep-in-atomic": "a sleeping operation under a spinlock, RCU or a PTE map",
-    "unlock-not-held": "releasing a lock the thread does not hold",
-    "uaf": "touching freed memory outside an RCU section that covers the free",
-    "user.data": "a user read returned a value no sequential execution could return",
-    "differential": "the Python and C backends disagree",
-}
 
 
 def _fail(id: str, msg: str, *objs: str) -> None:

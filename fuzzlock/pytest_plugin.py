@@ -68,8 +68,6 @@ def resolve_backend(config: pytest.Config) -> str:
     chosen = config.getoption("fuzzlock_backend")
     if chosen:
         return str(chosen)
-    from fuzzlock import backends
-
     return backends.default_name()
 
 
@@ -347,11 +345,12 @@ class FuzzlockConfig:
         if entry is None:  # a differential result: the report says what differed
             return f"{head}:\n\n{result.report}"
         from fuzzlock import corpus, model, report
+        from fuzzlock.corpus import store
 
         try:
             if self.save_root is None:
                 raise OSError("no directory to save to")
-            kept = corpus.save_entry(self.save_root(), entry)
+            kept = store.save_entry(self.save_root(), entry)
         except (OSError, corpus.CorpusError) as e:
             cmd = None
             saved = f"could not save the entry ({e}); the entry:\n{entry.dumps()}"
@@ -491,11 +490,12 @@ class CorpusItem(pytest.Item):
 
     def runtest(self) -> None:
         from fuzzlock import corpus
+        from fuzzlock.corpus import replaying
 
         entry = corpus.load_entry(self.path, source=self.name)
         backend = resolve_backend(self.config)
         try:
-            r = corpus.replay(entry, backend=backend)
+            r = replaying.replay(entry, backend=backend)
         except NotImplementedError as e:
             raise CorpusReplayError(f"{self.name}: backend {backend}: {e}") from None
         self.user_properties.append(("fuzzlock_replay", r.message))

@@ -21,6 +21,8 @@ from typing import Any
 
 import attrs
 
+from fuzzlock import schema
+
 MAX_THREADS = 6
 MAX_OPS = 8
 MAX_ADDR = 1 << 20
@@ -29,35 +31,12 @@ MAX_STEPS = 2**31 - 1
 #: The range of a ``write`` op's ``value``: the C model stores it as an ``int64_t``.
 VALUE_MIN, VALUE_MAX = -(2**63), 2**63 - 1
 
-# op name -> (required fields, optional fields with defaults)
-_MM = {"mm": int}
+# op name -> (required fields, optional fields with defaults), from fuzzlock/schema.py
 OPS: dict[str, tuple[dict[str, type], dict[str, Any]]] = {
-    "mmap": (
-        {"mm": int, "vma": str, "start": int, "pages": int},
-        {"uffd": False, "write": True, "locked": False, "dontfork": False, "wipeonfork": False},
-    ),
-    "write": ({"mm": int, "addr": int, "value": int}, {"folio": ""}),
-    "read": ({"mm": int, "addr": int}, {"folio": ""}),
-    "bind": ({"mm": int, "addr": int, "folio": str}, {}),
-    "move": ({"mm": int, "dst": int, "src": int, "len": int}, {"mode": []}),
-    "fork": ({"mm": int, "child": int}, {}),
-    "munmap": ({"mm": int, "addr": int, "pages": int}, {}),
-    "exit": ({"mm": int}, {}),
-    "madvise_dontneed": ({"mm": int, "addr": int, "pages": int}, {}),
-    "madvise_cold": ({"mm": int, "addr": int, "pages": int}, {}),
-    "madvise_pageout": ({"mm": int, "addr": int, "pages": int}, {}),
-    "shrink_active_list": ({"folio": str}, {}),
-    "shrink_folio_list": ({"folio": str}, {"ignore_references": False}),
-    "page_idle": ({"folio": str}, {}),
-    "damon_mkold": ({"folio": str}, {}),
-    "damon_young": ({"folio": str}, {}),
-    "memory_failure": ({"folio": str}, {}),
-    "migrate": ({"folio": str}, {}),
-    "pin": ({"mm": int, "addr": int}, {}),
-    "unpin": ({}, {}),
+    o.name: (dict(o.required), dict(o.optional)) for o in schema.OPS
 }
-SETUP_ONLY = {"mmap", "bind"}
-MOVE_MODES = {"DONTWAKE": 1 << 0, "ALLOW_SRC_HOLES": 1 << 1}
+SETUP_ONLY = {o.name for o in schema.OPS if o.setup_only}
+MOVE_MODES = schema.MOVE_MODES
 
 
 class ScenarioError(ValueError):

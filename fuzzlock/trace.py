@@ -1,7 +1,5 @@
 """Trace events, the trace digest, and the plain-text interleaving table.
 
-PYTEST_DONT_REWRITE
-
 An event is a tuple ``(step, thread, fn, op, obj, value)`` of ints and strings.  The
 value is rendered to a string when the event is recorded (model objects change later),
 so a trace is plain data: both backends render it the same way and its digest is the

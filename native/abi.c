@@ -11,11 +11,16 @@ int fl_abi_version(void)
 	return FL_ABI_VERSION;
 }
 
+unsigned long long fl_schema_hash(void)
+{
+	return FL_SCHEMA_HASH;
+}
+
 /*
  * fl_selftest_sum - sum @n longs at @v.
  *
  * Returns 0 for @n <= 0 or a NULL @v.  The caller guarantees the sum fits in a
- * long (fuzzlock/native.py checks before calling).
+ * long (fuzzlock/native/abi.py checks before calling).
  */
 long fl_selftest_sum(const long *v, int n)
 {

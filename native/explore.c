@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * More ways to run the C model, for the strategies and the explorer
- * (fuzzlock/native.py): decisions from a callback (Hypothesis's lazy draws),
- * from the C PCT chooser (native/pct.c), many PCT schedules in one call, and,
+ * (fuzzlock/native/): decisions from a callback (Hypothesis's lazy draws),
+ * from the C PCT chooser (native/choosers.c), many PCT schedules in one call, and,
  * in libfuzzlock_native_fp.so only, runs that record every step's footprint
  * (footprint.h).  Not instrumented in the _fp library: nothing here is model
  * code.

@@ -14,7 +14,7 @@
  * kept iff it falls inside a registered *region* (the model's struct fl_world,
  * a toy program's locks and variables) and its unit is not excluded by the
  * region's canonical map (see footprint_world.c for what is excluded and why).
- * The scheduler (sched.c, not instrumented) adds explicit cells: every lock op
+ * The scheduler (scheduler.c and its other C files, not instrumented) adds explicit cells: every lock op
  * and the writer-waiting rule touch the lock's cell, RCU section boundaries read
  * the RCU cell that anon_vma frees write, and lockdep's graph has cells of its
  * own.  The normal library has none of the instrumentation and no footprint
@@ -42,7 +42,6 @@
 
 #define FL_FP_UNIT		4	/* bytes per cell of a region */
 #define FL_FP_MAX_REGIONS	2
-#define FL_FP_STEP_CELLS	8192	/* reads + writes one step may record */
 #define FL_FP_STEP_SPECIAL	64	/* explicit cells (rcu, lockdep) per step */
 
 #define FL_FP_TAG_WORLD		1
@@ -89,25 +88,7 @@ struct fl_fp_region {
 	int64_t tag;		/* already shifted */
 };
 
-/* One recorded step; mirrored by native.py _FpStep. */
-struct fl_fp_step {
-	int32_t tid;
-	int32_t norder;
-	int32_t order[FL_MAX_THREADS];
-	uint8_t decided;
-	uint8_t all;		/* conflicts with every step (capacity or unknown lock) */
-	uint8_t pad[6];
-	uint64_t reads_off, nreads;	/* into fl_fp_result.cells */
-	uint64_t writes_off, nwrites;
-};
-
-/* What a footprint run returns; mirrored by native.py _FpResult. */
-struct fl_fp_result {
-	const struct fl_fp_step *steps;
-	size_t nsteps;
-	const int64_t *cells;
-	size_t ncells;
-};
+/* struct fl_fp_step, struct fl_fp_result, FL_FP_STEP_CELLS: fuzzlock_schema.h */
 
 struct fl_fp {
 	struct fl_fp_region reg[FL_FP_MAX_REGIONS];
@@ -151,7 +132,7 @@ void fl_fp_set_lockdep(struct fl_fp *fp, int on);
 /* Test aid: a step recording more than @cap cells becomes "all" (2 <= cap <= FL_FP_STEP_CELLS). */
 void fl_fp_set_capacity(struct fl_fp *fp, size_t cap);
 
-/* Called by the scheduler around each step (sched.c). */
+/* Called by the scheduler around each step (scheduler.c). */
 void fl_fp_step_begin(struct fl_fp *fp, int tid, const int *order, int norder, bool decided);
 void fl_fp_pause(struct fl_fp *fp);	/* invariant checks: stop recording */
 void fl_fp_step_end(struct fl_fp *fp);

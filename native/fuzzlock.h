@@ -1,19 +1,16 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
  * fuzzlock native backend: the C port of fuzzlock/model/, loaded with ctypes by
- * fuzzlock/native.py.  Every exported function is declared here and given
- * argtypes/restype there.
+ * fuzzlock/native/.  Every exported function, shared structure, enum and limit
+ * is declared in fuzzlock_schema.h, generated from fuzzlock/schema.py.
+ *
+ * FL_ABI_VERSION and FL_SCHEMA_HASH (generated too) are what fl_abi_version()
+ * and fl_schema_hash() return; fuzzlock/native/abi.py refuses a library whose
+ * values differ from its own.
  */
 #ifndef FUZZLOCK_H
 #define FUZZLOCK_H
 
-/*
- * Bumped whenever an exported signature or a shared structure layout changes;
- * fuzzlock/native.py refuses a library whose version differs from its own.
- */
-#define FL_ABI_VERSION 1
-
-int fl_abi_version(void);
-long fl_selftest_sum(const long *v, int n);
+#include "fuzzlock_schema.h"
 
 #endif /* FUZZLOCK_H */

@@ -17,7 +17,7 @@
  * same distribution, without the pre-drawn list's cut-off (decisions past it
  * were 0), and each decision is drawn directly among the enabled threads
  * (uniform in 0..n-1 rather than uniform in 0..720719, the same pick).
- * FL_HUNT_PCT is choosers.PCTChooser (native/pct.c).
+ * FL_HUNT_PCT is choosers.PCTChooser (native/choosers.c).
  */
 #define _POSIX_C_SOURCE 200809L
 #include <math.h>

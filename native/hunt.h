@@ -2,7 +2,7 @@
 /*
  * The batched hunt loop (native/hunt.c): many seeded random schedules of one
  * scenario in one call, for fuzzlock/campaign.py _hunt_native through
- * fuzzlock/native_hunt.py.  Only the violating run's trace text is built; every
+ * fuzzlock/native/hunt.py.  Only the violating run's trace text is built; every
  * run's trace is identified by a 64-bit hash of its canonical text
  * (fl_trace_hash, fuzzlock.trace.hash64 on the Python side).
  */
@@ -13,57 +13,26 @@
 
 #include "model.h"
 
-/* How a run's decisions are drawn (fuzzlock/campaign.py's pre-drawn rules, drawn on demand). */
-enum fl_hunt_strategy {
-	/*
-	 * campaign.predraw_random: each decision is 0 ("stay") with probability
-	 * 1 - preempt, else uniform among the enabled threads; preempt is drawn per
-	 * run from args.preempt[].
-	 */
-	FL_HUNT_RANDOM = 0,
-	/*
-	 * campaign.predraw_pct: a preemption-bounded schedule of PCT's depth (drawn
-	 * per run from args.depth[]): a uniform first decision, then depth - 1
-	 * preemptions (a decision in 1..nthreads-1) at distinct random decision
-	 * points among 1..max(k, depth), 0 elsewhere.
-	 */
-	FL_HUNT_PCT_BOUNDED = 1,
-	/*
-	 * choosers.PCTChooser itself (native/pct.c, bit for bit): per run a seed
-	 * drawn from the batch's stream, a depth from args.depth[], k = args.pct_k.
-	 */
-	FL_HUNT_PCT = 2,
-	FL_HUNT_NR_STRATEGIES
-};
-
-#define FL_HUNT_MAX_CHOICES	8
-#define FL_HUNT_MAX_DEPTH	16
-#define FL_HUNT_MAX_K		(1 << 24)
-
-/* Input of fl_model_hunt() (mirror: fuzzlock/native_hunt.py _HuntArgs). */
-struct fl_hunt_args {
-	unsigned long long seed;	/* the whole batch's decisions derive from it */
-	double deadline;		/* CLOCK_MONOTONIC seconds: start no run after it; 0 = none */
-	int strategy;			/* enum fl_hunt_strategy */
-	int runs;			/* at most this many schedules (>= 1) */
-	int max_steps;			/* per run, >= 0 */
-	int pct_k;			/* PCT_*: 1..FL_HUNT_MAX_K */
-	int npreempt;			/* RANDOM: 1..FL_HUNT_MAX_CHOICES values in [0, 1] */
-	int ndepth;			/* PCT_*: 1..FL_HUNT_MAX_CHOICES depths in 1..FL_HUNT_MAX_DEPTH */
-	double preempt[FL_HUNT_MAX_CHOICES];
-	int depth[FL_HUNT_MAX_CHOICES];
-};
-
-/* Output of fl_model_hunt() (mirror: fuzzlock/native_hunt.py _HuntOut). */
-struct fl_hunt_out {
-	long long runs;			/* schedules run (the violating one included) */
-	long long steps;		/* their trace events, summed */
-	int violation;			/* 1: the last run broke an invariant, @res has it */
-	double preempt;			/* the last run's preempt (RANDOM) */
-	int depth;			/* the last run's depth (PCT_*) */
-	unsigned long long pct_seed;	/* the last run's PCTChooser seed (PCT) */
-	char message[FL_MSG_LEN + 64];	/* why, for a return value other than FL_MODEL_OK */
-};
+/*
+ * How a run's decisions are drawn (enum fl_hunt_strategy, fuzzlock_schema.h:
+ * fuzzlock/campaign.py's pre-drawn rules, drawn on demand):
+ *
+ * FL_HUNT_RANDOM: campaign.predraw_random: each decision is 0 ("stay") with
+ * probability 1 - preempt, else uniform among the enabled threads; preempt is
+ * drawn per run from args.preempt[].
+ *
+ * FL_HUNT_PCT_BOUNDED: campaign.predraw_pct: a preemption-bounded schedule of
+ * PCT's depth (drawn per run from args.depth[]): a uniform first decision, then
+ * depth - 1 preemptions (a decision in 1..nthreads-1) at distinct random
+ * decision points among 1..max(k, depth), 0 elsewhere.
+ *
+ * FL_HUNT_PCT: choosers.PCTChooser itself (native/choosers.c, bit for bit): per run
+ * a seed drawn from the batch's stream, a depth from args.depth[], k =
+ * args.pct_k.
+ *
+ * struct fl_hunt_args (the input) and struct fl_hunt_out (the output) and the
+ * FL_HUNT_MAX_* limits are in fuzzlock_schema.h too.
+ */
 
 /* Bit (1 << s) set for every enum fl_hunt_strategy s this build runs. */
 unsigned int fl_hunt_strategies(void);

@@ -2,8 +2,8 @@
 /*
  * mm/memory.c (and mm/gup.c, mm/swapfile.c pieces; fuzzlock/model/memory.py):
  * user reads and writes through the page table, the anonymous, write-protect
- * and swap faults, the swap cache, and GUP-fast pins.  zap_pte_range lives in
- * vmscan.c with the rest of munmap.
+ * and swap faults, the swap cache, and zap_pte_range.  GUP-fast pins are in
+ * gup.c.
  */
 #include <stdio.h>
 #include <string.h>
@@ -128,6 +128,7 @@ long long user_read(struct fl_world *w, struct fl_mm *mm, long long addr)
 
 /* --- faults ------------------------------------------------------------------- */
 
+/* do_anonymous_page (v6.18/v6.19) */
 static long long do_anonymous_page(struct fl_world *w, struct fl_vma *vma, long long addr,
 				   bool write)
 {
@@ -593,93 +594,51 @@ static long long handle_mm_fault(struct fl_world *w, struct fl_mm *mm, long long
 	return r;
 }
 
-/* --- pins ------------------------------------------------------------------------ */
-
-struct fl_pin_arg {
-	struct fl_world *w;
-	struct fl_mm *mm;
-	struct fl_folio *folio;
-	const char *fn;
-};
-
-static struct fl_value pin_grab_thunk(void *arg)
-{
-	struct fl_pin_arg *a = arg;
-	struct fl_value v = { .kind = FL_VAL_BOOL, .i = 0 };
-
-	if (a->folio->freed || a->folio->refcount == 0)
-		return v;
-	a->folio->refcount++;
-	a->folio->pincount++;
-	a->mm->pinned = true;	/* MMF_HAS_PINNED */
-	v.i = 1;
-	return v;
-}
-
-static struct fl_value unpin_thunk(void *arg)
-{
-	struct fl_pin_arg *a = arg;
-	struct fl_value v = { .kind = FL_VAL_INT };
-
-	a->folio->pincount--;
-	a->folio->refcount--;
-	if (a->folio->refcount == 0)
-		free_folio(a->w, a->fn, a->folio);
-	v.i = a->folio->pincount;
-	return v;
-}
-
-/* unpin_user_page (v6.18/v6.19) */
-static void unpin_folio(struct fl_world *w, struct fl_folio *folio)
-{
-	static const char fn[] = "unpin_user_page";
-	struct fl_pin_arg a = { .w = w, .folio = folio, .fn = fn };
-
-	fl_yield_mem(fn, "atomic", folio->n_pincount, unpin_thunk, &a);
-}
-
 /*
- * gup_fast_pte_range with FOLL_PIN|FOLL_WRITE|FOLL_LONGTERM (v6.18/v6.19): no locks;
- * grab a pin, then recheck the PTE and back out if it changed.  A page that is not
- * PageAnonExclusive must be unshared by the slow path (not modelled: the pin fails).
- * Returns the pinned folio id or -1.
+ * zap_pte_range (v6.18/v6.19): per page-table page, under its PTL, clear each
+ * PTE and drop its rmap (a swap entry: free_swap_and_cache); no folio lock, no
+ * anon_vma lock; mapping stays stale.  The mappings' references go after the
+ * flush.
  */
-int gup_fast_pin(struct fl_world *w, struct fl_mm *mm, long long addr)
+void zap_pte_range(struct fl_world *w, struct fl_vma *vma, long long start,
+			  long long end)
 {
-	static const char fn[] = "gup_fast_pin";
-	struct fl_pte pte = ptep_get(w, fn, mm, addr), again;
-	struct fl_pin_arg a = { .w = w, .mm = mm, .fn = fn };
-	struct fl_folio *folio;
-	int me = fl_me(w);
+	static const char fn[] = "zap_pte_range";
+	struct fl_mm *mm = &w->mms[vma->mm];
+	long long addr = start;
 
-	if (pte.kind != PTE_PRESENT || pte.folio < 0)
-		return -1;
-	folio = &w->folios[pte.folio];
-	if (!folio->pae)
-		return -1;
-	a.folio = folio;
-	if (!fl_yield_mem(fn, "atomic", folio->n_pincount, pin_grab_thunk, &a).i)
-		return -1;
-	again = ptep_get(w, fn, mm, addr);
-	if (!fl_pte_same(&again, &pte)) {
-		unpin_folio(w, folio);
-		return -1;
+	while (addr < end) {
+		long long q = addr >= 0 ? addr / PTRS_PER_PTE
+					: -((-addr + PTRS_PER_PTE - 1) / PTRS_PER_PTE);
+		long long tend = (q + 1) * PTRS_PER_PTE, a;
+		int puts[PTRS_PER_PTE], nputs = 0, swaps[PTRS_PER_PTE], nswaps = 0, i;
+
+		if (tend > end)
+			tend = end;
+		if (!fl_table_find(w, mm, addr)) {	/* zap_pmd_range skips a none pmd */
+			addr = tend;
+			continue;
+		}
+		pte_offset_map_lock(w, fn, mm, addr);
+		for (a = addr; a < tend; a++) {
+			struct fl_pte p = fl_pte_get(w, mm, a);
+
+			if (p.kind == PTE_NONE)
+				continue;
+			fl_set_pte(w, mm, a, NULL);
+			if (p.kind == PTE_PRESENT && p.folio >= 0) {
+				folio_remove_rmap_pte(&w->folios[p.folio]);
+				puts[nputs++] = p.folio;
+			} else if (p.kind == PTE_SWAP) {
+				swaps[nswaps++] = p.entry;
+			}
+			fl_ghost_set(w, mm, a, 0);
+		}
+		for (i = 0; i < nswaps; i++)
+			free_swap_and_cache(w, fn, swaps[i]);
+		pte_unmap_unlock(w, fn, mm, addr);
+		for (i = 0; i < nputs; i++)
+			folio_put(w, fn, &w->folios[puts[i]], false);
+		addr = tend;
 	}
-	if (w->npins[me] == FL_MAX_PINS) {
-		fl_world_full(w, "pins");
-		return -1;
-	}
-	w->pins[me][w->npins[me]++] = folio->id;
-	return folio->id;
-}
-
-/* Unpin the folio this thread pinned most recently (scenario op unpin). */
-long long unpin_last(struct fl_world *w)
-{
-	int me = fl_me(w);
-
-	if (!w->npins[me])
-		return -EFAULT;
-	unpin_folio(w, &w->folios[w->pins[me][--w->npins[me]]]);
-	return 0;
 }

@@ -4,7 +4,7 @@
  * fuzzlock/scenario.py (setup and thread ops), with the invariants of
  * fuzzlock/invariants.py.
  *
- * A scenario arrives from fuzzlock/native.py as a flat array of long long
+ * A scenario arrives from fuzzlock/native/encoding.py as a flat array of long long
  * plus a string of names separated by '\n':
  *
  *	K_NR knob values (enum fl_knob),
@@ -45,43 +45,9 @@
 
 #include "sched.h"
 
-#define FL_OP_WORDS	7
-#define FL_MAX_FOLIO_NAMES	64
+/* FL_OP_WORDS, FL_MAX_FOLIO_NAMES, enum fl_sc_code, FL_MMAP_*: fuzzlock_schema.h */
 
-enum fl_sc_code {
-	FL_SC_MMAP = 0,
-	FL_SC_WRITE = 1,
-	FL_SC_READ = 2,
-	FL_SC_MOVE = 3,
-	FL_SC_BIND = 4,
-	FL_SC_SHRINK_ACTIVE = 5,
-	FL_SC_PAGE_IDLE = 6,
-	FL_SC_DAMON_MKOLD = 7,
-	FL_SC_DAMON_YOUNG = 8,
-	FL_SC_MEMORY_FAILURE = 9,
-	FL_SC_MUNMAP = 10,
-	FL_SC_EXIT = 11,
-	FL_SC_FORK = 12,
-	FL_SC_PIN = 13,
-	FL_SC_UNPIN = 14,
-	FL_SC_MIGRATE = 15,
-	FL_SC_DONTNEED = 16,
-	FL_SC_SHRINK_FOLIO = 17,
-	FL_SC_COLD = 18,
-	FL_SC_PAGEOUT = 19,
-	FL_SC_NR_CODES
-};
-
-#define FL_MMAP_UFFD	1
-#define FL_MMAP_WRITE	2
-#define FL_MMAP_LOCKED	4
-#define FL_MMAP_DONTFORK	8
-#define FL_MMAP_WIPEONFORK	16
-
-/* fl_model_run() return values */
-#define FL_MODEL_OK		0
-#define FL_MODEL_ERROR		(-1)	/* internal error: res->message */
-#define FL_MODEL_SETUP_ERROR	(-2)	/* model.SetupError: res->message */
+/* fl_model_run() return values FL_MODEL_OK, _ERROR, _SETUP_ERROR: fuzzlock_schema.h */
 
 struct fl_model;
 
@@ -109,8 +75,7 @@ const char *fl_model_results(struct fl_model *m);
 /* Violation.objects of the last run's violation ('\n'-separated), NULL if not recorded */
 const char *fl_model_violation_objects(struct fl_model *m);
 
-/* fl_model_run_chooser() flags */
-#define FL_MODEL_NO_STEP_CHECKS	1	/* leave out the per-step invariants */
+/* fl_model_run_chooser() flags: FL_MODEL_NO_STEP_CHECKS (fuzzlock_schema.h) */
 
 struct fl_world;
 int fl_model_run_chooser(struct fl_model *m, const struct fl_chooser *ch, int max_steps,

@@ -302,3 +302,36 @@ void double_pt_unlock(const char *fn, struct fl_lock *ptl1, struct fl_lock *ptl2
 	if (ptl2 != ptl1)
 		fl_unlock_op(fn, ptl2);
 }
+
+/*
+ * up_read(&anon_vma->root->rwsem) reads anon_vma->root and writes the root's
+ * rwsem; up_read(&root_anon_vma->rwsem) only the latter.
+ */
+struct fl_value anon_vma_unlock_check(void *arg)
+{
+	struct fl_unlock_arg *a = arg;
+	struct fl_value v = { .kind = FL_VAL_NONE };
+	int mem = a->av;
+
+	if (!a->root_only) {
+		mem = fl_av_deref_thunk(a->w, a->av, a->fn, "root");
+		if (mem < 0)
+			return v;
+		mem = a->w->avs[mem].root;
+	}
+	fl_av_deref_thunk(a->w, mem, a->fn, "rwsem");
+	return v;
+}
+
+/*
+ * anon_vma_unlock_read (v6.18/v6.19): up_read(&anon_vma->root->rwsem).  Both
+ * must be there (live, or freed inside this thread's RCU section) when the
+ * step executes: a walker holding the rwsem but no reference can see the
+ * anon_vma freed under it (R5) between its previous step and this one.
+ */
+void anon_vma_unlock_read(struct fl_world *w, const char *fn, int av)
+{
+	struct fl_unlock_arg a = { .w = w, .fn = fn, .av = av };
+
+	fl_up_read_check(fn, fl_av_root_lock(w, av), anon_vma_unlock_check, &a);
+}

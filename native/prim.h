@@ -130,7 +130,16 @@ static inline bool anon_vma_trylock_write(struct fl_world *w, const char *fn, in
 	return fl_down_write_trylock(fn, fl_av_root_lock(w, av));
 }
 
-/* anon_vma_unlock_read (rmap.c): up_read(&anon_vma->root->rwsem), checked */
+/* anon_vma_unlock_read (prim.c): up_read(&anon_vma->root->rwsem), checked */
+/* the check of an up_read of the root rwsem (ops.up_read's check) */
+struct fl_unlock_arg {
+	struct fl_world *w;
+	const char *fn;
+	int av;
+	bool root_only;
+};
+
+struct fl_value anon_vma_unlock_check(void *arg);
 void anon_vma_unlock_read(struct fl_world *w, const char *fn, int av);
 
 const char *fl_errname(struct fl_world *w, long long rc);
@@ -139,14 +148,34 @@ const char *fl_errname(struct fl_world *w, long long rc);
 struct fl_world *fl_cur_world(void);
 void fl_set_cur_world(struct fl_world *w);
 
-/* rmap.c */
+/* anon_vma.c */
+/* the argument of the anon_vma thunks (anon_vma.c, rmap.c) */
+struct fl_av_arg {
+	struct fl_world *w;
+	const char *fn;
+	int av;
+	struct fl_folio *folio;
+	struct fl_vma *vma;
+	long long index;
+};
+
 int anon_vma_prepare(struct fl_world *w, struct fl_vma *vma);
 void put_anon_vma(struct fl_world *w, const char *fn, int av);
+void __put_anon_vma(struct fl_world *w, int av);
+struct fl_value av_dec_thunk(void *arg);
+int anon_vma_fork(struct fl_world *w, struct fl_vma *vma, struct fl_vma *pvma);
+void unlink_anon_vmas(struct fl_world *w, struct fl_vma *vma);
+
+/* rcu.c: the anon_vma slab as a typesafe-by-RCU pool */
+int fl_av_free(struct fl_world *w, int av, const char *fn);
+int fl_av_deref(struct fl_world *w, int av, const char *fn, const char *field);
+int fl_av_deref_thunk(struct fl_world *w, int av, const char *fn, const char *field);
+
+/* rmap.c */
 int folio_get_anon_vma(struct fl_world *w, struct fl_folio *folio);
 bool fl_inc_not_zero(struct fl_world *w, int av);
 int fl_read_mapping(struct fl_world *w, const char *fn, struct fl_folio *folio);
 bool fl_av_inc_not_zero_op(struct fl_world *w, const char *fn, int mapping, int target);
-int fl_av_deref(struct fl_world *w, int av, const char *fn, const char *field);
 void folio_move_anon_rmap(struct fl_world *w, const char *fn, struct fl_folio *folio,
 			  struct fl_vma *vma);
 void set_folio_index(struct fl_world *w, const char *fn, struct fl_folio *folio,
@@ -181,6 +210,7 @@ void assert_walk_folio_locked(struct fl_world *w, const char *fn, struct fl_foli
 int folio_lock_anon_vma_read(struct fl_world *w, struct fl_folio *folio, struct fl_rwc *rwc);
 void rmap_walk_anon(struct fl_world *w, struct fl_folio *folio, struct fl_rwc *rwc);
 void check_tree_locked(struct fl_world *w, const char *fn, int av);
+/* walkrecord.c */
 void walkrec_start(struct fl_world *w, struct fl_walkrec *rec, struct fl_folio *folio);
 void walkrec_visit(struct fl_walkrec *rec, int mid);
 void walkrec_check(struct fl_world *w, struct fl_walkrec *rec, const char *caller, int av,
@@ -200,9 +230,9 @@ bool damon_folio_young(struct fl_world *w, struct fl_folio *folio);
 /* -1: None; else the number of mm ids (sorted) stored in @ids */
 int kill_procs_now(struct fl_world *w, struct fl_folio *folio, int *ids);
 
-/* fork.c (anon_vma_fork in rmap.c); vmscan.c: munmap, exit, madvise */
-int anon_vma_fork(struct fl_world *w, struct fl_vma *vma, struct fl_vma *pvma);
+/* fork.c; memory.c: zap_pte_range; vmscan.c: munmap, exit, madvise */
 long long dup_mmap(struct fl_world *w, struct fl_mm *oldmm, int child_id);
+void zap_pte_range(struct fl_world *w, struct fl_vma *vma, long long start, long long end);
 
 long long do_munmap(struct fl_world *w, struct fl_mm *mm, long long start, long long npages);
 long long madvise_dontneed(struct fl_world *w, struct fl_mm *mm, long long start,

@@ -1,215 +1,14 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * mm/rmap.c (fuzzlock/model/rmap.py): the anon_vma life cycle, the folio
- * rmap updates of the slice (no fork), and the anon rmap walk
- * (folio_lock_anon_vma_read, rmap_walk_anon, folio_referenced) with its
- * walk.complete ground truth (fuzzlock/model/walkrecord.py).
+ * mm/rmap.c (fuzzlock/model/rmap.py): the folio rmap updates of the slice and
+ * the anon rmap walk (folio_lock_anon_vma_read, rmap_walk_anon,
+ * folio_referenced, try_to_unmap).  The anon_vma life cycle is in anon_vma.c,
+ * the walk.complete ground truth in walkrecord.c.
  */
 #include <stdio.h>
 #include <string.h>
 
 #include "prim.h"
-
-/* --- the typesafe pool (fuzzlock/sched/rcu.py) ------------------------------ */
-
-/* TypesafePool.free, in a thunk: nonzero after a violation */
-static int fl_av_free(struct fl_world *w, int av, const char *fn)
-{
-	struct fl_anon_vma *a = &w->avs[av];
-	struct fl_av_slot *sl = &w->slots[a->slot];
-
-	if (!sl->live || sl->gen != a->gen) {
-		fl_sched_violation(w->s, "uaf", fn, "double free of anon_vma:%d gen %d", a->slot,
-				   a->gen);
-		return -1;
-	}
-	sl->live = false;
-	a->free_clock = w->s->clock;
-	fl_fp_rcu_free();	/* footprints: ordered against RCU section starts */
-	return 0;
-}
-
-/*
- * TypesafePool.deref: the object @av's memory holds now (@av itself while it is
- * live, the slot's object if it was freed inside the current thread's RCU
- * section), or -1 after recording the uaf message in @msg and its object.
- */
-static int fl_av_touch(struct fl_world *w, int av, const char *field, char *msg, size_t len)
-{
-	struct fl_anon_vma *a = &w->avs[av];
-	struct fl_av_slot *sl = &w->slots[a->slot];
-	struct fl_thread *t = w->s->current;
-	const char *dot = field[0] ? "." : "";
-	char what[64];
-
-	if (sl->gen == a->gen && sl->live)
-		return av;
-	if (a->free_clock >= 0 && t && t->rcu_since >= 0 && t->rcu_since < a->free_clock)
-		return sl->obj;
-	snprintf(what, sizeof(what), "anon_vma:%d%s%s", a->slot, dot, field);
-	fl_viol_objects(w, what, NULL);
-	snprintf(msg, len,
-		 "anon_vma:%d%s%s touched after it was freed (gen %d, slot now gen %d%s) "
-		 "outside an RCU section that covers the free",
-		 a->slot, dot, field, a->gen, sl->gen, sl->live ? " live" : " free");
-	return -1;
-}
-
-/* TypesafePool.deref from a thread body: the object the memory holds now, or uaf */
-int fl_av_deref(struct fl_world *w, int av, const char *fn, const char *field)
-{
-	char msg[FL_MSG_LEN];
-	int mem = fl_av_touch(w, av, field, msg, sizeof(msg));
-
-	if (mem < 0)
-		fl_thread_violation("uaf", fn, "%s", msg);
-	return mem;
-}
-
-/* TypesafePool.deref from a thunk: the object, or -1 after a uaf violation */
-static int fl_av_deref_thunk(struct fl_world *w, int av, const char *fn, const char *field)
-{
-	char msg[FL_MSG_LEN];
-	int mem = fl_av_touch(w, av, field, msg, sizeof(msg));
-
-	if (mem < 0)
-		fl_sched_violation(w->s, "uaf", fn, "%s", msg);
-	return mem;
-}
-
-/* --- anon_vma life cycle ------------------------------------------------------ */
-
-static int anon_vma_alloc(struct fl_world *w, const char *fn)
-{
-	int av;
-
-	fl_might_sleep(fn, "anon_vma");
-	av = fl_alloc_anon_vma(w);
-	if (av < 0)
-		fl_thread_violation("error", fn, "capacity");
-	return av;
-}
-
-struct fl_av_arg {
-	struct fl_world *w;
-	const char *fn;
-	int av;
-	struct fl_folio *folio;
-	struct fl_vma *vma;
-	long long index;
-};
-
-static struct fl_value av_dec_thunk(void *arg)
-{
-	struct fl_av_arg *a = arg;
-	struct fl_value v = { .kind = FL_VAL_INT };
-
-	v.i = --a->w->avs[a->av].refcount;
-	return v;
-}
-
-static struct fl_value av_locked_thunk(void *arg)
-{
-	struct fl_av_arg *a = arg;
-	const struct fl_lock *lk = fl_av_root_lock(a->w, a->av);
-	struct fl_value v = { .kind = FL_VAL_BOOL };
-
-	v.i = !(lk->writer < 0 && !lk->readers);
-	return v;
-}
-
-static struct fl_value av_free_thunk(void *arg)
-{
-	struct fl_av_arg *a = arg;
-	struct fl_value v = { .kind = FL_VAL_NONE };
-
-	fl_av_free(a->w, a->av, a->fn);
-	return v;
-}
-
-/* anon_vma_free (v6.18/v6.19): the free handshake, then free to the slab */
-static void anon_vma_free(struct fl_world *w, int av)
-{
-	static const char fn[] = "anon_vma_free";
-	struct fl_av_arg a = { .w = w, .fn = fn, .av = av };
-
-	fl_might_sleep(fn, w->slots[w->avs[av].slot].name);
-	if (w->knob[K_FREE_HANDSHAKE]) {
-		int root = w->avs[av].root;
-
-		if (fl_yield_mem(fn, "read", w->slots[w->avs[root].slot].n_rwsem,
-				 av_locked_thunk, &a).i) {
-			anon_vma_lock_write(w, fn, av);
-			anon_vma_unlock_write(w, fn, av);
-		}
-	}
-	fl_yield_mem(fn, "write", w->slots[w->avs[av].slot].name, av_free_thunk, &a);
-}
-
-static void __put_anon_vma(struct fl_world *w, int av)
-{
-	static const char fn[] = "__put_anon_vma";
-	int root = w->avs[av].root;
-
-	anon_vma_free(w, av);
-	if (root != av) {
-		struct fl_av_arg a = { .w = w, .fn = fn, .av = root };
-
-		if (fl_yield_mem(fn, "atomic", w->avs[root].n_refcount, av_dec_thunk, &a).i == 0)
-			anon_vma_free(w, root);
-	}
-}
-
-/* put_anon_vma (v6.18/v6.19): drop a reference; the last one frees */
-void put_anon_vma(struct fl_world *w, const char *fn, int av)
-{
-	struct fl_av_arg a = { .w = w, .fn = fn, .av = av };
-
-	if (fl_yield_mem(fn, "atomic", w->avs[av].n_refcount, av_dec_thunk, &a).i == 0)
-		__put_anon_vma(w, av);
-}
-
-static void anon_vma_chain_link(struct fl_world *w, struct fl_vma *vma, int av)
-{
-	struct fl_anon_vma *a = &w->avs[av];
-
-	if (vma->nchain == FL_MAX_CHAIN || a->ntree == FL_MAX_VMAS)
-		fl_world_full(w, "anon_vma chains");
-	vma->chain[vma->nchain++] = av;
-	a->tree[a->ntree++] = vma->id;
-}
-
-/* __anon_vma_prepare (v6.18/v6.19); find_mergeable_anon_vma is not modelled */
-static int __anon_vma_prepare(struct fl_world *w, struct fl_vma *vma)
-{
-	static const char fn[] = "__anon_vma_prepare";
-	struct fl_mm *mm = &w->mms[vma->mm];
-	int av = anon_vma_alloc(w, fn);
-	int allocated = av;
-
-	if (av >= 0)
-		w->avs[av].num_children++;	/* self-parent link for new root */
-	anon_vma_lock_write(w, fn, av);
-	fl_lock_op(fn, &mm->page_table_lock, 0);
-	if (vma->anon_vma < 0) {
-		vma->anon_vma = av;
-		anon_vma_chain_link(w, vma, av);
-		w->avs[av].num_active_vmas++;
-		allocated = -1;
-	}
-	fl_unlock_op(fn, &mm->page_table_lock);
-	anon_vma_unlock_write(w, fn, av);
-	if (allocated >= 0)
-		put_anon_vma(w, fn, allocated);
-	return 0;
-}
-
-int anon_vma_prepare(struct fl_world *w, struct fl_vma *vma)
-{
-	if (vma->anon_vma >= 0)
-		return 0;
-	return __anon_vma_prepare(w, vma);
-}
 
 /* --- folio_get_anon_vma -------------------------------------------------------- */
 
@@ -430,7 +229,7 @@ void folio_remove_rmap_pte(struct fl_folio *folio)
 /* I9's post-patch rule, as the kernel's VM_BUG_ON_FOLIO would check it */
 void assert_walk_folio_locked(struct fl_world *w, const char *fn, struct fl_folio *folio)
 {
-	if (w->knob[K_WALKS_HOLD_FOLIO_LOCK] && folio->lock.owner != fl_me(w)) {
+	if (fl_walks_hold_folio_lock(w) && folio->lock.owner != fl_me(w)) {
 		fl_viol_objects(w, folio->name, NULL);
 		fl_thread_violation("lock.walk-discipline", fn,
 				    "%s on %s without the folio lock (VM_BUG_ON_FOLIO)", fn,
@@ -459,46 +258,6 @@ static inline struct fl_lock *av_slot_lock(struct fl_world *w, int av)
 	return &w->slots[w->avs[av].slot].lock;
 }
 
-/* the check of an up_read of the root rwsem (ops.up_read's check) */
-struct fl_unlock_arg {
-	struct fl_world *w;
-	const char *fn;
-	int av;
-	bool root_only;
-};
-
-/*
- * up_read(&anon_vma->root->rwsem) reads anon_vma->root and writes the root's
- * rwsem; up_read(&root_anon_vma->rwsem) only the latter.
- */
-static struct fl_value anon_vma_unlock_check(void *arg)
-{
-	struct fl_unlock_arg *a = arg;
-	struct fl_value v = { .kind = FL_VAL_NONE };
-	int mem = a->av;
-
-	if (!a->root_only) {
-		mem = fl_av_deref_thunk(a->w, a->av, a->fn, "root");
-		if (mem < 0)
-			return v;
-		mem = a->w->avs[mem].root;
-	}
-	fl_av_deref_thunk(a->w, mem, a->fn, "rwsem");
-	return v;
-}
-
-/*
- * anon_vma_unlock_read (v6.18/v6.19): up_read(&anon_vma->root->rwsem).  Both
- * must be there (live, or freed inside this thread's RCU section) when the
- * step executes: a walker holding the rwsem but no reference can see the
- * anon_vma freed under it (R5) between its previous step and this one.
- */
-void anon_vma_unlock_read(struct fl_world *w, const char *fn, int av)
-{
-	struct fl_unlock_arg a = { .w = w, .fn = fn, .av = av };
-
-	fl_up_read_check(fn, fl_av_root_lock(w, av), anon_vma_unlock_check, &a);
-}
 
 /* up_read(&root_anon_vma->rwsem) of folio_lock_anon_vma_read's fast path */
 static void root_up_read(struct fl_world *w, const char *fn, int root)
@@ -605,79 +364,6 @@ void check_tree_locked(struct fl_world *w, const char *fn, int av)
 				    "traversing %s's interval tree without %s held",
 				    w->avs[av].repr, lk->name);
 	}
-}
-
-/* WalkRecord.__init__: the mappings that exist when the traversal starts */
-void walkrec_start(struct fl_world *w, struct fl_walkrec *rec, struct fl_folio *folio)
-{
-	rec->folio = folio->id;
-	rec->nstart = fl_mapping_ids(w, folio->id, rec->start);
-	rec->nfound = 0;
-}
-
-/* WalkRecord.visit: rmap_one found mapping @mid (0: nothing mapped the folio there) */
-void walkrec_visit(struct fl_walkrec *rec, int mid)
-{
-	int i;
-
-	if (!mid)
-		return;
-	for (i = 0; i < rec->nfound; i++)
-		if (rec->found[i] == mid)
-			return;
-	if (rec->nfound < FL_MAX_WALK_MAPS)
-		rec->found[rec->nfound++] = mid;
-}
-
-/*
- * WalkRecord.missed and the walk.complete violation: mappings present at both
- * ends of the walk that no rmap_one found.  @tail ends the message.
- */
-void walkrec_check(struct fl_world *w, struct fl_walkrec *rec, const char *caller, int av,
-		   long long pgoff, const char *tail)
-{
-	struct fl_walk_map *end = w->walk_end;
-	int nend = fl_mapping_ids(w, rec->folio, end);
-	int missed[FL_MAX_WALK_MAPS], nmissed = 0, i, j;
-	char where[FL_MSG_LEN];
-	size_t len = 0;
-
-	for (i = 0; i < nend; i++) {
-		bool in_start = false, found = false;
-
-		for (j = 0; j < rec->nstart; j++)
-			if (rec->start[j].mid == end[i].mid)
-				in_start = true;
-		for (j = 0; j < rec->nfound; j++)
-			if (rec->found[j] == end[i].mid)
-				found = true;
-		if (!in_start || found)
-			continue;
-		for (j = nmissed; j > 0 && end[missed[j - 1]].mid > end[i].mid; j--)
-			missed[j] = missed[j - 1];
-		missed[j] = i;
-		nmissed++;
-	}
-	if (!nmissed)
-		return;
-	fl_viol_objects(w, w->folios[rec->folio].name, NULL);
-	where[0] = '\0';
-	for (i = 0; i < nmissed; i++) {
-		const struct fl_walk_map *m = &end[missed[i]];
-		const struct fl_vma *v = &w->vmas[m->vma];
-		int k;
-
-		fl_viol_object_add(w, fl_pte_name(w, &w->mms[v->mm], m->addr));
-		fl_viol_object_add(w, v->lock_name);
-		k = snprintf(where + len, sizeof(where) - len, "%s%s:0x%llx", i ? ", " : "",
-				 w->vmas[m->vma].name, (unsigned long long)m->addr);
-
-		if (k > 0 && (size_t)k < sizeof(where) - len)
-			len += (size_t)k;
-	}
-	fl_thread_violation("walk.complete", caller,
-			    "%s walked %s at pgoff %lld and missed %s mapped at %s%s", caller,
-			    w->avs[av].repr, pgoff, w->folios[rec->folio].name, where, tail);
 }
 
 /*
@@ -812,6 +498,7 @@ void rmap_walk_anon(struct fl_world *w, struct fl_folio *folio, struct fl_rwc *r
 
 /* --- folio_referenced ------------------------------------------------------------------ */
 
+/* folio_referenced_one (v6.18/v6.19) */
 static bool folio_referenced_one(struct fl_world *w, struct fl_folio *folio, struct fl_vma *vma,
 				 long long addr, struct fl_rwc *rwc, struct fl_walkrec *rec)
 {
@@ -936,83 +623,4 @@ void try_to_unmap(struct fl_world *w, struct fl_folio *folio)
 long long fl_read_pgoff(const char *fn, struct fl_folio *folio)
 {
 	return fl_read_index(fn, folio);
-}
-
-/* --- fork ---------------------------------------------------------------------------- */
-
-/*
- * anon_vma_clone (v6.18): link @dst into every anon_vma @src is linked into, oldest
- * first (the kernel's list_for_each_entry_reverse over a list_add()ed chain; our
- * chain arrays are oldest first), each under its root's write lock, and reuse an
- * anon_vma with no VMAs and fewer than two children as @dst's own (never a root: it
- * counts its self-parent link).
- */
-static int anon_vma_clone(struct fl_world *w, struct fl_vma *dst, struct fl_vma *src)
-{
-	static const char fn[] = "anon_vma_clone";
-	int chain[FL_MAX_CHAIN], nchain = src->nchain, root = -1, i;
-
-	memcpy(chain, src->chain, sizeof(int) * (size_t)nchain);
-	for (i = 0; i < nchain; i++) {
-		int av = chain[i];
-		struct fl_anon_vma *a = &w->avs[av];
-
-		if (root != a->root) {	/* lock_anon_vma_root: once per root */
-			if (root >= 0)
-				anon_vma_unlock_write(w, fn, root);
-			root = a->root;
-			anon_vma_lock_write(w, fn, root);
-		}
-		anon_vma_chain_link(w, dst, av);
-		if (dst->anon_vma < 0 && src->anon_vma >= 0 && a->num_children < 2 &&
-		    a->num_active_vmas == 0)
-			dst->anon_vma = av;
-	}
-	if (dst->anon_vma >= 0)
-		w->avs[dst->anon_vma].num_active_vmas++;
-	if (root >= 0)
-		anon_vma_unlock_write(w, fn, root);
-	return 0;
-}
-
-static struct fl_value av_inc_thunk(void *arg)
-{
-	struct fl_av_arg *a = arg;
-	struct fl_value v = { .kind = FL_VAL_INT };
-
-	v.i = ++a->w->avs[a->av].refcount;
-	return v;
-}
-
-/*
- * anon_vma_fork (v6.18): clone the parent's chain, then (unless an anon_vma was
- * reused) a new anon_vma whose root is the parent's root, linked under it.
- */
-int anon_vma_fork(struct fl_world *w, struct fl_vma *vma, struct fl_vma *pvma)
-{
-	static const char fn[] = "anon_vma_fork";
-	struct fl_av_arg arg = { .w = w, .fn = fn };
-	int av, root;
-
-	if (pvma->anon_vma < 0)
-		return 0;
-	vma->anon_vma = -1;
-	anon_vma_clone(w, vma, pvma);
-	if (vma->anon_vma >= 0)
-		return 0;
-	av = anon_vma_alloc(w, fn);
-	if (av < 0)
-		return 0;
-	w->avs[av].num_active_vmas++;
-	w->avs[av].root = w->avs[pvma->anon_vma].root;
-	w->avs[av].parent = pvma->anon_vma;
-	root = w->avs[av].root;
-	arg.av = root;
-	fl_yield_mem(fn, "atomic", w->avs[root].n_refcount, av_inc_thunk, &arg);	/* get_anon_vma */
-	vma->anon_vma = av;
-	anon_vma_lock_write(w, fn, av);
-	anon_vma_chain_link(w, vma, av);
-	w->avs[w->avs[av].parent].num_children++;
-	anon_vma_unlock_write(w, fn, av);
-	return 0;
 }

@@ -34,34 +34,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define FL_MAX_THREADS		16	/* concurrent threads; the solo thread is extra */
+#include "fuzzlock_schema.h"
+
 #define FL_MAX_CLASSES		64	/* lockdep classes per scheduler */
 #define FL_MAX_SUBCLASSES	8	/* as lockdep's MAX_LOCKDEP_SUBCLASSES */
 #define FL_DEFAULT_MAX_STEPS	20000	/* scheduler.DEFAULT_MAX_STEPS */
 #define FL_DEFAULT_STACK	(64 * 1024)
-#define FL_MSG_LEN		1024
 
-/* Op kinds: the same numbers as fuzzlock/sched/ops.py. */
-enum fl_op_kind {
-	FL_OP_LOCK = 0,		/* blocking acquisition (mutex, spinlock, rwsem r/w) */
-	FL_OP_TRYLOCK = 1,	/* never blocks; value true/false */
-	FL_OP_UNLOCK = 2,
-	FL_OP_MEM = 3,		/* lock-free read/write/atomic: runs the thunk */
-	FL_OP_RCU_LOCK = 4,
-	FL_OP_RCU_UNLOCK = 5,
-	FL_OP_PTE_MAP = 6,	/* pte_offset_map: RCU section, no sleeping */
-	FL_OP_PTE_UNMAP = 7,
-	FL_OP_WAIT = 8,		/* sleep until a lock is free, without taking it */
-	FL_OP_MIGHT_SLEEP = 9,
-	FL_OP_NR_KINDS
-};
-
-/* Modes: ops.EXCL, ops.READ, ops.WRITE. */
-enum fl_mode {
-	FL_EXCL = 0,
-	FL_READ = 1,
-	FL_WRITE = 2,
-};
+/* enum fl_op_kind, enum fl_mode, enum fl_outcome: fuzzlock_schema.h */
 
 enum fl_lock_type {
 	FL_MUTEX,	/* sleeping one-holder lock (folio lock, mutex) */
@@ -185,12 +165,11 @@ struct fl_random {		/* choosers.RandomChooser (different generator) */
 };
 
 /*
- * choosers.PCTChooser, bit for bit (native/pct.c): the same seed, thread count,
+ * choosers.PCTChooser, bit for bit (native/choosers.c): the same seed, thread count,
  * depth and k give the same decisions as the Python chooser, whose
  * random.Random(seed) it reproduces (MT19937 and CPython's seeding, _randbelow,
  * shuffle and sample).
  */
-#define FL_PCT_MAX_DEPTH	64
 #define FL_MT_N			624
 
 struct fl_mt {			/* CPython's random.Random state */
@@ -214,7 +193,6 @@ void fl_random_init(struct fl_chooser *c, struct fl_random *r, uint64_t seed, do
  * (1 <= n <= FL_MAX_THREADS, 1 <= depth <= FL_PCT_MAX_DEPTH, 0 <= k <= FL_PCT_MAX_K).
  * choose() returns -1 (abort) for a thread id >= n, where Python raises IndexError.
  */
-#define FL_PCT_MAX_K		(1 << 24)
 int fl_pct_init(struct fl_chooser *c, struct fl_pct *p, uint64_t seed_abs, int n, int depth,
 		int k);
 /* random.Random(seed_abs) */
@@ -225,14 +203,6 @@ uint32_t fl_mt_below(struct fl_mt *r, uint32_t n);
 /* test aid (exported): @n draws of random.Random(seed_abs)._randbelow(bound) */
 int fl_debug_randbelow(unsigned long long seed_abs, unsigned int bound, unsigned int *out, int n);
 
-/* Outcomes: "finished", "step-bound", a violation id, or an internal stop. */
-enum fl_outcome {
-	FL_FINISHED = 0,
-	FL_STEP_BOUND = 1,
-	FL_VIOLATION = 2,	/* fl_sched.viol.id says which */
-	FL_ABORTED = 3,		/* the chooser asked to stop */
-	FL_ERROR = 4,		/* misuse or out of memory: fl_sched.viol.message */
-};
 
 struct fl_violation {
 	const char *id;		/* "deadlock", "lock.order", ... */
@@ -364,25 +334,8 @@ void fl_fp_lock(const struct fl_lock *lk, unsigned int rw);
 int fl_debug_flip_decision_rule(int on);
 
 /* ------------------------------------------------------------------------ */
-/* Exported to Python (fuzzlock/native.py declares argtypes/restype).        */
+/* Exported to Python (fuzzlock_schema.h; fuzzlock/native/_schema.py).       */
 
-/* Result of a run, read by ctypes (mirror: native.py _FlResult). */
-struct fl_result {
-	int outcome;			/* enum fl_outcome */
-	const char *outcome_id;
-	int steps;
-	int violation_step;		/* -1 without a violation */
-	int violation_thread;
-	const char *violation_fn;
-	const char *message;
-	const long long *decisions;
-	size_t ndecisions;
-	const int *preempted;
-	size_t npreempted;
-	const char *trace;		/* canonical trace text */
-	size_t trace_len;
-	size_t nevents;
-};
 
 void fl_sched_result(struct fl_sched *s, struct fl_result *res);
 
@@ -390,21 +343,5 @@ void fl_sched_result(struct fl_sched *s, struct fl_result *res);
 void fl_format_err(char *err, size_t errlen, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
-/*
- * Toy programs of tests/sched/toy.py (native/toy.c; the encoding is described
- * there).  fl_toy_new() returns NULL with a one-line message in @err for a
- * malformed program; the arrays in a filled fl_result stay valid until the
- * next run of the same toy or fl_toy_free().
- */
-struct fl_toy;
-
-struct fl_toy *fl_toy_new(const long long *prog, size_t len, char *err, size_t errlen);
-int fl_toy_run(struct fl_toy *toy, const long long *decisions, size_t n, int max_steps,
-	       struct fl_result *res);
-int fl_toy_run_cb(struct fl_toy *toy, long long (*choose)(void *, const int *, int, int),
-		  void *ctx, int max_steps, struct fl_result *res);
-long long fl_toy_bench(struct fl_toy *toy, long long runs, unsigned long long seed,
-		       int max_steps);
-void fl_toy_free(struct fl_toy *toy);
 
 #endif /* FUZZLOCK_SCHED_H */

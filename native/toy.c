@@ -9,7 +9,7 @@
  *	n_threads, flags, then the setup and each thread as a list:
  *	n_actions, then per action: code, a1, a2
  *
- * with the action codes below (fuzzlock/native.py TOY_CODES).  The world is
+ * with the action codes below (tests/native_toy.py TOY_CODES).  The world is
  * ToyWorld(): sleeping locks L0-L2, spinlocks S0-S2, rwsems R0-R1, int
  * variables var0-var2; thread i runs as "toy{i}" with fn "t{i}".  A non-empty
  * setup runs first with fl_sched_run_solo() as "setup", fn "t-1" (what

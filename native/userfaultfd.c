@@ -144,6 +144,7 @@ static void uffd_move_unlock(const char *fn, struct fl_vma *dvma, struct fl_vma 
 	fl_up_read(fn, &dvma->lock);
 }
 
+/* validate_move_areas (v6.18/v6.19) */
 static long long validate_move_areas(struct fl_vma *svma, struct fl_vma *dvma)
 {
 	if (svma->write != dvma->write || svma->locked != dvma->locked)
@@ -157,6 +158,7 @@ static long long validate_move_areas(struct fl_vma *svma, struct fl_vma *dvma)
 
 /* --- the PTE moves ------------------------------------------------------------------ */
 
+/* is_pte_pages_stable (v6.18/v6.19) */
 static bool is_pte_pages_stable(struct fl_world *w, struct fl_mm *mm, long long dst_addr,
 				long long src_addr, const struct fl_pte *orig_dst,
 				const struct fl_pte *orig_src)
@@ -181,6 +183,7 @@ static void ghost_move(struct fl_world *w, struct fl_mm *mm, long long src_addr,
 	fl_ghost_set(w, mm, dst_addr, v);
 }
 
+/* move_zeropage_pte (v6.18/v6.19) */
 static long long move_zeropage_pte(struct fl_world *w, struct fl_mm *mm, long long dst_addr,
 				   long long src_addr, const struct fl_pte *orig_dst,
 				   const struct fl_pte *orig_src)
@@ -653,6 +656,7 @@ static const char *move_at_name(struct fl_world *w, long long src_addr)
 	return s ? s : "move_pages_ptes@?";
 }
 
+/* move_pages (v6.18/v6.19) */
 static long long move_pages(struct fl_world *w, struct fl_mm *mm, long long dst_start,
 			    long long src_start, long long len, long long mode)
 {

@@ -1,8 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * mm/vmscan.c reclaim and mm/madvise.c COLD/PAGEOUT/DONTNEED, munmap and exit
- * (fuzzlock/model/vmscan.py), with zap_pte_range and free_swap_and_cache's
- * caller (fuzzlock/model/memory.py) and unlink_anon_vmas (fuzzlock/model/rmap.py).
+ * (fuzzlock/model/vmscan.py).
  *
  * Reclaim reaches a folio from the LRU: isolation takes a reference and clears
  * the LRU flag.  shrink_active_list calls folio_referenced(is_locked=0);
@@ -209,114 +208,6 @@ const char *shrink_folio_list(struct fl_world *w, struct fl_folio *folio,
 	return fl_shrink_names[result];
 }
 
-/*
- * zap_pte_range (v6.18/v6.19): per page-table page, under its PTL, clear each
- * PTE and drop its rmap (a swap entry: free_swap_and_cache); no folio lock, no
- * anon_vma lock; mapping stays stale.  The mappings' references go after the
- * flush.
- */
-static void zap_pte_range(struct fl_world *w, struct fl_vma *vma, long long start,
-			  long long end)
-{
-	static const char fn[] = "zap_pte_range";
-	struct fl_mm *mm = &w->mms[vma->mm];
-	long long addr = start;
-
-	while (addr < end) {
-		long long q = addr >= 0 ? addr / PTRS_PER_PTE
-					: -((-addr + PTRS_PER_PTE - 1) / PTRS_PER_PTE);
-		long long tend = (q + 1) * PTRS_PER_PTE, a;
-		int puts[PTRS_PER_PTE], nputs = 0, swaps[PTRS_PER_PTE], nswaps = 0, i;
-
-		if (tend > end)
-			tend = end;
-		if (!fl_table_find(w, mm, addr)) {	/* zap_pmd_range skips a none pmd */
-			addr = tend;
-			continue;
-		}
-		pte_offset_map_lock(w, fn, mm, addr);
-		for (a = addr; a < tend; a++) {
-			struct fl_pte p = fl_pte_get(w, mm, a);
-
-			if (p.kind == PTE_NONE)
-				continue;
-			fl_set_pte(w, mm, a, NULL);
-			if (p.kind == PTE_PRESENT && p.folio >= 0) {
-				folio_remove_rmap_pte(&w->folios[p.folio]);
-				puts[nputs++] = p.folio;
-			} else if (p.kind == PTE_SWAP) {
-				swaps[nswaps++] = p.entry;
-			}
-			fl_ghost_set(w, mm, a, 0);
-		}
-		for (i = 0; i < nswaps; i++)
-			free_swap_and_cache(w, fn, swaps[i]);
-		pte_unmap_unlock(w, fn, mm, addr);
-		for (i = 0; i < nputs; i++)
-			folio_put(w, fn, &w->folios[puts[i]], false);
-		addr = tend;
-	}
-}
-
-static void av_tree_remove(struct fl_anon_vma *a, int vma)
-{
-	int i;
-
-	for (i = 0; i < a->ntree; i++) {
-		if (a->tree[i] == vma) {
-			memmove(&a->tree[i], &a->tree[i + 1], sizeof(int) * (size_t)(a->ntree - i - 1));
-			a->ntree--;
-			return;
-		}
-	}
-}
-
-/* unlink_anon_vmas (v6.18): remove the VMA from every anon_vma tree under the root
- * write lock, newest first (the kernel's chain order, so the root goes last); anon_vmas
- * left empty are put after the lock is dropped, in the same order */
-static void unlink_anon_vmas(struct fl_world *w, struct fl_vma *vma)
-{
-	static const char fn[] = "unlink_anon_vmas";
-	int chain[FL_MAX_CHAIN], nchain = vma->nchain, emptied[FL_MAX_CHAIN], nemptied = 0;
-	int root = -1, i, k;
-
-	memcpy(chain, vma->chain, sizeof(int) * (size_t)nchain);
-	for (i = nchain - 1; i >= 0; i--) {
-		int av = chain[i];
-		struct fl_anon_vma *a = &w->avs[av];
-
-		if (root != a->root) {
-			if (root >= 0)
-				anon_vma_unlock_write(w, fn, root);
-			root = a->root;
-			anon_vma_lock_write(w, fn, root);
-		}
-		av_tree_remove(a, vma->id);
-		if (!a->ntree) {
-			w->avs[a->parent].num_children--;
-			emptied[nemptied++] = av;
-			continue;
-		}
-		for (k = 0; k < vma->nchain; k++) {
-			if (vma->chain[k] == av) {
-				memmove(&vma->chain[k], &vma->chain[k + 1],
-					sizeof(int) * (size_t)(vma->nchain - k - 1));
-				vma->nchain--;
-				break;
-			}
-		}
-	}
-	if (vma->anon_vma >= 0) {
-		w->avs[vma->anon_vma].num_active_vmas--;
-		vma->anon_vma = -1;
-	}
-	if (root >= 0)
-		anon_vma_unlock_write(w, fn, root);
-	vma->nchain = 0;
-	for (i = 0; i < nemptied; i++)
-		put_anon_vma(w, fn, emptied[i]);
-}
-
 /* unmap_vmas, then free_pgtables -> unlink_anon_vmas (knob unmap.zap_before_unlink) */
 static void remove_vmas(struct fl_world *w, const int *vmas, int n)
 {
@@ -379,6 +270,7 @@ long long do_munmap(struct fl_world *w, struct fl_mm *mm, long long start, long 
 	return unmap_vmas_of(w, mm, start, npages, false);
 }
 
+/* exit_mmap (v6.18/v6.19) */
 long long exit_mmap(struct fl_world *w, struct fl_mm *mm)
 {
 	return unmap_vmas_of(w, mm, 0, 0, true);

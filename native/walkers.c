@@ -56,7 +56,7 @@ static bool clear_young_one(struct fl_world *w, struct fl_folio *folio, struct f
 	return true;
 }
 
-/* damon_folio_young_one: report an accessed PTE, stop at the first */
+/* damon_folio_young_one (v6.18/v6.19): report an accessed PTE, stop at the first */
 static bool young_one(struct fl_world *w, struct fl_folio *folio, struct fl_vma *vma,
 		      long long addr, struct fl_rwc *rwc, struct fl_walkrec *rec)
 {
@@ -92,6 +92,10 @@ static void locked_walk(struct fl_world *w, const char *fn, struct fl_folio *fol
 		folio_unlock(fn, folio);
 }
 
+/*
+ * page_idle_bitmap_write -> page_idle_clear_pte_refs (v6.18: no folio lock for
+ * anon; v6.19: trylock, skip on failure)
+ */
 long long page_idle_clear_pte_refs(struct fl_world *w, struct fl_folio *folio)
 {
 	static const char fn[] = "page_idle_clear_pte_refs";
@@ -104,6 +108,7 @@ long long page_idle_clear_pte_refs(struct fl_world *w, struct fl_folio *folio)
 	return rwc.referenced;
 }
 
+/* damon_folio_mkold (v6.18: no folio lock for anon; v6.19: trylock) */
 long long damon_folio_mkold(struct fl_world *w, struct fl_folio *folio)
 {
 	static const char fn[] = "damon_folio_mkold";
@@ -116,6 +121,10 @@ long long damon_folio_mkold(struct fl_world *w, struct fl_folio *folio)
 	return rwc.referenced;
 }
 
+/*
+ * damon_folio_young (v6.18: no folio lock for anon; v6.19: trylock, and a
+ * failed trylock reports "not accessed")
+ */
 bool damon_folio_young(struct fl_world *w, struct fl_folio *folio)
 {
 	static const char fn[] = "damon_folio_young";

@@ -50,39 +50,7 @@
 #define FL_SEGV		1000
 #define FL_UFFD_MISSING	1001
 
-/* knobs used by the slice (fuzzlock/protocol.py); the Python side encodes them */
-enum fl_knob {
-	K_MOVE_ANON_VMA_LOCK,
-	K_MOVE_LOCK_ORDER_AV_FIRST,	/* move.lock_order == anon-vma-first */
-	K_MOVE_CHECK_EXCLUSIVE,
-	K_MOVE_RECHECK_DST,
-	K_MOVE_RECHECK_SRC,
-	K_MOVE_PIN_FIRST,
-	K_MOVE_UNMAP_BEFORE_SLEEP,
-	K_MOVE_BATCH_SAME_AV,
-	K_MOVE_RESET_ERR,
-	K_COW_REUSE_TRYLOCK,		/* cow.reuse_lock == trylock */
-	K_FREE_HANDSHAKE,
-	K_WALKS_HOLD_FOLIO_LOCK,	/* rmap.walks_hold_folio_lock() */
-	K_REF_ACTIVE_LOCK,		/* walk.referenced_active_lock: FL_WALK_LOCK_* */
-	K_PAGE_IDLE_LOCK,		/* walk.page_idle_lock != none */
-	K_DAMON_LOCK,			/* walk.damon_lock != none */
-	K_MF_LOCK,			/* walk.memory_failure_lock == lock */
-	K_RECHECK_MAPPING,		/* walk.recheck_mapping */
-	K_CHECK_MAPPED,			/* walk.check_mapped_after_lock */
-	K_TRYLOCK_FAIL_RESULT,		/* walk.trylock_fail_result (0 or 1) */
-	K_ZAP_BEFORE_UNLINK,		/* unmap.zap_before_unlink */
-	K_FORK_CLEAR_EXCL,		/* fork.clear_exclusive */
-	K_FORK_LINK_FIRST,		/* fork.link_before_copy */
-	K_RECLAIM_UNMAP_TRYLOCK,	/* reclaim.unmap_lock == trylock */
-	K_MOVE_SWAP_MOVES_RMAP,		/* move.swap_moves_rmap */
-	K_NR
-};
-
-/* walk.referenced_active_lock values */
-#define FL_WALK_LOCK_NONE	0
-#define FL_WALK_LOCK_TRYLOCK	1
-#define FL_WALK_LOCK_LOCK	2
+/* enum fl_knob (the knob slots) and their FL_WALK_LOCK_* codes: fuzzlock_schema.h */
 
 /* most present mappings one walk record tracks */
 #define FL_MAX_WALK_MAPS	64
@@ -269,6 +237,16 @@ struct fl_world {
 };
 
 void fl_world_init(struct fl_world *w, struct fl_sched *s);
+
+/*
+ * rmap.walks_hold_folio_lock (mm/rmap.c, v6.19): does this protocol promise that
+ * every anon rmap walk holds the folio lock (v6.19, patch 1)?
+ */
+static inline bool fl_walks_hold_folio_lock(const struct fl_world *w)
+{
+	return w->knob[K_REF_ACTIVE_LOCK] != FL_WALK_LOCK_NONE && w->knob[K_PAGE_IDLE_LOCK] &&
+	       w->knob[K_DAMON_LOCK] && w->knob[K_MF_LOCK];
+}
 void fl_world_reset(struct fl_world *w);
 
 /* the running thread's slot (lock owner ids), and its tid (-1 for the setup) */

@@ -1,7 +1,7 @@
 """C batch and native hunt throughput of two or more builds of the C library, in one run.
 
 How the cost of the per-run trace hash was measured (the text of every run of a C batch is
-formatted and hashed for the distinct-traces count; see native/sched.c fl_sched_trace).
+formatted and hashed for the distinct-traces count; see native/trace.c fl_sched_trace).
 Each ``--lib NAME=WHAT`` is a build of ``libfuzzlock_native.so``: WHAT is the path of a
 built library, or a git revision whose ``native/`` is compiled here with CMake's flags for
 the library (``cc -std=c11 -O2 -DNDEBUG -fPIC -shared``), so that every revision is built
@@ -61,7 +61,9 @@ def build(rev: str, into: Path) -> Path:
 
 
 def bench_batches(libs: list[tuple[str, str]], args: argparse.Namespace) -> dict[str, Any]:
-    from fuzzlock import bench, native, native_hunt, protocol
+    from fuzzlock import bench, native, protocol
+    from fuzzlock.native import _schema as native_schema
+    from fuzzlock.native import hunt as native_hunt
     from fuzzlock.search.random import RANDOM_PREEMPTS
 
     proto = bench.hunt_protocol(protocol.get(args.protocol))
@@ -69,17 +71,7 @@ def bench_batches(libs: list[tuple[str, str]], args: argparse.Namespace) -> dict
     loaded = []
     for _name, path in libs:
         lib = ctypes.CDLL(path)  # RTLD_LOCAL: each library keeps its own symbols
-        native._declare_model(lib)
-        lib.fl_model_hunt.argtypes = [
-            ctypes.c_void_p,
-            ctypes.POINTER(native_hunt._HuntArgs),
-            ctypes.POINTER(ctypes.c_ulonglong),
-            ctypes.POINTER(ctypes.c_int),
-            ctypes.c_size_t,
-            ctypes.POINTER(native_hunt._HuntOut),
-            ctypes.POINTER(native._FlResult),
-        ]
-        lib.fl_model_hunt.restype = ctypes.c_int
+        native_schema.declare(lib, native_schema.LIBRARY_GROUPS["native"])
         loaded.append(lib)
     models = []
     for sc in scs:
@@ -97,7 +89,7 @@ def bench_batches(libs: list[tuple[str, str]], args: argparse.Namespace) -> dict
     compared = 0
     for rnd in range(args.rounds):
         for i, (sc, ms) in enumerate(models):
-            a = native_hunt._HuntArgs()
+            a = native_schema.HuntArgs()
             a.seed = rnd * 1_000_003 + i
             a.strategy = native_hunt.STRATEGY_RANDOM
             a.runs = args.runs
@@ -109,7 +101,7 @@ def bench_batches(libs: list[tuple[str, str]], args: argparse.Namespace) -> dict
             ref: tuple[int, int, list[int]] | None = None
             start = (rnd + i) % len(libs)
             for j in list(range(start, len(libs))) + list(range(start)):
-                out, res = native_hunt._HuntOut(), native._FlResult()
+                out, res = native_schema.HuntOut(), native_schema.FlResult()
                 t0 = time.thread_time_ns()
                 loaded[j].fl_model_hunt(
                     ms[j],

@@ -15,6 +15,7 @@ import argparse
 import random
 
 from fuzzlock import campaign, corpus, model, protocol, scenarios
+from fuzzlock.corpus import store
 from fuzzlock.sched import RandomChooser
 
 FIX = {"move.reset_err_on_retry": True}
@@ -22,7 +23,7 @@ FIX = {"move.reset_err_on_retry": True}
 
 def save(out: str, res: campaign.HuntResult, note: str) -> None:
     res.entry.note = note
-    path = corpus.write_entry(out, res.entry)
+    path = store.write_entry(out, res.entry)
     print(f"  saved {path}")
 
 
@@ -72,7 +73,7 @@ def main() -> None:
             e = corpus.entry_from_run(
                 sc, proto, r, strategy="random", note=f"clean {fam} regression"
             )
-            print(f"  saved {corpus.write_entry(args.out, e)}")
+            print(f"  saved {store.write_entry(args.out, e)}")
     if never:
         print("never caught within the budget:")
         for n in never:

@@ -18,8 +18,6 @@ def native_model_missing() -> str | None:
 
     if not native.native_available():
         return f"C model unavailable: {native.unavailable_reason()}"
-    if not hasattr(native.load_library(), "fl_model_new"):
-        return f"C model unavailable: {native.library_path()} has no fl_model_new (stale build: pip install -e .)"
     return None
 
 

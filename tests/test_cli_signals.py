@@ -21,6 +21,7 @@ import pytest
 
 from fuzzlock import corpus
 from fuzzlock.cli import main
+from fuzzlock.corpus import replaying
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals and ptys")
 
@@ -168,7 +169,7 @@ def test_sigint_during_minimization_prints_and_saves_the_best_entry_so_far(
     e = corpus.load_entry(path)
     assert e.expect == "folio.exclusive" and e.minimized is False
     assert "minimization cut short" in e.note
-    assert corpus.replay(e, backend="python").ok
+    assert replaying.replay(e, backend="python").ok
 
 
 def test_hunt_help_names_the_exit_statuses_of_a_signal(

@@ -14,7 +14,7 @@ import pytest
 
 import fuzzlock
 from fuzzlock import corpus, model, protocol, scenario
-from fuzzlock.corpus import CorpusError, Entry
+from fuzzlock.corpus import CorpusError, Entry, replaying, store
 from fuzzlock.sched import RandomChooser
 from tests.native_required import require_native_model
 
@@ -71,7 +71,7 @@ def _fresh(e: Entry) -> Entry:
 
 
 def test_clean_entry_round_trips_and_replays(tmp_path: Path, clean: Entry) -> None:
-    path = corpus.write_entry(tmp_path, clean)
+    path = store.write_entry(tmp_path, clean)
     assert path == tmp_path / "v6.19" / f"{corpus.entry_digest(clean)}.json"
     text = path.read_text()
     assert text == json.dumps(json.loads(text), sort_keys=True, indent=1) + "\n"
@@ -80,7 +80,7 @@ def test_clean_entry_round_trips_and_replays(tmp_path: Path, clean: Entry) -> No
     assert loaded.expect == "clean" and loaded.schema == 1
     assert loaded.fuzzlock_version == fuzzlock.__version__
     assert loaded.model_hash == corpus.model_hash()
-    r = corpus.replay(loaded)
+    r = replaying.replay(loaded)
     assert r.ok and r.outcome == "finished" and r.expected == "clean"
     assert r.digest_matches and not r.model_hash_changed
     assert r.message == "reproduced clean"
@@ -90,19 +90,19 @@ def test_violating_entry_round_trips_and_replays(tmp_path: Path, violating: Entr
     assert violating.expect == "walk.complete"
     assert violating.decisions and violating.decisions[-1] != 0  # trimmed
     assert violating.found_by["strategy"] == "random" and violating.found_by["seed"] is not None
-    path = corpus.write_entry(tmp_path, violating)
+    path = store.write_entry(tmp_path, violating)
     assert path.parent.name == "patch2-only"
     loaded = corpus.load_entry(path)
     assert loaded == violating
-    r = corpus.replay(loaded)
+    r = replaying.replay(loaded)
     assert r.ok and r.outcome == "walk.complete" and r.digest_matches
     assert r.digest == violating.trace_digest
 
 
 def test_write_same_entry_twice_does_nothing(tmp_path: Path, clean: Entry) -> None:
-    p1 = corpus.write_entry(tmp_path, clean)
+    p1 = store.write_entry(tmp_path, clean)
     st = p1.stat()
-    p2 = corpus.write_entry(tmp_path, _fresh(clean))
+    p2 = store.write_entry(tmp_path, _fresh(clean))
     assert p1 == p2
     assert p2.stat().st_ino == st.st_ino and p2.stat().st_mtime_ns == st.st_mtime_ns
     assert sorted(x.name for x in p1.parent.iterdir()) == [p1.name]
@@ -169,10 +169,10 @@ def test_saving_another_scenario_with_the_same_trace_keeps_the_curated_entry(
     threads have other names) replaced the curated file and its note."""
     curated = _fresh(violating)
     curated.note = "kernel finding: curated, hand-written note"
-    p1 = corpus.write_entry(tmp_path, curated)
+    p1 = store.write_entry(tmp_path, curated)
     found = _renamed_threads(violating)
     assert found.trace_digest == curated.trace_digest
-    saved = corpus.save_entry(tmp_path, found)
+    saved = store.save_entry(tmp_path, found)
     assert saved.written and saved.path != p1 and saved.kept == ()
     assert corpus.load_entry(p1) == curated
     assert corpus.load_entry(saved.path) == found
@@ -184,14 +184,14 @@ def test_saving_an_identical_entry_keeps_the_existing_file_and_says_so(
 ) -> None:
     curated = _fresh(clean)
     curated.note = "hand-written note"
-    path = corpus.write_entry(tmp_path, curated)
+    path = store.write_entry(tmp_path, curated)
     st = path.stat()
-    again = corpus.save_entry(tmp_path, clean)  # same entry, another note
+    again = store.save_entry(tmp_path, clean)  # same entry, another note
     assert again.path == path and not again.written and again.kept == ()
     assert again.message == f"already in the corpus: {path}"
     assert corpus.load_entry(path).note == "hand-written note"
     assert path.stat().st_mtime_ns == st.st_mtime_ns
-    assert corpus.write_entry(tmp_path, clean) == path
+    assert store.write_entry(tmp_path, clean) == path
     assert sorted(x.name for x in path.parent.iterdir()) == [path.name]
 
 
@@ -199,7 +199,7 @@ def test_saving_an_identical_entry_keeps_the_existing_file_and_says_so(
 def test_a_different_file_under_the_name_is_kept_and_the_entry_saved_next_to_it(
     tmp_path: Path, clean: Entry, violating: Entry, occupant: str
 ) -> None:
-    path = corpus.entry_path(tmp_path, clean)
+    path = store.entry_path(tmp_path, clean)
     path.parent.mkdir(parents=True)
     if occupant == "other entry":  # e.g. hand-edited without renaming
         edited = _fresh(clean)
@@ -210,13 +210,13 @@ def test_a_different_file_under_the_name_is_kept_and_the_entry_saved_next_to_it(
     else:
         path.mkdir()
     before = path.read_bytes() if path.is_file() else None
-    saved = corpus.save_entry(tmp_path, clean)
+    saved = store.save_entry(tmp_path, clean)
     assert saved.written and saved.kept == (path,)
     assert saved.path == path.with_name(f"{corpus.entry_digest(clean)}-2.json")
     assert corpus.load_entry(saved.path) == clean
     assert (path.read_bytes() if path.is_file() else None) == before
     assert "kept" in saved.message and str(path) in saved.message and "\n" not in saved.message
-    assert corpus.save_entry(tmp_path, clean).path == saved.path  # now already there
+    assert store.save_entry(tmp_path, clean).path == saved.path  # now already there
 
 
 def _no_temp_files(root: Path) -> None:
@@ -233,7 +233,7 @@ def test_save_failures_are_one_line_corpus_write_errors(
     (proto_file / "v6.19").write_text("")
     for root, text in ((a_file, "Not a directory"), (proto_file, "not a directory")):
         with pytest.raises(corpus.CorpusWriteError) as ei:
-            corpus.save_entry(root, clean)
+            store.save_entry(root, clean)
         msg = str(ei.value)
         assert "\n" not in msg and "cannot save the entry" in msg and text in msg, msg
         assert isinstance(ei.value, CorpusError)  # callers catching CorpusError see it
@@ -254,10 +254,10 @@ def test_save_failures_are_one_line_corpus_write_errors(
         with monkeypatch.context() as m:
             m.setattr(target, fake)
             with pytest.raises(corpus.CorpusWriteError, match=text):
-                corpus.save_entry(tmp_path / "c", clean)
+                store.save_entry(tmp_path / "c", clean)
         _no_temp_files(tmp_path / "c")
         assert list((tmp_path / "c").rglob("*.json")) == []
-    assert corpus.save_entry(tmp_path / "c", clean).written
+    assert store.save_entry(tmp_path / "c", clean).written
 
 
 def test_save_works_without_hard_links(
@@ -267,11 +267,11 @@ def test_save_works_without_hard_links(
         raise PermissionError(1, "Operation not permitted")
 
     monkeypatch.setattr(os, "link", no_links)
-    p = corpus.write_entry(tmp_path, clean)
+    p = store.write_entry(tmp_path, clean)
     assert corpus.load_entry(p) == clean
-    assert not corpus.save_entry(tmp_path, clean).written
+    assert not store.save_entry(tmp_path, clean).written
     other = _renamed_threads(clean)
-    assert corpus.save_entry(tmp_path, other).written
+    assert store.save_entry(tmp_path, other).written
     assert corpus.load_entry(p) == clean
     _no_temp_files(tmp_path)
 
@@ -282,11 +282,11 @@ def test_protocol_dir_is_filesystem_safe(tmp_path: Path, clean: Entry) -> None:
     assert corpus.protocol_dir("a/b c:d\\e") == "a_b_c_d_e"
     e = _fresh(clean)
     e.protocol = p
-    path = corpus.write_entry(tmp_path, e)
+    path = store.write_entry(tmp_path, e)
     assert path.parent == tmp_path / "v6.19+walk.referenced_active_lock=none"
     assert corpus.load_entry(path).protocol == p
     e.trace_digest = "../../escape"  # not part of the file name
-    assert corpus.write_entry(tmp_path, e).parent == path.parent
+    assert store.write_entry(tmp_path, e).parent == path.parent
 
 
 def test_make_entry_takes_explicit_decisions(violating: Entry) -> None:
@@ -314,16 +314,16 @@ def test_step_bound_run_is_not_an_entry() -> None:
 def test_replay_fails_when_expect_does_not_reproduce(clean: Entry, violating: Entry) -> None:
     e = _fresh(violating)
     e.expect = "clean"
-    r = corpus.replay(e)
+    r = replaying.replay(e)
     assert not r.ok and r.outcome == "walk.complete" and r.expected == "clean"
     assert r.message.startswith("expected clean, got walk.complete (walk.complete: ")
     assert "\n" not in r.message
     e = _fresh(clean)
     e.expect = "walk.complete"
-    r = corpus.replay(e)
+    r = replaying.replay(e)
     assert not r.ok and r.message == "expected walk.complete, got clean"
     e.expect = "rmap.reachable"
-    assert not corpus.replay(e).ok
+    assert not replaying.replay(e).ok
 
 
 def test_a_changed_model_hash_alone_is_not_worth_a_word(violating: Entry) -> None:
@@ -332,7 +332,7 @@ def test_a_changed_model_hash_alone_is_not_worth_a_word(violating: Entry) -> Non
     entry's trace does.  Only a changed trace is worth saying (and fails)."""
     e = _fresh(violating)
     e.model_hash = "0123456789abcdef"
-    r = corpus.replay(e)
+    r = replaying.replay(e)
     assert r.ok and r.model_hash_changed and r.digest_matches
     assert r.message == "reproduced walk.complete"
 
@@ -340,39 +340,39 @@ def test_a_changed_model_hash_alone_is_not_worth_a_word(violating: Entry) -> Non
 def test_a_changed_trace_digest_fails_the_replay(violating: Entry) -> None:
     e = _fresh(violating)
     e.trace_digest = "ab" * 32
-    r = corpus.replay(e)
+    r = replaying.replay(e)
     assert not r.ok and r.reproduced and not r.digest_matches
     assert r.message == (
         f"reproduced walk.complete but the trace changed (recorded {'ab' * 6}, "
         f"now {violating.trace_digest[:12]})"
     )
     e.model_hash = "0123456789abcdef"  # then the model change is the likely reason: say so
-    r = corpus.replay(e)
+    r = replaying.replay(e)
     assert not r.ok and "model_hash 0123456789abcdef -> " in r.message and "\n" not in r.message
 
 
 @pytest.mark.native
 def test_native_backend_replays_a_clean_entry(clean: Entry) -> None:
     require_native_model()
-    native = corpus.replay(clean, backend="native")
+    native = replaying.replay(clean, backend="native")
     assert native.ok or not native.applicable, native.message
 
 
 def test_backends_plug_in(monkeypatch: pytest.MonkeyPatch, clean: Entry) -> None:
     with pytest.raises(ValueError, match="unknown backend 'nope'"):
-        corpus.replay(clean, backend="nope")
+        replaying.replay(clean, backend="nope")
     from fuzzlock import backends
 
     seen: list[Entry] = []
 
     class Fake:
-        def replay(self, entry: Entry) -> corpus.BackendRun:
+        def replay(self, entry: Entry) -> replaying.BackendRun:
             seen.append(entry)
-            return corpus.BackendRun("finished", entry.trace_digest)
+            return replaying.BackendRun("finished", entry.trace_digest)
 
     monkeypatch.setitem(backends._REGISTRY, "fake", Fake())  # type: ignore[arg-type]
     monkeypatch.delitem(backends._INSTANCES, "fake", raising=False)
-    r = corpus.replay(clean, backend="fake")
+    r = replaying.replay(clean, backend="fake")
     assert r.ok and seen == [clean]
 
 
@@ -385,7 +385,7 @@ def test_setup_error_is_a_failed_replay_not_a_crash(clean: Entry) -> None:
     )
     e = _fresh(clean)
     e.scenario = bad
-    r = corpus.replay(e)
+    r = replaying.replay(e)
     assert not r.ok and r.outcome == "setup-error" and "nothing mapped" in r.message
 
 
@@ -529,8 +529,8 @@ def test_iter_entries_continues_past_bad_files(
     tmp_path: Path, clean: Entry, violating: Entry
 ) -> None:
     root = tmp_path / "corpora"
-    good1 = corpus.write_entry(root, clean)
-    good2 = corpus.write_entry(root, violating)
+    good1 = store.write_entry(root, clean)
+    good2 = store.write_entry(root, violating)
     (root / "v6.19" / "0-bad.json").write_text("{")
     (root / "v6.19" / "zz-bad.json").write_text(json.dumps({**clean.to_json(), "decisions": [-1]}))
     (root / "deep" / "er").mkdir(parents=True)
@@ -563,7 +563,7 @@ def _copy_sources(dst: Path, with_native: bool) -> Path:
         (out / sub).mkdir(parents=True)
         for f in (pkg / sub).glob("*.py"):
             shutil.copy(f, out / sub / f.name)
-    for name in ("protocol.py", "invariants.py", "scenario.py", "trace.py", "cli.py"):
+    for name in ("protocol.py", "invariants.py", "scenario.py", "trace.py", "argtypes.py"):
         shutil.copy(pkg / name, out / name)
     if with_native:
         shutil.copytree(pkg.parent / "native", dst / "native")
@@ -581,7 +581,7 @@ def test_model_hash_covers_model_and_native_sources(
     pkg = _copy_sources(tmp_path / "src", with_native=True)
     monkeypatch.setattr(importlib.resources, "files", lambda name: pkg)
     assert uncached() == live  # a plain directory hashes like the editable install
-    (pkg / "cli.py").write_text("# not part of the model hash\n")
+    (pkg / "argtypes.py").write_text("# not part of the model hash\n")
     assert uncached() == live
     (pkg / "scenario.py").write_text("# scenario semantics are part of it\n")
     assert uncached() != live
@@ -609,11 +609,11 @@ def _writer(root: str, proc: int, template: dict[str, Any], barrier: Any) -> Non
     shared = corpus.entry_from_json(template, "shared")
     mine = [corpus.entry_from_json(_mine(template, proc, i), "mine") for i in range(25)]
     barrier.wait()
-    corpus.write_entry(root, shared)
+    store.write_entry(root, shared)
     for i, e in enumerate(mine):
-        corpus.write_entry(root, e)
+        store.write_entry(root, e)
         if i == 12:
-            corpus.write_entry(root, shared)
+            store.write_entry(root, shared)
 
 
 def test_concurrent_writers_lose_nothing(tmp_path: Path, clean: Entry) -> None:
@@ -702,7 +702,7 @@ def test_replay_reports_out_of_range_integers_in_one_line_and_replays_the_others
     if backend not in _backends():
         pytest.skip("the C model is not built (native backend)")
     root = tmp_path / "corpora"
-    good = corpus.write_entry(root, clean)
+    good = store.write_entry(root, clean)
     bad_dir = root / "v6.19"
     (bad_dir / "a-decisions.json").write_text(
         json.dumps({**clean.to_json(), "decisions": [10**30]})
@@ -729,7 +729,7 @@ def test_replay_fails_a_changed_trace_and_re_record_accepts_it(
     edited.trace_digest = "ab" * 32
     edited.model_hash = "0123456789abcdef"
     edited.note = "curated"
-    path = corpus.write_entry(tmp_path, edited)
+    path = store.write_entry(tmp_path, edited)
     for backend in _backends():
         status, out, err = _cli(capsys, "replay", "--backend", backend, str(path))
         assert status == 1 and err == []
@@ -763,7 +763,7 @@ def test_re_record_never_changes_what_an_entry_expects(
     wrong = _fresh(violating)
     wrong.expect = "clean"
     wrong.trace_digest = "ab" * 32
-    path = corpus.write_entry(tmp_path, wrong)
+    path = store.write_entry(tmp_path, wrong)
     text = path.read_text()
     status, out, err = _cli(capsys, "replay", "--re-record", "--json", str(path))
     assert status == 1 and err == []
@@ -772,7 +772,7 @@ def test_re_record_never_changes_what_an_entry_expects(
     assert d["ok"] is False and d["re_recorded"] == [] and d["outcome"] == "walk.complete"
     assert path.read_text() == text
     with pytest.raises(ValueError, match="does not reproduce"):
-        corpus.rerecord(path, wrong, corpus.replay(wrong))
+        replaying.rerecord(path, wrong, replaying.replay(wrong))
 
 
 def test_show_exits_1_when_the_entry_no_longer_reproduces(
@@ -781,7 +781,7 @@ def test_show_exits_1_when_the_entry_no_longer_reproduces(
     """`show` on an entry that no longer reproduces printed the run ("clean") with exit 0."""
     stale = _fresh(violating)
     stale.expect = "rmap.reachable"
-    path = corpus.write_entry(tmp_path, stale)
+    path = store.write_entry(tmp_path, stale)
     status, out, err = _cli(capsys, "show", str(path))
     assert status == 1 and out  # the report of what happens now is still shown
     assert err == [
@@ -790,7 +790,7 @@ def test_show_exits_1_when_the_entry_no_longer_reproduces(
     ]
     gone = _fresh(clean)
     gone.expect = "walk.complete"
-    path = corpus.write_entry(tmp_path, gone)
+    path = store.write_entry(tmp_path, gone)
     html = tmp_path / "t.html"
     status, out, err = _cli(capsys, "show", str(path), "--html", str(html))
     assert status == 1 and out == [f"wrote {html}"] and html.exists()
@@ -799,10 +799,10 @@ def test_show_exits_1_when_the_entry_no_longer_reproduces(
     ]
     traced = _fresh(violating)
     traced.trace_digest = "ab" * 32
-    path = corpus.write_entry(tmp_path, traced)
+    path = store.write_entry(tmp_path, traced)
     status, _, err = _cli(capsys, "show", str(path))
     assert status == 1 and len(err) == 1 and "replays with another trace" in err[0]
-    path = corpus.write_entry(tmp_path / "fresh", violating)
+    path = store.write_entry(tmp_path / "fresh", violating)
     status, out, err = _cli(capsys, "show", str(path))
     assert status == 0 and err == [] and any("walk.complete" in ln for ln in out)
 
@@ -810,7 +810,7 @@ def test_show_exits_1_when_the_entry_no_longer_reproduces(
 def test_show_html_into_a_directory_is_one_line(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], violating: Entry
 ) -> None:
-    path = corpus.write_entry(tmp_path, violating)
+    path = store.write_entry(tmp_path, violating)
     for out_path in (tmp_path, tmp_path / "missing" / "t.html"):
         status, out, err = _cli(capsys, "show", str(path), "--html", str(out_path))
         assert status == 2 and out == []

@@ -29,7 +29,7 @@ from typing import Any
 import pytest
 
 from fuzzlock import backends, cli
-from fuzzlock.invariants import INVARIANTS
+from fuzzlock.schema import INVARIANTS
 
 ROOT = Path(__file__).resolve().parents[1]
 CASES = 10_000

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from fuzzlock import backends, campaign, detection, protocol
+from fuzzlock.detection import command, runner, table
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
@@ -51,7 +52,7 @@ def test_settings_are_every_single_knob_value_off_each_base_plus_named_rows() ->
 
 
 def test_median_counts_a_miss_as_infinity() -> None:
-    m = detection._median
+    m = table._median
     assert m([1.0, 2.0, math.inf]) == 2.0
     assert m([1.0, math.inf, math.inf]) == math.inf
     assert m([1.0, 3.0]) == 2.0
@@ -59,8 +60,8 @@ def test_median_counts_a_miss_as_infinity() -> None:
     assert math.isnan(m([]))
 
 
-def _cell(times: list[float | None]) -> detection.Cell:
-    c = detection.Cell("random")
+def _cell(times: list[float | None]) -> table.Cell:
+    c = table.Cell("random")
     for seed, t in enumerate(times, 1):
         caught = t is not None
         c.runs.append(
@@ -79,11 +80,11 @@ def test_cell_median_is_honest_about_misses() -> None:
     c = _cell([0.5, None, 0.1, None, 0.3])
     assert c.caught == 3 and c.median_seconds == 0.5 and c.median_schedules == 50
     assert c.median_seconds_of_caught == 0.3
-    assert detection._fmt_cell(c) == "3/5 0.50 s (50)"
+    assert table._fmt_cell(c) == "3/5 0.50 s (50)"
     c = _cell([0.5, None, None, None, 0.3])
     assert math.isinf(c.median_seconds)
-    assert detection._fmt_cell(c) == "2/5 - (0.40 s)"
-    assert detection._fmt_cell(_cell([None, None])) == "0/2"
+    assert table._fmt_cell(c) == "2/5 - (0.40 s)"
+    assert table._fmt_cell(_cell([None, None])) == "0/2"
 
 
 def test_quick_json_catches_patch2_only_and_the_control_row_is_clean(tmp_path: Path) -> None:
@@ -187,15 +188,15 @@ def test_exhaustive_is_offered_exactly_when_the_campaign_has_it() -> None:
 def test_criterion_is_undecided_below_the_criterion_budget_and_fails_above_it() -> None:
     s = next(x for x in detection.settings() if x.label == "patch2-only")
 
-    def det(times: list[float | None], max_seconds: float) -> detection.Detection:
+    def det(times: list[float | None], max_seconds: float) -> table.Detection:
         cells: dict[str, Any] = {
             "hypothesis": _cell(times),
             "random": _cell([0.1, 0.1, 0.1]),
         }
         for c in cells.values():
             c.strategy = "x"
-        return detection.Detection(
-            [detection.Row(s, cells)],
+        return table.Detection(
+            [table.Row(s, cells)],
             ("hypothesis", "random"),
             3,
             "native",
@@ -232,7 +233,7 @@ def test_main_reports_a_control_row_that_is_not_clean(monkeypatch: pytest.Monkey
             "first_seconds": 0.01,
         }
 
-    monkeypatch.setattr(detection, "run_task", fake_run_task)
+    monkeypatch.setattr(runner, "run_task", fake_run_task)
     args = SimpleNamespace(
         setting=["v6.19 (control)"],
         strategy=["random"],
@@ -248,15 +249,15 @@ def test_main_reports_a_control_row_that_is_not_clean(monkeypatch: pytest.Monkey
         corpus="corpora",
         from_json=None,
     )
-    assert detection.main(args) == 1
+    assert command.main(args) == 1
 
 
-def _row(label: str, invariant: str | None) -> detection.Row:
+def _row(label: str, invariant: str | None) -> table.Row:
     s = next(x for x in detection.settings() if x.label == label)
     c = _cell([0.5] if invariant else [None])
     for r in c.runs:
         r["invariant"] = invariant
-    return detection.Row(s, {"random": c})
+    return table.Row(s, {"random": c})
 
 
 def test_rows_are_judged_against_the_recorded_kernel_findings_and_the_control_row() -> None:
@@ -270,7 +271,7 @@ def test_rows_are_judged_against_the_recorded_kernel_findings_and_the_control_ro
         _row("v6.18 anon_vma.free_handshake=false", "uaf"),
         _row("v6.19 walk.damon_lock=none", "walk.complete"),
     ]
-    detection.attach_baselines(rows, "corpora")
+    runner.attach_baselines(rows, "corpora")
     assert [r.status for r in rows] == [
         "known finding",
         "ok",
@@ -280,17 +281,17 @@ def test_rows_are_judged_against_the_recorded_kernel_findings_and_the_control_ro
     ]
     assert "walk.complete" in rows[0].known
     rows[1] = _row("v6.19 (control)", "walk.complete")
-    detection.attach_baselines(rows, "corpora")
+    runner.attach_baselines(rows, "corpora")
     assert rows[1].status == "FAIL"
 
 
-def _row_n(label: str, invariant: str, violating: int, runs: int) -> detection.Row:
+def _row_n(label: str, invariant: str, violating: int, runs: int) -> table.Row:
     s = next(x for x in detection.settings() if x.label == label)
     c = _cell([0.5] * violating + [None] * (runs - violating))
     for r in c.runs:
         if r["verdict"] == "violation":
             r["invariant"] = invariant
-    return detection.Row(s, {"random": c})
+    return table.Row(s, {"random": c})
 
 
 def test_a_row_with_the_controls_symptom_but_far_more_often_is_caught() -> None:
@@ -301,7 +302,7 @@ def test_a_row_with_the_controls_symptom_but_far_more_often_is_caught() -> None:
     control = _row_n("v6.18 (control)", "walk.complete", 1, 15)
     often = _row_n("v6.18 walk.recheck_mapping=false", "walk.complete", 15, 15)
     rarely = _row_n("v6.18 walk.damon_lock=trylock", "walk.complete", 2, 15)
-    detection.attach_baselines([control, often, rarely], "corpora")
+    runner.attach_baselines([control, often, rarely], "corpora")
     assert control.status == "known finding"
     assert often.baseline_rate == (1, 15)
     assert often.status == "caught"
@@ -310,19 +311,19 @@ def test_a_row_with_the_controls_symptom_but_far_more_often_is_caught() -> None:
 
 def test_fisher_greater_matches_hand_computed_values() -> None:
     # one hit in one run against none in one run: half of the tables are as extreme
-    assert detection.fisher_greater((1, 1), (0, 1)) == 0.5
+    assert table.fisher_greater((1, 1), (0, 1)) == 0.5
     # no more hits than the control: nothing is significant
-    assert detection.fisher_greater((0, 15), (1, 15)) == 1.0
+    assert table.fisher_greater((0, 15), (1, 15)) == 1.0
     # 15/15 against 1/15: C(16,15) C(14,0) / C(30,15)
-    assert math.isclose(detection.fisher_greater((15, 15), (1, 15)), 16 / math.comb(30, 15))
-    assert not detection.above_control((3, 15), (1, 15))
-    assert detection.above_control((10, 15), (1, 15))
+    assert math.isclose(table.fisher_greater((15, 15), (1, 15)), 16 / math.comb(30, 15))
+    assert not table.above_control((3, 15), (1, 15))
+    assert table.above_control((10, 15), (1, 15))
 
 
 def _saved(strats: dict[str, list[float | None]], label: str = "patch2-only") -> dict[str, Any]:
     s = next(x for x in detection.settings() if x.label == label)
-    row = detection.Row(s, {name: _cell(times) for name, times in strats.items()})
-    d = detection.Detection(
+    row = table.Row(s, {name: _cell(times) for name, times in strats.items()})
+    d = table.Detection(
         [row], tuple(strats), 2, "native", "test", 1, 10.0, 1000, 1.5, "now", "m", "cmd"
     )
     return d.to_json()
@@ -333,14 +334,14 @@ def test_from_json_merges_a_rerun_column_into_a_saved_table(tmp_path: Path) -> N
     one column can be rerun after a change; runs with another budget are refused."""
     a = _saved({"hypothesis": [None, None], "random": [0.1, 0.2]})
     b = _saved({"hypothesis": [0.3, 0.4]})
-    merged = detection.from_json(detection.merge_json([a, b]))
+    merged = runner.from_json(runner.merge_json([a, b]))
     cells = merged.rows[0].cells
     assert cells["hypothesis"].caught == 2 and cells["random"].caught == 2
     assert merged.strategies == ("hypothesis", "random")
     assert merged.command == "cmd\n$ cmd" and merged.wall_seconds == 3.0
     other = dict(b, max_seconds=60.0)
     with pytest.raises(ValueError, match="max_seconds"):
-        detection.merge_json([a, other])
+        runner.merge_json([a, other])
     pa, pb = tmp_path / "a.json", tmp_path / "b.json"
     pa.write_text(json.dumps(a))
     pb.write_text(json.dumps(other))
@@ -356,7 +357,7 @@ def test_the_docs_table_is_what_its_saved_run_prints() -> None:
     root = Path(__file__).resolve().parents[1]
     doc = (root / "docs" / "detection.md").read_text()
     run = json.loads((root / "docs" / "detection-run.json").read_text())
-    text = detection.from_json(run, str(root / "corpora")).text()
+    text = runner.from_json(run, str(root / "corpora")).text()
     rows = [line for line in text.splitlines() if line.startswith("| ")]
     assert len(rows) == 2 + len(detection.settings())
     missing = [line for line in rows if line not in doc]

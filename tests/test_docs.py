@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from fuzzlock import protocol
-from fuzzlock.invariants import INVARIANTS
+from fuzzlock.schema import INVARIANTS
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"

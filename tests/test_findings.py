@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from fuzzlock import backends, campaign, corpus, findings, protocol
+from fuzzlock.corpus import replaying
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = Path(__file__).resolve().parent / "data" / "findings"
@@ -82,7 +83,7 @@ def test_a_walk_complete_bug_by_another_path_on_v6_18_is_not_the_swap_finding(na
     assert e.expect == "walk.complete" and e.protocol.base == "v6.18"
     assert e.protocol["walk.damon_lock"] == "none"
     assert findings.match_entry(e) is None
-    assert corpus.replay(e).ok  # it is a real violation of the same invariant
+    assert replaying.replay(e).ok  # it is a real violation of the same invariant
 
 
 def test_the_two_sticky_eagain_findings_are_told_apart() -> None:

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from fuzzlock import campaign, corpus, protocol
+from fuzzlock.corpus import replaying
 from fuzzlock.search import base as search_base
 from tests.native_required import native_model_missing
 
@@ -63,9 +64,9 @@ def test_hunt_native_on_patch2_only_finds_walk_complete_and_replays_on_both_back
     assert 0.0 <= d["native_fraction"] <= 1.0 and d["native_schedules"] >= 1
     assert d["entry"]["minimized"] is True
     entry = corpus.load_entry(d["saved"])
-    py = corpus.replay(entry, "python")
+    py = replaying.replay(entry, "python")
     assert py.ok and py.outcome == "walk.complete", py.message
-    c = corpus.replay(entry, "native")
+    c = replaying.replay(entry, "native")
     if d["found_on"] == "native":
         assert c.applicable, c.message  # minimizing only removes ops: still in the slice
     if c.applicable:
@@ -157,10 +158,11 @@ def test_bench_runs_small_and_prints_both_backends() -> None:
 def test_a_c_violation_python_does_not_reproduce_is_a_differential(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from fuzzlock import native, native_hunt
+    from fuzzlock import native
+    from fuzzlock.native import hunt as native_hunt
 
     def fake(self, seed, strategy, runs, **kw):  # type: ignore[no-untyped-def]
-        run = native.ToyRun("walk.complete", [], [1], [], 0, 0, "fn", "msg", 0)
+        run = native.NativeRun("walk.complete", [], [1], [], 0, 0, "fn", "msg", 0)
         return native_hunt.HuntBatch(1, 0, [0], [1], run, 1.0, None, None, None)
 
     monkeypatch.setattr(native_hunt.NativeScenario, "hunt", fake)

@@ -17,6 +17,7 @@ import pytest
 
 import fuzzlock
 from fuzzlock import native
+from fuzzlock.native import load as native_load
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -50,7 +51,7 @@ def _run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
 @pytest.mark.native
 def test_native_library_loads() -> None:
     _require_native()
-    assert native.abi_version() == native.ABI_VERSION == 1
+    assert native.abi_version() == native.ABI_VERSION == 2
     path = native.library_path()
     assert path is not None and path.name == native.LIBRARY_NAME
 
@@ -72,7 +73,7 @@ def test_env_var_pointing_nowhere_is_unavailable_with_one_line_reason(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     monkeypatch.setenv(native.ENV_VAR, str(tmp_path / "missing.so"))
-    native._reset_for_tests()
+    native_load.reset_for_tests()
     try:
         assert not native.native_available()
         reason = native.unavailable_reason()
@@ -81,13 +82,13 @@ def test_env_var_pointing_nowhere_is_unavailable_with_one_line_reason(
             native.load_library()
     finally:
         monkeypatch.delenv(native.ENV_VAR)
-        native._reset_for_tests()
+        native_load.reset_for_tests()
 
 
 def test_import_does_not_load_native() -> None:
     code = (
         "import sys, fuzzlock, fuzzlock.native, fuzzlock.pytest_plugin, fuzzlock.cli\n"
-        "assert fuzzlock.native._loaded is False\n"
+        "assert fuzzlock.native.load._main.loaded is False\n"
         "assert 'hypothesis' not in sys.modules, 'plugin import pulled in hypothesis'\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)

@@ -11,8 +11,9 @@ from typing import Any
 import pytest
 
 from fuzzlock import model, protocol, report, scenario
-from fuzzlock.invariants import INVARIANTS
+from fuzzlock.report import timeline
 from fuzzlock.sched import RandomChooser, Replay, RunResult, Scheduler, ViolationError, ops
+from fuzzlock.schema import INVARIANTS
 from tests.sched.toy import Program, build
 
 REPLAY = "fuzzlock replay corpora/patch2-only/0123abcd.json --backend python"
@@ -79,7 +80,7 @@ def _text(r: RunResult, **kw: str) -> str:
 
 
 def _html(r: RunResult, **kw: str) -> str:
-    return report.render_html(r, protocol="patch2-only", replay=REPLAY, **kw)
+    return timeline.render_html(r, protocol="patch2-only", replay=REPLAY, **kw)
 
 
 def _row_steps(text: str) -> dict[int, str]:
@@ -224,7 +225,9 @@ def test_violation_at_the_end_of_the_run_gets_a_full_width_row() -> None:
     row = next(line for line in text.splitlines() if re.match(rf"\s*{v.step}!", line))
     assert "var0 is 1 at quiescence" in row
     assert INVARIANTS["folio.refcount"] in text
-    assert _parse(report.render_html(r, protocol="toy", replay="x")).classes.count("violation") == 1
+    assert (
+        _parse(timeline.render_html(r, protocol="toy", replay="x")).classes.count("violation") == 1
+    )
 
 
 def test_long_cells_are_cut_with_an_ellipsis() -> None:

@@ -30,7 +30,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 import attrs
 
 if TYPE_CHECKING:
-    from fuzzlock.corpus import BackendRun, Entry
+    from fuzzlock.corpus import Entry
+    from fuzzlock.corpus.replaying import BackendRun
     from fuzzlock.protocol import Protocol as KernelProtocol
     from fuzzlock.scenario import Scenario
     from fuzzlock.trace import Event
@@ -177,7 +178,7 @@ class Backend(Protocol):
     def batches(self) -> AbstractContextManager[Batcher]: ...
 
     def replay(self, entry: Entry) -> BackendRun:
-        """Re-run a corpus entry; outcome ``corpus.NOT_APPLICABLE`` if it cannot."""
+        """Re-run a corpus entry; outcome ``replaying.NOT_APPLICABLE`` if it cannot."""
         ...
 
     def footprints(self, sc: Scenario, proto: KernelProtocol) -> AbstractContextManager[Any]:

@@ -1,5 +1,5 @@
-"""The ``native`` backend: the C port of the model (native/, through fuzzlock.native and
-fuzzlock.native_hunt).  The only product module that imports the C binding."""
+"""The ``native`` backend: the C port of the model (native/, through the fuzzlock.native
+package).  The only product module outside fuzzlock/native/ that imports the C binding."""
 
 from __future__ import annotations
 
@@ -7,11 +7,13 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-from fuzzlock import native, native_hunt
+from fuzzlock import native
 from fuzzlock.backends import Batch, BatchSpec, Run, Unsupported
+from fuzzlock.native import hunt as native_hunt
 
 if TYPE_CHECKING:
-    from fuzzlock.corpus import BackendRun, Entry
+    from fuzzlock.corpus import Entry
+    from fuzzlock.corpus.replaying import BackendRun
     from fuzzlock.protocol import Protocol
     from fuzzlock.scenario import Scenario
 
@@ -36,7 +38,7 @@ def run_of(res: native.ModelRunResults) -> Run:
 
 
 def _toy_run(t: Any) -> Run:
-    """A batch's violating run (a ``native.ToyRun``) as a backend ``Run``."""
+    """A batch's violating run (a ``native.NativeRun``) as a backend ``Run``."""
     viol = None
     if t.violation_step is not None:
         thread = t.violation_thread if t.violation_thread is not None else -1
@@ -84,7 +86,7 @@ class NativeBackend:
 
     def available(self) -> bool:
         try:
-            native._model_lib()
+            native.load_library()
         except (native.NativeUnavailableError, OSError):
             return False
         return True
@@ -151,7 +153,7 @@ class NativeBackend:
 
     def replay(self, entry: Entry) -> BackendRun:
         from fuzzlock import trace
-        from fuzzlock.corpus import NOT_APPLICABLE, BackendRun
+        from fuzzlock.corpus.replaying import NOT_APPLICABLE, BackendRun
 
         try:
             outcome, events, _d, _p, viol = native.run_model(

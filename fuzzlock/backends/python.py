@@ -12,7 +12,8 @@ from fuzzlock.backends import Batch, BatchSpec, Run
 
 if TYPE_CHECKING:
     from fuzzlock import model
-    from fuzzlock.corpus import BackendRun, Entry
+    from fuzzlock.corpus import Entry
+    from fuzzlock.corpus.replaying import BackendRun
     from fuzzlock.protocol import Protocol
     from fuzzlock.scenario import Scenario
 
@@ -109,7 +110,7 @@ class PythonBackend:
 
     def replay(self, entry: Entry) -> BackendRun:
         from fuzzlock import model
-        from fuzzlock.corpus import BackendRun
+        from fuzzlock.corpus.replaying import BackendRun
 
         try:
             r = model.run(entry.scenario, entry.protocol, decisions=entry.decisions)

@@ -1,6 +1,8 @@
 """The Python reference model of the anon rmap locking protocol.
 
-PYTEST_DONT_REWRITE
+PYTEST_DONT_REWRITE: the asserts here run on the scheduler's or the model's hot path and
+stay plain asserts (in a wheel install, fuzzlock's pytest11 entry point makes pytest mark
+the whole fuzzlock package for assertion rewriting).
 
 One module per kernel file it models: ``rmap`` (mm/rmap.c), ``userfaultfd``
 (mm/userfaultfd.c, fs/userfaultfd.c), ``memory`` (mm/memory.c), ``fork``
@@ -15,13 +17,14 @@ under one protocol and one schedule::
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import attrs
 
 from fuzzlock import invariants
-from fuzzlock.model import fork, memory, migrate, rmap, userfaultfd, vmscan, walkers
+from fuzzlock.model import cells as _cells  # noqa: F401  (registers the footprint cells)
+from fuzzlock.model import fork, gup, memory, migrate, rmap, userfaultfd, vmscan, walkers
 from fuzzlock.model.prim import Gen
 from fuzzlock.model.world import World
 from fuzzlock.protocol import Protocol
@@ -60,10 +63,15 @@ def run(
     max_steps: int | None = None,
     check: bool = True,
     recorder: Recorder | None = None,
+    soft: Soft | None = None,
+    returns: list[list[Any]] | None = None,
 ) -> ModelRun:
     """Run ``sc`` under ``proto`` with a decision list (or any chooser).  ``recorder``
     (inside ``footprint.tracking``) records each step's footprint into
-    ``result.step_infos`` (fuzzlock.explore)."""
+    ``result.step_infos`` (fuzzlock.explore).  With ``soft``, the invariant checks (the
+    step and end hooks, a move's answer) report a violation to it instead of ending the
+    run; ``returns`` (one list per thread) gets each op's return value as it returns
+    (the concurrent kernel oracle uses both)."""
     sched = Scheduler(max_steps=max_steps or sc.max_steps)
     w = World(sched, proto)
     for i, o in enumerate(sc.setup):
@@ -75,15 +83,40 @@ def run(
     for name, prog in sc.threads:
         out: list[str] = []
         results.append(out)
-        sched.spawn(name, thread_body(w, prog, out))
+        raw = returns[len(results) - 1] if returns is not None else None
+        sched.spawn(name, thread_body(w, prog, out, soft, raw))
     if check:
         sched.check_step = invariants.step_hook(w)
         sched.check_end = invariants.end_hook(w)
+        if soft is not None:
+            sched.check_step, sched.check_end = _soft_hooks(soft, sched.check_step, sched.check_end)
     sched.recorder = recorder
     r = sched.run(chooser if chooser is not None else Replay(decisions or []))
     if recorder is not None:
         recorder.on = False
     return ModelRun(r, results, w, sched.step_infos)
+
+
+#: ``run(soft=...)``: told (scheduler, violation, where) instead of ending the run
+Soft = Callable[[Scheduler, ViolationError, str], None]
+
+
+def _soft_hooks(soft: Soft, step: Any, end: Any) -> tuple[Any, Any]:
+    """The invariant hooks ``step`` and ``end``, reporting to ``soft`` instead of raising."""
+
+    def soft_step(s: Scheduler, t: Any) -> None:
+        try:
+            step(s, t)
+        except ViolationError as e:
+            soft(s, e, "step hook")
+
+    def soft_end(s: Scheduler) -> None:
+        try:
+            end(s)
+        except ViolationError as e:
+            soft(s, e, "end hook")
+
+    return soft_step, soft_end
 
 
 class SetupError(ValueError):
@@ -131,9 +164,17 @@ def _bind(w: World, o: dict[str, Any]) -> None:
     w.named_folios[o["folio"]] = f
 
 
-def thread_body(w: World, prog: Sequence[dict[str, Any]], out: list[str]) -> Gen:
+def thread_body(
+    w: World,
+    prog: Sequence[dict[str, Any]],
+    out: list[str],
+    soft: Soft | None = None,
+    returns: list[Any] | None = None,
+) -> Gen:
     for o in prog:
-        r = yield from do_op(w, o)
+        r = yield from do_op(w, o, soft)
+        if returns is not None:
+            returns.append(r)
         out.append(_fmt(r))
     return out
 
@@ -151,8 +192,9 @@ def _fmt(r: Any) -> str:
     return str(r)
 
 
-def do_op(w: World, o: dict[str, Any]) -> Gen:
-    """Dispatch one scenario op to the model function that implements it."""
+def do_op(w: World, o: dict[str, Any], soft: Soft | None = None) -> Gen:
+    """Dispatch one scenario op to the model function that implements it (``soft``: as
+    in ``run``)."""
     op = o["op"]
     mm = w.mms.get(o["mm"]) if "mm" in o else None
     if "mm" in o and mm is None:
@@ -165,7 +207,13 @@ def do_op(w: World, o: dict[str, Any]) -> Gen:
         tid = w.tid()
         before = w.pte_moves.get(tid, 0)
         r = yield from userfaultfd.userfaultfd_move(w, mm, o["dst"], o["src"], o["len"], mode)
-        check_move_result(w, o, r, w.pte_moves.get(tid, 0) - before)
+        if soft is None:
+            check_move_result(w, o, r, w.pte_moves.get(tid, 0) - before)
+        else:
+            try:
+                check_move_result(w, o, r, w.pte_moves.get(tid, 0) - before)
+            except ViolationError as e:
+                soft(w.sched, e, "move result")
         return r
     if op == "write":
         return (yield from memory.user_write(w, mm, o["addr"], o["value"]))  # type: ignore[arg-type]
@@ -192,10 +240,10 @@ def do_op(w: World, o: dict[str, Any]) -> Gen:
             )
         )
     if op == "pin":
-        f = yield from memory.gup_fast_pin(w, mm, o["addr"])  # type: ignore[arg-type]
+        f = yield from gup.gup_fast_pin(w, mm, o["addr"])  # type: ignore[arg-type]
         return f.name if f is not None else "no-pin"
     if op == "unpin":
-        return (yield from memory.unpin_last(w))
+        return (yield from gup.unpin_last(w))
     folio = w.named_folios[o["folio"]]
     if op == "shrink_active_list":
         return (yield from vmscan.shrink_active_list(w, folio))

@@ -1,6 +1,8 @@
 """kernel/fork.c / mm/mmap.c ``dup_mmap`` and mm/memory.c ``copy_page_range``.
 
-PYTEST_DONT_REWRITE
+PYTEST_DONT_REWRITE: the asserts here run on the scheduler's or the model's hot path and
+stay plain asserts (in a wheel install, fuzzlock's pytest11 entry point makes pytest mark
+the whole fuzzlock package for assertion rewriting).
 
 fork write-locks the parent's mmap_lock and every parent VMA, links each child VMA
 into the parent's anon_vmas (``anon_vma_fork``) and only then copies the PTEs (knob
@@ -12,7 +14,7 @@ The child's uffd context is cleared (no UFFD_FEATURE_EVENT_FORK).
 
 from __future__ import annotations
 
-from fuzzlock.model import prim, rmap
+from fuzzlock.model import anon_vma, prim, rmap
 from fuzzlock.model.prim import Gen
 from fuzzlock.model.world import MM, PTRS_PER_PTE, VMA, Pte, World
 from fuzzlock.sched import ViolationError, ops
@@ -43,7 +45,7 @@ def dup_mmap(w: World, oldmm: MM, child_id: int) -> Gen:
             mm.vmas.append(tmp)
             yield from copy_page_range(w, tmp, mpnt)
         if not mpnt.wipeonfork:
-            yield from rmap.anon_vma_fork(w, tmp, mpnt)
+            yield from anon_vma.anon_vma_fork(w, tmp, mpnt)
         if link_first or not copy:
             mm.vmas.append(tmp)
         if copy and link_first:

@@ -1,6 +1,8 @@
 """mm/memory.c (and mm/gup.c, mm/swapfile.c pieces): user accesses, faults, zap, pins.
 
-PYTEST_DONT_REWRITE
+PYTEST_DONT_REWRITE: the asserts here run on the scheduler's or the model's hot path and
+stay plain asserts (in a wheel install, fuzzlock's pytest11 entry point makes pytest mark
+the whole fuzzlock package for assertion rewriting).
 
 User reads and writes go through the page table like the MMU: a present PTE with the
 right permission is used without any lock (one scheduling point that also sets the
@@ -12,8 +14,8 @@ block; the model reports ``uffd-missing`` and does not block.
 
 from __future__ import annotations
 
-from fuzzlock.model import prim, rmap
-from fuzzlock.model.prim import EAGAIN, EFAULT, Gen
+from fuzzlock.model import anon_vma, prim, rmap
+from fuzzlock.model.prim import EAGAIN, Gen
 from fuzzlock.model.world import MM, PTRS_PER_PTE, VMA, Folio, Pte, World, pte_name
 from fuzzlock.sched import ViolationError, ops
 
@@ -165,7 +167,7 @@ def do_anonymous_page(w: World, vma: VMA, addr: int, write: bool) -> Gen:
             w.set_pte(mm, addr, Pte("zero", mid=w.mapping_id()))
         yield from prim.pte_unmap_unlock(w, fn, mm, addr)
         return 0
-    yield from rmap.anon_vma_prepare(w, vma)
+    yield from anon_vma.anon_vma_prepare(w, vma)
     yield ops.might_sleep(fn, "alloc_anon_folio")
     folio = w.new_folio(0)
     yield from prim.pte_offset_map_lock(w, fn, mm, addr)
@@ -238,7 +240,7 @@ def wp_page_copy(w: World, vma: VMA, addr: int, orig: Pte, old: Folio | None) ->
     it did not change, drop the old mapping."""
     fn = "wp_page_copy"
     mm = vma.mm
-    yield from rmap.anon_vma_prepare(w, vma)
+    yield from anon_vma.anon_vma_prepare(w, vma)
     yield ops.might_sleep(fn, "alloc_anon_folio")
     value = 0
     if old is not None:
@@ -444,61 +446,3 @@ def zap_pte_range(w: World, vma: VMA, start: int, end: int) -> Gen:
         for f in puts:  # tlb_finish_mmu: the mappings' references go after the flush
             yield prim.folio_put(w, fn, f, owned=False)
         addr = tend
-
-
-# --- GUP-fast pins -----------------------------------------------------------------------------
-
-
-def gup_fast_pin(w: World, mm: MM, addr: int) -> Gen:
-    """``gup_fast_pte_range`` with FOLL_PIN|FOLL_WRITE|FOLL_LONGTERM (v6.18/v6.19): no
-    locks; grab a pin, then recheck the PTE and back out if it changed.  A page that is
-    not PageAnonExclusive must be unshared by the slow path (not modelled: the pin fails).
-    Returns the pinned folio or None."""
-    fn = "gup_fast_pin"
-    pte = yield prim.ptep_get(fn, mm, addr)
-    if pte is None or pte.kind != "present" or pte.folio is None:
-        return None
-    folio = pte.folio
-    if not folio.pae:
-        return None
-
-    def grab() -> bool:
-        if folio.freed or folio.refcount == 0:
-            return False
-        folio.refcount += 1
-        folio.pincount += 1
-        w.pinned_mms.add(mm.id)  # MMF_HAS_PINNED
-        return True
-
-    if not (yield ops.atomic(fn, f"{folio.name}.pincount", grab)):
-        return None
-    again = yield prim.ptep_get(fn, mm, addr)
-    if again is None or again.key() != pte.key():
-        yield from unpin_folio(w, folio)
-        return None
-    w.pins.setdefault(w.tid(), []).append(folio)
-    return folio
-
-
-def unpin_folio(w: World, folio: Folio) -> Gen:
-    """``unpin_user_page`` (v6.18/v6.19)."""
-    fn = "unpin_user_page"
-
-    def drop() -> int:
-        folio.pincount -= 1
-        folio.refcount -= 1
-        if folio.refcount == 0:
-            prim.free_folio(w, fn, folio)
-        return folio.pincount
-
-    yield ops.atomic(fn, f"{folio.name}.pincount", drop)
-
-
-def unpin_last(w: World) -> Gen:
-    """Unpin the folio this thread pinned most recently (scenario op ``unpin``)."""
-    pins = w.pins.get(w.tid(), [])
-    if not pins:
-        return -EFAULT
-    folio = pins.pop()
-    yield from unpin_folio(w, folio)
-    return 0

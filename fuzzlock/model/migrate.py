@@ -1,6 +1,8 @@
 """mm/migrate.c: migration of one small anon folio (MIGRATE_SYNC), and try_to_migrate.
 
-PYTEST_DONT_REWRITE
+PYTEST_DONT_REWRITE: the asserts here run on the scheduler's or the model's hot path and
+stay plain asserts (in a wheel install, fuzzlock's pytest11 entry point makes pytest mark
+the whole fuzzlock package for assertion rewriting).
 
 Migration locks the folio, pins its anon_vma (``folio_get_anon_vma``, because the
 folio is about to be unmapped), replaces every PTE with a migration entry
@@ -14,6 +16,7 @@ pointing at a freed folio: ``migration.reachable`` (I13, docs/protocol.md#r7).
 from __future__ import annotations
 
 from fuzzlock.model import prim, rmap, vmscan
+from fuzzlock.model.anon_vma import put_anon_vma
 from fuzzlock.model.prim import Gen
 from fuzzlock.model.rmap import RmapWalkControl
 from fuzzlock.model.walkrecord import WalkRecord
@@ -166,7 +169,7 @@ def migrate_folio(w: World, src: Folio) -> Gen:
     yield prim.folio_unlock(fn, dst)
     yield prim.folio_unlock(fn, src)
     if anon_vma is not None:
-        yield from rmap.put_anon_vma(w, fn, anon_vma)
+        yield from put_anon_vma(w, fn, anon_vma)
     if result == "migrated":
         dst.lru = True
         yield prim.folio_put(w, fn, dst, owned=False)  # the allocation reference

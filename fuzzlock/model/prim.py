@@ -2,8 +2,6 @@
 anon_vma locks.  Each returns one ``Op`` (``yield prim.folio_lock(fn, folio)``) or is a
 small generator (``yield from prim.folio_put(w, fn, folio)``).
 
-PYTEST_DONT_REWRITE
-
 ``fn`` is always the calling kernel function, so the trace reads
 ``move_pages_ptes: trylock folio:3``.  Temporary folio references are counted per
 thread so ``thread.end`` can check that gets and puts balance (I15).

@@ -1,6 +1,8 @@
 """mm/userfaultfd.c and fs/userfaultfd.c: UFFDIO_MOVE of small anon pages.
 
-PYTEST_DONT_REWRITE
+PYTEST_DONT_REWRITE: the asserts here run on the scheduler's or the model's hot path and
+stay plain asserts (in a wheel install, fuzzlock's pytest11 entry point makes pytest mark
+the whole fuzzlock package for assertion rewriting).
 
 Follows v6.18 (batched ``move_present_ptes``, folio lock *and* the src root anon_vma
 write lock) and v6.19 (folio lock only: knob ``move.anon_vma_lock``), step for step,
@@ -15,7 +17,7 @@ from __future__ import annotations
 
 from functools import partial
 
-from fuzzlock.model import memory, prim, rmap
+from fuzzlock.model import anon_vma, memory, prim, rmap
 from fuzzlock.model.prim import EAGAIN, EBUSY, EEXIST, EFAULT, EINVAL, ENOENT, ESRCH, Gen
 from fuzzlock.model.world import MM, PTRS_PER_PTE, VMA, AnonVma, Folio, Pte, World, pte_same
 from fuzzlock.sched import ViolationError, ops
@@ -43,9 +45,6 @@ class MoveResult:
         return f"MoveResult({self.trace_repr()})"
 
 
-# --- the ioctl ---------------------------------------------------------------------------------
-
-
 def userfaultfd_move(w: World, mm: MM, dst: int, src: int, length: int, mode: int) -> Gen:
     """``userfaultfd_move`` (fs/userfaultfd.c, v6.18/v6.19)."""
     fn = "userfaultfd_move"
@@ -64,9 +63,6 @@ def userfaultfd_move(w: World, mm: MM, dst: int, src: int, length: int, mode: in
         return MoveResult(ret, ret)
     # wake_userfault on [dst, dst + ret) unless DONTWAKE: nobody waits in the model
     return MoveResult(0 if ret == length else -EAGAIN, ret)
-
-
-# --- move_pages --------------------------------------------------------------------------------
 
 
 def uffd_lock_vma(w: World, mm: MM, addr: int) -> Gen:
@@ -88,7 +84,7 @@ def uffd_lock_vma(w: World, mm: MM, addr: int) -> Gen:
     if vma is None:
         yield ops.up_read(fn, mm.mmap_lock)
         return -ENOENT
-    yield from rmap.anon_vma_prepare(w, vma)
+    yield from anon_vma.anon_vma_prepare(w, vma)
     yield ops.down_read(fn, vma.lock)  # vma_start_read_locked
     yield ops.up_read(fn, mm.mmap_lock)
     return vma
@@ -116,7 +112,7 @@ def uffd_move_lock(w: World, mm: MM, dst: int, src: int) -> Gen:
     if dvma is None:
         yield ops.up_read(fn, mm.mmap_lock)
         return -ENOENT
-    yield from rmap.anon_vma_prepare(w, dvma)
+    yield from anon_vma.anon_vma_prepare(w, dvma)
     svma = dvma if dvma.start <= src < dvma.end else mm.find_vma(src)
     if svma is None:
         yield ops.up_read(fn, mm.mmap_lock)
@@ -242,7 +238,7 @@ def move_pages_ptes(
     # out:
     if st.src_anon_vma is not None:
         yield prim.anon_vma_unlock_write(fn, st.src_anon_vma)
-        yield from rmap.put_anon_vma(w, fn, st.src_anon_vma)
+        yield from anon_vma.put_anon_vma(w, fn, st.src_anon_vma)
     if st.src_folio is not None:
         yield prim.folio_unlock(fn, st.src_folio)
         yield prim.folio_put(w, fn, st.src_folio)

@@ -1,7 +1,5 @@
 """mm/vmscan.c reclaim and mm/madvise.c COLD/PAGEOUT/DONTNEED, munmap and exit.
 
-PYTEST_DONT_REWRITE
-
 Reclaim reaches a folio from the LRU: isolation takes a reference and clears the LRU
 flag.  ``shrink_active_list`` calls ``folio_referenced(is_locked=0)``;
 ``shrink_folio_list`` try-locks the folio (knob ``reclaim.unmap_lock``), checks
@@ -11,7 +9,7 @@ writes it out and frees it if nothing else holds it.
 
 from __future__ import annotations
 
-from fuzzlock.model import memory, prim, rmap
+from fuzzlock.model import anon_vma, memory, prim, rmap
 from fuzzlock.model.prim import EINVAL, Gen
 from fuzzlock.model.world import MM, PTRS_PER_PTE, VMA, Folio, World
 from fuzzlock.sched import ops
@@ -197,7 +195,7 @@ def _remove_vmas(w: World, vmas: list[VMA], fn: str) -> Gen:
         for v in vmas:
             yield from memory.zap_pte_range(w, v, v.start, v.end)
     for v in vmas:
-        yield from rmap.unlink_anon_vmas(w, v)
+        yield from anon_vma.unlink_anon_vmas(w, v)
     if not zap_first:
         for v in vmas:
             yield from memory.zap_pte_range(w, v, v.start, v.end)

@@ -1,7 +1,5 @@
 """The other rmap walkers: page_idle, DAMON and memory-failure.
 
-PYTEST_DONT_REWRITE
-
 mm/page_idle.c, mm/damon/ops-common.c and mm/memory-failure.c.  In v6.18 they walk
 anon non-KSM folios without the folio lock; patch 1 (v6.19) makes each take it
 (knobs ``walk.page_idle_lock``, ``walk.damon_lock``, ``walk.memory_failure_lock``).
@@ -165,8 +163,8 @@ def collect_procs_anon(w: World, folio: Folio) -> Gen:
 
 
 def kill_procs_now(w: World, folio: Folio) -> Gen:
-    """``kill_procs_now`` (memory-failure after a failed THP split; v6.18: no folio
-    lock; v6.19: ``folio_lock``).  The caller holds a folio reference."""
+    """``kill_procs_now`` (v6.18: no folio lock; v6.19: ``folio_lock``): memory-failure
+    after a failed THP split.  The caller holds a folio reference."""
     fn = "kill_procs_now"
     if not (yield from folio_try_get(w, fn, folio)):
         return None

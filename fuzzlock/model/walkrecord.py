@@ -1,7 +1,5 @@
 """Ground truth for ``walk.complete`` (I10).
 
-PYTEST_DONT_REWRITE
-
 When an rmap walk starts traversing (its anon_vma lock taken) the record notes every
 mapping of the folio that exists then, by ghost mapping id; when it ends it notes them
 again.  A mapping present at both ends existed during the whole walk (a mapping that

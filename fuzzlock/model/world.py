@@ -1,7 +1,5 @@
 """The model's state: mm, VMA, anon_vma, AVC, folio, PTEs, page-table locks, swap.
 
-PYTEST_DONT_REWRITE
-
 Follows the data structures of docs/protocol.md#structures (include/linux/mm_types.h, rmap.h).
 Units: one page is one address unit (``addr`` is a virtual page number), a folio is
 one page (small folios; large folios are not modelled), and a page-table page covers

@@ -45,133 +45,24 @@ from __future__ import annotations
 import itertools
 import json
 import random
-import shlex
 import time
 from collections.abc import Callable
 from typing import Any
 
 import attrs
 
-from fuzzlock import invariants, model, protocol
-from fuzzlock.model import userfaultfd
+from fuzzlock import model, protocol
 from fuzzlock.model.world import World
-from fuzzlock.oracle.harness import MADV, Harness, KPage, region_start
-from fuzzlock.oracle.sequential import Sequence, fmt_op, fmt_result
-from fuzzlock.scenario import MOVE_MODES
+from fuzzlock.oracle.harness import Harness, KPage
+from fuzzlock.oracle.programs import Op, Program, random_program, sticky_program
+from fuzzlock.oracle.sequential import fmt_op, fmt_result
+from fuzzlock.scenario import Scenario
 from fuzzlock.sched import PCTChooser, RandomChooser, Replay, Scheduler, ViolationError
 
-Op = dict[str, Any]
 State = dict[int, tuple[Any, ...]]  # addr -> ("none",) | ("present", value, mapcount, pae)
 CLASSES = ("ok", "violation", "not-reproduced", "setup-mismatch")
 LIVELOCK = "LIVELOCK"
 MAX_STEPS = 20_000
-
-
-@attrs.define
-class Program:
-    pages: int
-    uffd: list[bool]
-    init: list[tuple[int, int]]
-    threads: list[list[Op]]
-
-    @property
-    def nregions(self) -> int:
-        return len(self.uffd)
-
-    def addrs(self) -> list[int]:
-        return [region_start(i) + j for i in range(self.nregions) for j in range(self.pages)]
-
-    def setup(self) -> tuple[Op, ...]:
-        return Sequence(self.pages, self.uffd, self.init, []).scenario().setup
-
-    def spec(self) -> str:
-        """The harness ``K`` spec."""
-        parts = []
-        for ops in self.threads:
-            out = []
-            for o in ops:
-                if o["op"] == "move":
-                    mode = sum(MOVE_MODES[m] for m in o["mode"])
-                    out.append(f"M:{o['dst']}:{o['src']}:{o['len']}:{mode}")
-                elif o["op"] == "write":
-                    out.append(f"W:{o['addr']}:{o['value']}")
-                else:
-                    out.append(f"A:{o['addr']}:{o['pages']}:{MADV[o['op']]}")
-            parts.append(",".join(out))
-        return "|".join(parts)
-
-    def to_json(self) -> dict[str, Any]:
-        return {"pages": self.pages, "uffd": self.uffd, "init": self.init, "threads": self.threads}
-
-    @classmethod
-    def from_json(cls, obj: dict[str, Any]) -> Program:
-        return cls(
-            int(obj["pages"]),
-            [bool(u) for u in obj["uffd"]],
-            [(int(a), int(v)) for a, v in obj["init"]],
-            [[dict(o) for o in t] for t in obj["threads"]],
-        )
-
-    def describe(self) -> str:
-        lines = [
-            f"layout: {self.nregions} regions of {self.pages} pages at "
-            + ", ".join(
-                f"{region_start(i)}{' (uffd)' if u else ''}" for i, u in enumerate(self.uffd)
-            ),
-            "setup stores: " + (", ".join(f"{a}={v}" for a, v in self.init) or "none"),
-        ]
-        for t, ops in enumerate(self.threads):
-            lines.append(f"  T{t}: " + "; ".join(fmt_op(o) for o in ops))
-        return "\n".join(lines)
-
-    def reproducer(self, livelock: bool = False) -> str:
-        """A shell reproducer: the harness with this layout and one ``K`` line, which
-        repeats the program until an outcome differs from its first round (a livelock:
-        until the watchdog fires), then prints the results and the state."""
-        mask = sum(1 << i for i, u in enumerate(self.uffd) if u)
-        init = ",".join(f"{a}={v}" for a, v in self.init) or "-"
-        k = "K 1000000 99" if livelock else "K 100000 -1"
-        return (
-            "gcc -O2 -o harness fuzzlock/oracle/harness.c && printf "
-            + shlex.quote(f"{k} {self.spec()}\\nS\\nV\\nQ\\n")
-            + f" | ./harness {self.nregions} {self.pages} {mask} -1 {init} 1"
-        )
-
-
-# --- random programs ---------------------------------------------------------------------------
-
-
-def random_program(
-    rng: random.Random, nthreads: int | None = None, max_ops: int = 3, pages: int = 4
-) -> Program:
-    nregions = 3
-    uffd = [True, True, False]
-    starts = [region_start(i) for i in range(nregions)]
-    values = iter(rng.sample(range(2, 256), 60))
-    init = [(s + j, next(values)) for s in starts for j in range(pages) if rng.random() < 0.6]
-    n = nthreads or rng.choice([2, 2, 3])
-    threads: list[list[Op]] = []
-    for _ in range(n):
-        ops: list[Op] = []
-        for _ in range(rng.randrange(1, max_ops + 1)):
-            k = rng.choices(
-                ["move", "madvise_cold", "madvise_dontneed", "write"], [50, 20, 15, 15]
-            )[0]
-            if k == "move":
-                ln = 1 if rng.random() < 0.7 else 2
-                dst = rng.choice(starts[:2]) + rng.randrange(pages - ln + 1)
-                src = rng.choice(starts) + rng.randrange(pages - ln + 1)
-                mode = ["ALLOW_SRC_HOLES"] if rng.random() < 0.5 else []
-                ops.append({"op": "move", "mm": 0, "dst": dst, "src": src, "len": ln, "mode": mode})
-            elif k == "write":
-                a = starts[2] + rng.randrange(pages)
-                ops.append({"op": "write", "mm": 0, "addr": a, "value": next(values), "folio": ""})
-            else:
-                ln = rng.randrange(1, 3)
-                a = rng.choice(starts) + rng.randrange(pages - ln + 1)
-                ops.append({"op": k, "mm": 0, "addr": a, "pages": ln})
-        threads.append(ops)
-    return Program(pages, uffd, init, threads)
 
 
 # --- the kernel side ---------------------------------------------------------------------------
@@ -266,12 +157,15 @@ def _model_state(w: World, addrs: list[int]) -> State:
     return out
 
 
+def _scenario(prog: Program, threads: bool = True) -> Scenario:
+    """The program as a model scenario: its setup, and one thread per kernel thread."""
+    ops = [(f"T{t}", tuple(o)) for t, o in enumerate(prog.threads)] if threads else []
+    return Scenario(tuple(prog.setup()), tuple(ops), MAX_STEPS)
+
+
 def model_initial_state(prog: Program, proto: protocol.Protocol) -> State:
-    sched = Scheduler(max_steps=MAX_STEPS)
-    w = World(sched, proto)
-    for i, o in enumerate(prog.setup()):
-        sched.run_solo(f"setup[{i}]", model.setup_op(w, o))
-    return _model_state(w, prog.addrs())
+    r = model.run(_scenario(prog, threads=False), proto, check=False)
+    return _model_state(r.world, prog.addrs())
 
 
 class OpOrder:
@@ -361,62 +255,24 @@ def op_orders(prog: Program, limit: int) -> list[tuple[int, ...]]:
 
 
 def model_attempt(prog: Program, proto: protocol.Protocol, chooser: Any) -> Attempt:
-    """One schedule.  ``move.result`` on a move's answer and the step/end invariant hooks
-    are recorded, not fatal, so the run goes on to the kernel-comparable end."""
-    sched = Scheduler(max_steps=MAX_STEPS)
-    w = World(sched, proto)
-    for i, o in enumerate(prog.setup()):
-        sched.run_solo(f"setup[{i}]", model.setup_op(w, o))
+    """One schedule (``model.run``).  ``move.result`` on a move's answer and the step/end
+    invariant hooks are recorded, not fatal, so the run goes on to the kernel-comparable
+    end."""
     seen: dict[str, str] = {}
 
-    def note(e: ViolationError, where: str) -> None:
+    def note(sched: Scheduler, e: ViolationError, where: str) -> None:
         v = e.at(sched.step, sched.current.tid if sched.current is not None else -1)
         seen.setdefault(v.id, f"{v.one_line()} [{where}]")
 
-    results: list[list[Any]] = [[] for _ in prog.threads]
+    returns: list[list[Any]] = [[] for _ in prog.threads]
     if isinstance(chooser, OpOrder):
-        chooser.results = results
-
-    def body(ops: list[Op], out: list[Any]) -> Any:
-        for o in ops:
-            if o["op"] == "move":
-                mm = w.mms[0]
-                mode = sum(MOVE_MODES[m] for m in o["mode"])
-                tid = w.tid()
-                before = w.pte_moves.get(tid, 0)
-                r = yield from userfaultfd.userfaultfd_move(
-                    w, mm, o["dst"], o["src"], o["len"], mode
-                )
-                try:
-                    model.check_move_result(w, o, r, w.pte_moves.get(tid, 0) - before)
-                except ViolationError as e:
-                    note(e, "move result")
-                out.append((r.ret, r.move))
-            else:
-                r = yield from model.do_op(w, o)
-                out.append(model._fmt(r))
-        return None
-
-    for t, ops in enumerate(prog.threads):
-        sched.spawn(f"T{t}", body(ops, results[t]))
-    step_check = invariants.step_hook(w)
-    end_check = invariants.end_hook(w)
-
-    def soft_step(s: Scheduler, t: Any) -> None:
-        try:
-            step_check(s, t)
-        except ViolationError as e:
-            note(e, "step hook")
-
-    def soft_end(s: Scheduler) -> None:
-        try:
-            end_check(s)
-        except ViolationError as e:
-            note(e, "end hook")
-
-    sched.check_step = soft_step
-    sched.check_end = soft_end
-    res = sched.run(chooser)
+        chooser.results = returns
+    run = model.run(_scenario(prog), proto, chooser=chooser, soft=note, returns=returns)
+    res = run.result
+    results = [
+        [(r.ret, r.move) if o["op"] == "move" else model._fmt(r) for o, r in zip(ops, rets)]
+        for ops, rets in zip(prog.threads, returns, strict=True)
+    ]
     livelock = False
     if res.violation is not None:  # a fatal one (a livelock, a deadlock, ...)
         seen.setdefault(res.violation.id, res.violation.one_line())
@@ -424,7 +280,7 @@ def model_attempt(prog: Program, proto: protocol.Protocol, chooser: Any) -> Atte
     finished = all(len(r) == len(t) for r, t in zip(results, prog.threads, strict=True))
     return Attempt(
         results,
-        _model_state(w, prog.addrs()),
+        _model_state(run.world, prog.addrs()),
         list(seen.values()),
         list(seen),
         list(res.decisions),
@@ -792,28 +648,14 @@ def hunt_sticky_eagain(exe: Any, repeat: int = 200_000, src: int = 17, dst: int 
     return run_kernel(sticky_program(src, dst), exe, repeat=repeat, stop=17)
 
 
-def sticky_program(src: int = 17, dst: int = 34) -> Program:
-    return Program(
-        4,
-        [True, True, False],
-        [(src, 66), (48, 77)],
-        [
-            [{"op": "move", "mm": 0, "dst": dst, "src": src, "len": 1, "mode": []}],
-            [{"op": "madvise_cold", "mm": 0, "addr": src, "pages": 1}],
-        ],
-    )
-
-
 __all__ = [
     "CLASSES",
     "ConcurrentSummary",
     "Observed",
     "Outcome",
-    "Program",
     "classify",
     "hunt_sticky_eagain",
     "model_attempt",
-    "random_program",
     "run_concurrent",
     "run_kernel",
 ]

@@ -1,7 +1,5 @@
 """The deterministic scheduler: simulated threads, locks, RCU, choosers, lockdep.
 
-PYTEST_DONT_REWRITE
-
 Public surface (see docs/design.md#scheduler-contract)::
 
     from fuzzlock.sched import Scheduler, ops, Lock, RWSem, Replay

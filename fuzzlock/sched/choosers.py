@@ -1,7 +1,5 @@
 """Choosers: where the scheduler's decisions come from.
 
-PYTEST_DONT_REWRITE
-
 A chooser is asked only when two or more threads are enabled.  It gets ``order`` (the
 enabled thread ids in round-robin order starting at the current thread) and returns a
 non-negative decision ``c``; the scheduler runs ``order[c % len(order)]`` and records

@@ -1,18 +1,17 @@
 """Per-step access footprints, for partial-order reduction (``fuzzlock.explore``).
 
-PYTEST_DONT_REWRITE
-
 Two steps of different threads commute when neither writes what the other reads or
 writes.  A step is everything a thread does from executing its op to its next
 scheduling point (``fuzzlock.sched.ops``), so the footprint must include the plain
 Python that runs after the op, not only the op's named object.  Like KCSAN's compiler
 instrumentation, it is recorded rather than declared: while a ``Recorder`` is active,
-the model's state classes get an attribute hook that notes each read and write of a
-field as a cell ``(name of the object, field)``: every field except those listed as
-excluded in ``_tracked_classes``, so a field added to the model later is recorded by
-default.  An object's name is stable across runs (``("folio", 3)``, ``("vma", 1)``; a
-lock's cell is ``("lock", its name)``), never ``id()``: the explorer compares footprints
-recorded in different runs, whose objects are rebuilt each time.  A container field (the
+the state classes a model registered (``register_cells``) get an attribute hook that
+notes each read and write of a field as a cell ``(name of the object, field)``: every
+field except those the model lists as excluded, so a field added to the model later is
+recorded by default.  The scheduler knows no kernel object: the model names its objects
+(``fuzzlock.model.cells``), stably across runs, never by ``id()`` (the explorer compares
+footprints recorded in different runs, whose objects are rebuilt each time); a lock's
+cell is ``("lock", its name)``.  A container field (the
 PTE dict of a page table, an mm's VMA list, ...) is replaced on first access by a
 subclass whose mutators note a write, so ``table.ptes[addr] = pte`` is a write of
 the cell of that key and ``table.ptes.get(addr)`` a read of it (a dict has one cell
@@ -20,14 +19,8 @@ per key and one for its key set; lists and sets one cell each).
 
 What is left out, and why it cannot change what a thread does next:
 
-* immutable fields (an object's id, name, its lock object, a VMA's mm);
-* ghost and per-thread bookkeeping that only the invariant checks read: ``walks``
-  (walk.complete records), ``folio_refs``, ``anon_vma_pins``, ``notifier_depth``,
-  ``pte_moves`` and ``pins`` (each thread reads and writes only its own key),
-  ``next_mid`` (ghost mapping ids).  Not ``World.ghost`` (user.data's sequential
-  values): a user load compares what it reads with it and raises ``user.data``, and
-  fork copies it in a step of its own, so it feeds back into the outcome (as the C
-  footprints record it too, docs/footprints.md);
+* the model's immutable fields and ghost bookkeeping (``fuzzlock.model.cells`` says
+  which, and why);
 * lock state is one cell per lock, ``lock_cell``, as in the C footprints
   (docs/footprints.md): every lock and unlock op and every successful trylock writes it
   (a read-side acquisition too: it changes what ``is_free``, a writer's trylock and the
@@ -47,7 +40,7 @@ campaigns on the normal path pay nothing.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any, NamedTuple
 
@@ -66,6 +59,11 @@ class StepInfo(NamedTuple):
     decided: bool  # a decision was consumed (two or more enabled)
     reads: frozenset[Cell]  # cells read and not written
     writes: frozenset[Cell]
+
+    @property
+    def conflicts_all(self) -> bool:
+        """Dependent with every step (its footprint is unknown or too large)."""
+        return UNIVERSAL in self.writes
 
 
 class Recorder:
@@ -325,79 +323,38 @@ def _lock_hooks() -> tuple[Any, Any]:
     return __getattribute__, __setattr__
 
 
-Tracked = dict[type, tuple[frozenset[str], Callable[[Any], Any]]]
+#: How a state class's field accesses become cells: the fields *not* recorded (everything
+#: else is, so a field added later is recorded by default: sound, at worst coarse) and the
+#: object's stable name (a function of the object).
+CellNaming = tuple[frozenset[str], Callable[[Any], Any]]
+Tracked = dict[type, CellNaming]
+
+#: The state classes a model registered (``register_cells``), with their cell naming.
+_REGISTERED: Tracked = {}
 
 
-def _tracked_classes() -> Tracked:
-    """The model's state classes: per class, the fields *not* recorded (everything else
-    is, so a field added later is recorded by default: sound, at worst coarse) and the
-    object's stable name.
+def register_cells(classes: Mapping[type, CellNaming]) -> None:
+    """Make a model's state classes recordable: while ``tracking`` is active, each read and
+    write of a field of an instance of one of ``classes`` is the cell ``(its name, the
+    field)``.  The scheduler knows no kernel objects: the model calls this when it is
+    imported (``fuzzlock.model.cells``) and owns the naming.
 
     The name must be the same in every run of the scenario (sleep sets compare the
     footprint a step had in an earlier run with the steps of this one), so it is built
-    from the object's identity fields, never from ``id()``: a creation index that the
-    allocating step writes (folio ids, VMA ids, anon_vma slot and generation, page-table
-    index in its mm) or a name the scenario gives (mm ids).  Two objects of one run may
+    from the object's identity fields, never from ``id()``.  Two objects of one run may
     share a name only if they are one object (or coarser: a shared name is a shared
-    cell, which costs independence, not soundness)."""
-    from fuzzlock.model import world as W
+    cell, which costs independence, not soundness).  A class registered again replaces
+    its earlier naming."""
+    _REGISTERED.update(classes)
+
+
+def _tracked_classes() -> Tracked:
+    """The registered model classes, and the scheduler's own state classes (the
+    typesafe-by-RCU pool and its slots)."""
     from fuzzlock.sched import rcu
 
     return {
-        W.Folio: (
-            frozenset({"id", "lock", "name", "trace_repr"}),
-            lambda o: ("folio", _get(o, "id")),
-        ),
-        W.AnonVma: (
-            frozenset({"slot", "gen", "lock", "name", "trace_repr"}),
-            lambda o: ("anon_vma", _get(o, "slot"), _get(o, "gen")),
-        ),
-        # set once, at creation: nothing is recorded (the name is for a field added later)
-        W.AVC: (
-            frozenset({"vma", "anon_vma"}),
-            lambda o: (
-                "avc",
-                _get(_get(o, "vma"), "id"),
-                _get(_get(o, "anon_vma"), "slot"),
-                _get(_get(o, "anon_vma"), "gen"),
-            ),
-        ),
-        W.VMA: (frozenset({"id", "mm", "name", "lock"}), lambda o: ("vma", _get(o, "id"))),
-        W.MM: (
-            frozenset({"id", "mmap_lock", "page_table_lock", "uffd"}),
-            lambda o: ("mm", _get(o, "id")),
-        ),
-        W.UffdCtx: (
-            frozenset({"map_changing_lock", "mm_id"}),
-            lambda o: ("uffd", _get(o, "mm_id")),
-        ),
-        # a table's lock is named after its mm and its index there
-        W.PageTable: (
-            frozenset({"index", "ptl"}),
-            lambda o: ("table", _get(_get(o, "ptl"), "name")),
-        ),
-        W.SwapDevice: (frozenset(), lambda o: ("swap",)),
-        # constants, the scheduler, and the ghost / per-thread bookkeeping of the module
-        # docstring; each thread only touches its own key of the per-thread dicts
-        W.World: (
-            frozenset(
-                {
-                    "sched",
-                    "proto",
-                    "knob",
-                    "anon_vmas",
-                    "walks",
-                    "folio_refs",
-                    "anon_vma_pins",
-                    "notifier_depth",
-                    "pte_moves",
-                    "pins",
-                    "next_mid",
-                    "tid",
-                }
-            ),
-            lambda o: ("world",),
-        ),
+        **_REGISTERED,
         rcu.TypesafePool: (
             frozenset({"sched", "kind", "make_lock"}),
             lambda o: ("pool", _get(o, "kind")),

@@ -1,7 +1,5 @@
 """A lockdep-style lock-class dependency graph.
 
-PYTEST_DONT_REWRITE
-
 Each blocking acquisition of class B while the thread holds class A adds the edge
 A -> B (with where it was first seen).  An edge that closes a cycle is a possible
 deadlock even if this schedule did not deadlock: the ``lock.order`` violation, with
@@ -10,6 +8,8 @@ the chain of edges that makes the cycle.  As in lockdep, a trylock adds no edge
 so is the source of edges for later blocking acquisitions.  Nodes are (class,
 subclass): ``double_pt_lock`` takes the second PTL with subclass 1, like
 ``spin_lock_nested(..., SINGLE_DEPTH_NESTING)``.
+
+``find_cycle`` finds the cycle of an actual deadlock, in the wait-for graph.
 """
 
 from __future__ import annotations
@@ -91,3 +91,24 @@ def unsafe_scenario(cycle: list[Edge]) -> str:
         (f"lock({l2});", ""),
     ]
     return "\n".join(f"       {x:<28}{y}".rstrip() for x, y in rows) + "\n\n *** DEADLOCK ***"
+
+
+def find_cycle(waits: dict[int, tuple[str, list[int]]]) -> list[int]:
+    """The cycle of a deadlock in the wait-for graph (thread -> threads it waits for), lowest
+    ids first; [] if there is none."""
+
+    def dfs(node: int, path: list[int], on_path: set[int]) -> list[int]:
+        for nxt in waits[node][1]:
+            if nxt in on_path:
+                return path[path.index(nxt) :]
+            if nxt in waits:
+                found = dfs(nxt, [*path, nxt], on_path | {nxt})
+                if found:
+                    return found
+        return []
+
+    for start in sorted(waits):
+        found = dfs(start, [start], {start})
+        if found:
+            return found
+    return []

@@ -1,7 +1,5 @@
 """Lock objects of the simulated kernel: mutex-like locks and rw-semaphores.
 
-PYTEST_DONT_REWRITE
-
 The locks hold only their state; the scheduler implements acquisition, blocking
 and the writer-waiting rule (``fuzzlock.sched.scheduler``).  ``cls`` is the
 lockdep class (``folio_lock``, ``anon_vma->rwsem``, ``ptl`` ...): the lock-order

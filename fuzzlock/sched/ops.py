@@ -1,7 +1,5 @@
 """Scheduling-point operations: what a simulated thread yields to the scheduler.
 
-PYTEST_DONT_REWRITE
-
 A model function is a generator.  Each ``yield op`` is one scheduling point: the
 thread stops there, and when the scheduler picks it the scheduler *executes* the
 op (takes the lock, runs the read/write thunk, ...), records one trace event and

@@ -1,7 +1,5 @@
 """RCU read sections and a ``SLAB_TYPESAFE_BY_RCU``-like object pool.
 
-PYTEST_DONT_REWRITE
-
 The pool models the anon_vma slab: a freed object's slot may be handed out again at
 once (lowest free slot first, so runs are deterministic), and the memory stays an
 object of the same type until every RCU reader that was inside a read section when it

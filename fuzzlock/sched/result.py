@@ -1,7 +1,4 @@
-"""What a run produces: violations and the run result.
-
-PYTEST_DONT_REWRITE
-"""
+"""What a run produces: violations and the run result."""
 
 from __future__ import annotations
 

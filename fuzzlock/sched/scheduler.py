@@ -1,6 +1,8 @@
 """The deterministic scheduler (docs/design.md#scheduler-contract).
 
-PYTEST_DONT_REWRITE
+PYTEST_DONT_REWRITE: the asserts here run on the scheduler's or the model's hot path and
+stay plain asserts (in a wheel install, fuzzlock's pytest11 entry point makes pytest mark
+the whole fuzzlock package for assertion rewriting).
 
 Simulated threads are generators that yield ``Op``s (``fuzzlock.sched.ops``) at their
 scheduling points; no OS threads are involved.  At each step the scheduler computes the
@@ -25,7 +27,7 @@ from fuzzlock import trace
 from fuzzlock.sched import footprint, ops
 from fuzzlock.sched.choosers import Chooser
 from fuzzlock.sched.footprint import Recorder, StepInfo, lock_cell
-from fuzzlock.sched.lockdep import Edge, LockGraph, unsafe_scenario
+from fuzzlock.sched.lockdep import Edge, LockGraph, find_cycle, unsafe_scenario
 from fuzzlock.sched.locks import Lock, RWSem
 from fuzzlock.sched.result import FINISHED, STEP_BOUND, RunResult, Violation, ViolationError
 
@@ -486,7 +488,7 @@ class Scheduler:
             else:  # a reader held back by a waiting writer
                 holders = sorted(w for w in lk.waiting_writers if w != t.tid)
             waits[t.tid] = (lk.name, [h for h in holders if h is not None])
-        cycle = _find_cycle(waits)
+        cycle = find_cycle(waits)
         if cycle:
             desc = "; ".join(
                 f"T{a} waits for {waits[a][0]} held by T{b}"
@@ -505,23 +507,3 @@ class Scheduler:
             tuple(waits[a][0] for a in (cycle or sorted(waits))),
             {"cycle": cycle, "waits": {str(k): v[0] for k, v in waits.items()}},
         )
-
-
-def _find_cycle(waits: dict[int, tuple[str, list[int]]]) -> list[int]:
-    """A cycle in the wait-for graph (thread -> threads it waits for), lowest ids first."""
-
-    def dfs(node: int, path: list[int], on_path: set[int]) -> list[int]:
-        for nxt in waits[node][1]:
-            if nxt in on_path:
-                return path[path.index(nxt) :]
-            if nxt in waits:
-                found = dfs(nxt, [*path, nxt], on_path | {nxt})
-                if found:
-                    return found
-        return []
-
-    for start in sorted(waits):
-        found = dfs(start, [start], {start})
-        if found:
-            return found
-    return []

@@ -13,7 +13,7 @@ from fuzzlock.protocol import Protocol
 from fuzzlock.search.base import Found
 
 #: the replay line of a report whose entry was not saved (``hunt(replay=...)`` overrides)
-NOT_SAVED = "not saved (fuzzlock hunt --save DIR, or corpus.write_entry, writes the entry)"
+NOT_SAVED = "not saved (fuzzlock hunt --save DIR, or corpus.store.write_entry, writes the entry)"
 
 
 @attrs.define

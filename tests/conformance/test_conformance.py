@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from fuzzlock import backends, corpus, model, protocol, scenario
+from fuzzlock.corpus import replaying
 from fuzzlock.scenarios import FAMILIES, RandomSource, gen_scenario
 from tests.conformance.agree import difference
 
@@ -65,9 +66,9 @@ def test_whole_corpus_replays_identically(backend: backends.Backend) -> None:
         backend.check(e.scenario, e.protocol)
         diff = difference(backend, e.scenario, e.protocol, list(e.decisions))
         assert not diff, f"{path}: {diff}"
-        c = corpus.replay(e, backend.name)
+        c = replaying.replay(e, backend.name)
         assert c.applicable, f"{path}: {c.message}"
-        py = corpus.replay(e, backends.REFERENCE)
+        py = replaying.replay(e, backends.REFERENCE)
         assert (c.outcome, c.digest) == (py.outcome, py.digest), path
         assert c.ok and py.ok, f"{path}: {c.message} / {py.message}"
         n += 1

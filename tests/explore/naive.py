@@ -37,6 +37,7 @@ from fuzzlock.explore import Execution, Runner
 from fuzzlock.model.world import World
 from fuzzlock.sched import Replay
 from fuzzlock.sched.footprint import Recorder
+from tests import native_toy
 from tests.sched import toy
 
 FINAL = ("finished", "deadlock")
@@ -174,7 +175,7 @@ class NativeToy(Target):
     @contextmanager
     def session(self) -> Iterator[tuple[Runner, EndState]]:
         # no lockdep cells, as for the model (explore.scenario_runner) and the Python toys
-        with native.ToyFootprints(native.encode_toy(self.prog), lockdep_cells=False) as tf:
+        with native_toy.ToyFootprints(native_toy.encode_toy(self.prog), lockdep_cells=False) as tf:
 
             def run(decisions: Sequence[int]) -> Execution:
                 r, steps = tf.run(decisions, max_steps=self.max_steps)

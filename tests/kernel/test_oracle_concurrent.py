@@ -20,7 +20,7 @@ import pytest
 from fuzzlock import oracle, protocol
 from fuzzlock.cli import main
 from fuzzlock.oracle import concurrent as cc
-from fuzzlock.oracle import harness
+from fuzzlock.oracle import harness, programs
 
 RUNS = 100
 PROTO = protocol.get("v6.18")
@@ -37,7 +37,7 @@ def _mv(dst: int, src: int, n: int = 1, holes: bool = False) -> dict[str, Any]:
     return {"op": "move", "mm": 0, "dst": dst, "src": src, "len": n, "mode": mode}
 
 
-def _observed_from_model(prog: cc.Program, chooser: Any) -> cc.Observed:
+def _observed_from_model(prog: programs.Program, chooser: Any) -> cc.Observed:
     """An 'observed' outcome the model itself produced under ``chooser``."""
     a = cc.model_attempt(prog, PROTO, chooser)
     return cc.Observed(1, a.results, cc.model_initial_state(prog, PROTO), a.state)
@@ -47,14 +47,14 @@ def _observed_from_model(prog: cc.Program, chooser: Any) -> cc.Observed:
 
 
 def test_op_orders_keep_program_order_thread_serial_first() -> None:
-    prog = cc.Program(4, [True, True, False], [], [[_mv(32, 16)] * 2, [_mv(33, 17)]])
+    prog = programs.Program(4, [True, True, False], [], [[_mv(32, 16)] * 2, [_mv(33, 17)]])
     orders = cc.op_orders(prog, 100)
     assert sorted(orders) == [(0, 0, 1), (0, 1, 0), (1, 0, 0)]
     assert set(orders[:2]) == {(0, 0, 1), (1, 0, 0)}  # thread-serial first
 
 
 def test_spec_is_the_harness_line() -> None:
-    prog = cc.Program(
+    prog = programs.Program(
         4,
         [True, True, False],
         [(16, 5)],
@@ -64,13 +64,13 @@ def test_spec_is_the_harness_line() -> None:
         ],
     )
     assert prog.spec() == "M:32:16:2:2,W:48:9|A:16:1:20"
-    assert cc.Program.from_json(json.loads(json.dumps(prog.to_json()))) == prog
+    assert programs.Program.from_json(json.loads(json.dumps(prog.to_json()))) == prog
 
 
 def test_random_programs_store_only_where_no_missing_fault_blocks() -> None:
     rng = random.Random(5)
     for _ in range(200):
-        prog = cc.random_program(rng)
+        prog = programs.random_program(rng)
         assert 2 <= len(prog.threads) <= 3
         values = [v for _, v in prog.init]
         for ops in prog.threads:
@@ -87,7 +87,7 @@ def test_every_model_outcome_is_reproduced_by_the_search() -> None:
     """Outcomes the model produced under random schedules are found again: 'ok'."""
     rng = random.Random(11)
     for i in range(15):
-        prog = cc.random_program(rng)
+        prog = programs.random_program(rng)
         obs = _observed_from_model(prog, cc.RandomChooser(i))
         a = cc.model_attempt(prog, PROTO, cc.RandomChooser(i))
         if a.violations:
@@ -97,7 +97,7 @@ def test_every_model_outcome_is_reproduced_by_the_search() -> None:
 
 
 def test_an_impossible_outcome_is_not_reproduced() -> None:
-    prog = cc.Program(4, [True, True, False], [(16, 7)], [[_mv(32, 16)], [_mv(33, 17)]])
+    prog = programs.Program(4, [True, True, False], [(16, 7)], [[_mv(32, 16)], [_mv(33, 17)]])
     obs = _observed_from_model(prog, cc.OpOrder((0, 1)))
     assert obs.results == [[(0, 1)], [(-2, -2)]]
     obs.results = [[(0, 1)], [(0, 1)]]  # the second move cannot succeed: 17 is a hole
@@ -108,7 +108,7 @@ def test_an_impossible_outcome_is_not_reproduced() -> None:
 
 def test_sticky_eagain_outcome_is_classified_as_move_result_model_only() -> None:
     """EEXIST with the page moved (docs/findings/sticky-eagain.md), as observed here."""
-    prog = cc.sticky_program(17, 34)
+    prog = programs.sticky_program(17, 34)
     init = cc.model_initial_state(prog, PROTO)
     after = dict(init)
     after[17], after[34] = ("none",), init[17]
@@ -124,7 +124,9 @@ def test_sticky_eagain_outcome_is_classified_as_move_result_model_only() -> None
 def test_holes_livelock_is_classified_as_move_result_model_only() -> None:
     """A kernel LIVELOCK report (docs/findings/holes-livelock.md) is matched by the model's
     I16 livelock."""
-    prog = cc.Program(4, [True, True, False], [(16, 3)], [[_mv(32, 16)], [_mv(33, 16, holes=True)]])
+    prog = programs.Program(
+        4, [True, True, False], [(16, 3)], [[_mv(32, 16)], [_mv(33, 16, holes=True)]]
+    )
     init = cc.model_initial_state(prog, PROTO)
     obs = cc.Observed(1, None, init, None, (1, 0))
     out = cc.classify(prog, obs, PROTO, budget=2000)
@@ -170,7 +172,7 @@ def test_sticky_eagain_when_observed_is_move_result() -> None:
     regions rebuilt between rounds); when observed, it is classified as reproduced only
     through move.result."""
     _skip_if_unavailable()
-    prog = cc.sticky_program()
+    prog = programs.sticky_program()
     obs = cc.hunt_sticky_eagain(harness.build(), repeat=300_000)
     assert obs.results is not None
     if obs.results[0][0] != (-17, -17):
@@ -192,7 +194,7 @@ def test_kernel_check_concurrent_command_runs(capsys: pytest.CaptureFixture[str]
     assert d["counts"]["not-reproduced"] == 0
 
 
-def _state(prog: cc.Program, present: dict[int, int]) -> cc.State:
+def _state(prog: programs.Program, present: dict[int, int]) -> cc.State:
     return {
         a: ("present", present[a], 1, True) if a in present else ("none",) for a in prog.addrs()
     }
@@ -204,7 +206,7 @@ def test_two_ops_inside_one_move_are_found_model_only() -> None:
     (folio_get_anon_vma() == NULL) and T2's store refilled 48 before the retry; the
     retry moved the new page and the sticky -EAGAIN made the ioctl report EEXIST.  Two
     whole ops inside a third: the search's ``OpOrder(insert=(i, j, 2))``."""
-    prog = cc.Program.from_json(
+    prog = programs.Program.from_json(
         {
             "pages": 4,
             "uffd": [True, True, False],
@@ -262,7 +264,7 @@ def test_holes_livelock_with_one_mover_and_dontneed() -> None:
     movers); the harness's watchdog reports it and the model reproduces it only through
     the move.result livelock (I16)."""
     _skip_if_unavailable()
-    prog = cc.Program(
+    prog = programs.Program(
         4,
         [True, True, False],
         [(48, 85)],

@@ -18,6 +18,7 @@ import time
 
 from fuzzlock import native
 from fuzzlock.sched import RandomChooser
+from tests import native_toy
 from tests.sched.toy import Program, build, random_program
 
 
@@ -43,7 +44,7 @@ def bench_c(progs: list[Program], seconds: float) -> tuple[int, int, float]:
     t0 = time.perf_counter()
     while time.perf_counter() - t0 < seconds:
         for i, prog in enumerate(progs):
-            steps += native.toy_bench(prog, per, seed=runs + i)
+            steps += native_toy.toy_bench(prog, per, seed=runs + i)
         runs += per * len(progs)
     return steps, runs, time.perf_counter() - t0
 
@@ -55,7 +56,7 @@ def bench_c_roundtrip(progs: list[Program], seconds: float) -> tuple[int, int, f
     while time.perf_counter() - t0 < seconds:
         for prog in progs:
             d = [rng.randrange(4) for _ in range(20)]
-            steps += len(native.run_toy(prog, d)[1])
+            steps += len(native_toy.run_toy(prog, d)[1])
         runs += len(progs)
     return steps, runs, time.perf_counter() - t0
 

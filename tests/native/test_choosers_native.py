@@ -1,4 +1,4 @@
-"""Choosers of the C model (native/pct.c, native/explore.c) against the Python ones.
+"""Choosers of the C model (native/choosers.c, native/explore.c) against the Python ones.
 
 * The C port of ``random.Random`` behind the C PCT chooser draws what CPython draws.
 * ``pct=(seed, depth, k)`` on toys and on the model makes the same decisions as
@@ -25,6 +25,7 @@ from hypothesis import strategies as st
 
 from fuzzlock import bench, model, native, protocol, scenario
 from fuzzlock.sched import HypothesisChooser, PCTChooser, RandomChooser
+from tests import native_toy
 from tests.native.test_model_differential import racing_movers, random_scenario
 from tests.native.test_sched_differential import Recording, difference, run_python, wild_program
 from tests.sched.toy import random_program
@@ -39,8 +40,8 @@ def _need_native() -> None:
     reason = ""
     if not native.native_available():
         reason = native.unavailable_reason()
-    elif not hasattr(native.load_library(), "fl_model_run_pct"):
-        reason = f"{native.library_path()} has no C choosers (stale build: pip install -e .)"
+    else:
+        reason = native_toy.unavailable_reason()
     if not reason:
         return
     if os.environ.get("FUZZLOCK_REQUIRE_NATIVE"):
@@ -79,7 +80,7 @@ def test_pct_on_toys_makes_the_python_decisions() -> None:
         prog = random_program(rng) if i % 3 else wild_program(rng)
         seed, depth, k = pct_params(rng)
         py = run_python(prog, (), 10_000, PCTChooser(seed, len(prog), depth, k))
-        c = native.run_toy_detailed(prog, pct=(seed, depth, k))
+        c = native_toy.run_toy_detailed(prog, pct=(seed, depth, k))
         diff = difference(py, c)
         assert not diff, f"{diff}\nprogram {prog!r} pct {(seed, depth, k)}"
         changed += bool(c.preempted)
@@ -147,7 +148,7 @@ def test_pct_parameters_out_of_range_are_refused(pct: Any) -> None:
     with pytest.raises(ValueError):
         native.run_model(sc, protocol.get("v6.19").knobs, pct=pct)
     with pytest.raises(ValueError):
-        native.run_toy_detailed([[("read", 0)], [("read", 1)]], pct=pct)
+        native_toy.run_toy_detailed([[("read", 0)], [("read", 1)]], pct=pct)
 
 
 # --------------------------------------------------------------------------- callbacks

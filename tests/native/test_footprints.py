@@ -29,7 +29,10 @@ from typing import Any
 import pytest
 
 from fuzzlock import bench, model, native, protocol, scenario
+from fuzzlock.native import load as native_load
+from fuzzlock.native import runners as native_runners
 from fuzzlock.sched import RandomChooser, Replay
+from tests import native_toy
 from tests.native.test_model_differential import racing_movers, random_scenario
 from tests.native.test_sched_differential import Recording, run_python, wild_program
 from tests.sched.toy import random_program, small_program
@@ -42,6 +45,7 @@ SEED = 20261207
 @pytest.fixture(scope="module", autouse=True)
 def _need_footprints() -> None:
     reason = "" if native.footprints_available() else native.footprints_unavailable_reason()
+    reason = reason or native_toy.unavailable_reason(fp=True)
     if not reason:
         return
     if os.environ.get("FUZZLOCK_REQUIRE_NATIVE"):
@@ -53,7 +57,7 @@ def _need_footprints() -> None:
 
 
 def toy_steps(prog: Any, decisions: Sequence[int] = (), **kw: Any) -> tuple[Any, list[Any]]:
-    return native.run_toy_footprints(native.encode_toy(prog), decisions, **kw)
+    return native_toy.run_toy_footprints(native_toy.encode_toy(prog), decisions, **kw)
 
 
 def step_of(run: Any, steps: list[native.StepInfo], tid: int, op: str, obj: str) -> Any:
@@ -163,21 +167,21 @@ def test_fp_env_var_pointing_nowhere_is_unavailable_with_one_line_reason(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Any
 ) -> None:
     monkeypatch.setenv(native.FP_ENV_VAR, str(tmp_path / "missing.so"))
-    native._reset_for_tests()
+    native_load.reset_for_tests()
     try:
         assert not native.footprints_available()
         reason = native.footprints_unavailable_reason()
         assert native.FP_ENV_VAR in reason and "\n" not in reason
         with pytest.raises(native.NativeUnavailableError):
-            native.run_toy_footprints(native.encode_toy([[("read", 0)]]))
+            native.run_model_footprints(mover_and_walker(), protocol.get("v6.19").knobs)
         # the normal library is not the footprint one
         monkeypatch.setenv(native.FP_ENV_VAR, str(native.library_path()))
-        native._reset_for_tests()
+        native_load.reset_for_tests()
         assert not native.footprints_available()
         assert "footprint runners" in native.footprints_unavailable_reason()
     finally:
         monkeypatch.delenv(native.FP_ENV_VAR)
-        native._reset_for_tests()
+        native_load.reset_for_tests()
     assert native.footprints_available()
 
 
@@ -241,7 +245,7 @@ def test_toy_schedule_info_agrees_with_the_python_scheduler() -> None:
         decisions = list(py.decisions)
         run, steps = toy_steps(prog, decisions)
         # the same run as the normal library's and the Python scheduler's
-        assert run == native.run_toy_detailed(prog, decisions)
+        assert run == native_toy.run_toy_detailed(prog, decisions)
         assert run.events == py.events and run.outcome == py.outcome
         check_schedule_info(steps, run.events, rec.orders)
         decided += sum(s.decided for s in steps)
@@ -255,7 +259,7 @@ def test_toy_schedule_info_with_a_callback_chooser() -> None:
         rec_py = Recording(RandomChooser(seed))
         py = run_python(prog, (), 10_000, rec_py)
         rec_c = Recording(RandomChooser(seed))
-        run, steps = native.run_toy_footprints(native.encode_toy(prog), chooser=rec_c)
+        run, steps = native_toy.run_toy_footprints(native_toy.encode_toy(prog), chooser=rec_c)
         assert run.events == py.events
         assert rec_c.orders == rec_py.orders
         check_schedule_info(steps, run.events, rec_py.orders)
@@ -406,7 +410,7 @@ def test_nested_acquisitions_that_add_lockdep_edges_conflict() -> None:
 
 def test_a_step_over_capacity_conflicts_with_everything() -> None:
     prog = [[("write", 0, 1), ("write", 1, 1)], [("read", 2), ("lock", 0)]]
-    with native.ToyFootprints(native.encode_toy(prog)) as tf:
+    with native_toy.ToyFootprints(native_toy.encode_toy(prog)) as tf:
         tf.set_step_capacity(2)
         _run, steps = tf.run()
         assert all(not s.conflicts_all for s in steps)  # one cell each: fits
@@ -480,7 +484,7 @@ def test_folio_fields_in_model_steps(decisions: list[int]) -> None:
         mover_and_walker(), protocol.get("v6.19").knobs, decisions
     )
     assert res.results == [["ret=0,move=1"], ["1"]]
-    run = native.ToyRun(res.run[0], res.run[1], [], [], None, None, None, "", 0)
+    run = native.NativeRun(res.run[0], res.run[1], [], [], None, None, None, "", 0)
     set_index = step_of(run, steps, 0, "write", "folio:0.index")
     set_mapping = step_of(run, steps, 0, "write", "folio:0.mapping")
     read_index = step_of(run, steps, 1, "read", "folio:0.index")
@@ -495,7 +499,7 @@ def test_folio_fields_in_model_steps(decisions: list[int]) -> None:
     res2, steps2 = native.run_model_footprints(
         mover_and_walker(), protocol.get("v6.19").knobs, [1 - len(decisions)]
     )
-    run2 = native.ToyRun(res2.run[0], res2.run[1], [], [], None, None, None, "", 0)
+    run2 = native.NativeRun(res2.run[0], res2.run[1], [], [], None, None, None, "", 0)
     assert step_of(run2, steps2, 0, "write", "folio:0.index").writes == set_index.writes
 
 
@@ -529,9 +533,9 @@ def test_swapping_independent_toy_steps_changes_nothing() -> None:
     with_conflicts = 0
     for _k in range(400):
         prog = random_program(rng, max_threads=4, max_actions=10)
-        enc = native.encode_toy(prog)
+        enc = native_toy.encode_toy(prog)
         decs = [rng.randrange(4) for _ in range(rng.randrange(60))]
-        with native.ToyFootprints(enc) as tf:
+        with native_toy.ToyFootprints(enc) as tf:
             run, steps = tf.run(decs)
             vars0 = tf.vars()
             if run.outcome not in ("finished", "deadlock"):
@@ -606,7 +610,7 @@ def test_a_writer_that_turns_pending_depends_on_the_release_before_it() -> None:
         [("read", 0), ("down_write", 0), ("up_write", 0)],
         [("read", 1), ("down_read", 0), ("up_read", 0)],
     ]
-    with native.ToyFootprints(native.encode_toy(prog)) as tf:
+    with native_toy.ToyFootprints(native_toy.encode_toy(prog)) as tf:
         # T0 takes and releases R0; T1 reads var0 and stops at down_write(R0), pending;
         # T2 gets its read lock before T1's write lock
         run, steps = tf.run(chooser=Tids([0, 0, 1, 2, 2, 2, 1, 1]))
@@ -619,7 +623,7 @@ def test_a_writer_that_turns_pending_depends_on_the_release_before_it() -> None:
         assert not ok or [s.tid for s in steps2] != swapped_tids(steps, 1)
 
 
-def all_schedules(tf: native.ToyFootprints, limit: int) -> Any:
+def all_schedules(tf: native_toy.ToyFootprints, limit: int) -> Any:
     """Every schedule of a toy program (depth first over the decision points), at most
     ``limit`` of them: (run, steps) each."""
     todo: list[list[int]] = [[]]
@@ -643,7 +647,7 @@ def test_swapping_independent_steps_of_every_schedule_of_small_toys() -> None:
     swaps = schedules = 0
     for _ in range(50):
         prog = small_program(rng)
-        with native.ToyFootprints(native.encode_toy(prog)) as tf:
+        with native_toy.ToyFootprints(native_toy.encode_toy(prog)) as tf:
             for run, steps in all_schedules(tf, 120):
                 schedules += 1
                 vars0 = tf.vars()
@@ -717,7 +721,7 @@ def test_dependent_steps_do_not_commute_somewhere() -> None:
     toy variable (a write and a read of it) changes what the reader sees."""
     run, steps = toy_steps([[("write", 0, 5)], [("read", 0)]])
     assert native.dependent(steps[0], steps[1])
-    with native.ToyFootprints(native.encode_toy([[("write", 0, 5)], [("read", 0)]])) as tf:
+    with native_toy.ToyFootprints(native_toy.encode_toy([[("write", 0, 5)], [("read", 0)]])) as tf:
         run, steps = tf.run()
         run2, _, ok = swap(tf, steps, run.decisions, 0)
         assert ok and per_thread(run2.events) != per_thread(run.events)
@@ -728,11 +732,11 @@ def test_dependent_steps_do_not_commute_somewhere() -> None:
 
 def test_malformed_input_is_a_native_error() -> None:
     with pytest.raises(native.NativeError):
-        native.run_toy_footprints([1, 0, 1, 99, 0, 0])
+        native_toy.run_toy_footprints([1, 0, 1, 99, 0, 0])
     with pytest.raises(native.NativeError):
-        native.run_toy_footprints([])
+        native_toy.run_toy_footprints([])
     with pytest.raises(ValueError):
-        native.run_toy_footprints(native.encode_toy([[("read", 0)]]), [-1])
+        native_toy.run_toy_footprints(native_toy.encode_toy([[("read", 0)]]), [-1])
     sc = two_movers(True)
     with pytest.raises(ValueError):
         native.run_model_footprints(sc, protocol.get("v6.19").knobs, [1, -2])
@@ -742,7 +746,7 @@ def test_malformed_input_is_a_native_error() -> None:
     fp = native.load_footprint_library()
     for enc in ([], [0] * 5, [0] * 30, [*[0] * 22, 1, 99, 0, 0, 0, 0, 0, 0, 1, 0, 0]):
         with pytest.raises(native.NativeError):
-            native._Model(enc, "a", lib=fp)
+            native_runners.Model(enc, "a", lib=fp)
     mf = native.ModelFootprints(sc, protocol.get("v6.19").knobs)
     mf.close()
     with pytest.raises(native.NativeError):
@@ -758,7 +762,9 @@ def test_a_chooser_exception_propagates_from_a_footprint_run() -> None:
             raise KeyError("boom")
 
     with pytest.raises(KeyError):
-        native.run_toy_footprints(native.encode_toy([[("read", 0)], [("read", 1)]]), chooser=Boom())
+        native_toy.run_toy_footprints(
+            native_toy.encode_toy([[("read", 0)], [("read", 1)]]), chooser=Boom()
+        )
     with pytest.raises(KeyError):
         native.run_model_footprints(two_movers(True), protocol.get("v6.19").knobs, chooser=Boom())
 

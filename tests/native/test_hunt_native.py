@@ -1,4 +1,4 @@
-"""The batched C hunt loop (native/hunt.c, fuzzlock/native_hunt.py) and the native hunt.
+"""The batched C hunt loop (native/hunt.c, fuzzlock/native/hunt.py) and the native hunt.
 
 * a violating run of a batch is the run that replaying its decisions gives, on the C model
   (``native.run_model``: same events, outcome and violation) and on the Python model (same
@@ -23,7 +23,9 @@ from typing import Any
 
 import pytest
 
-from fuzzlock import campaign, model, native, native_hunt, protocol, scenario, scenarios, trace
+from fuzzlock import campaign, model, native, protocol, scenario, scenarios, trace
+from fuzzlock.native import _schema as native_schema
+from fuzzlock.native import hunt as native_hunt
 from fuzzlock.sched import PCTChooser
 from fuzzlock.search import hypothesis as search_hypothesis
 from fuzzlock.search import pct as search_pct
@@ -253,12 +255,12 @@ def _raw_call(**over: Any) -> tuple[int, str]:
     lib = native_hunt._lib()
     sc = next(_scenarios(1))
     with native_hunt.NativeScenario(sc, protocol.get("v6.19").knobs) as ns:
-        a = native_hunt._HuntArgs()
+        a = native_schema.HuntArgs()
         a.seed, a.strategy, a.runs, a.max_steps, a.pct_k = 1, 0, 4, 20000, 10
         a.npreempt, a.ndepth = 1, 1
         a.preempt[0], a.depth[0] = 0.5, 2
         for k, v in over.items():
-            if k in {f[0] for f in native_hunt._HuntArgs._fields_} and k not in (
+            if k in {f[0] for f in native_schema.HuntArgs._fields_} and k not in (
                 "preempt",
                 "depth",
             ):
@@ -269,8 +271,8 @@ def _raw_call(**over: Any) -> tuple[int, str]:
             a.depth[0] = over["depth"]
         hashes = (ctypes.c_ulonglong * 8)()
         ndec = (ctypes.c_int * 8)()
-        out = native_hunt._HuntOut()
-        res = native._FlResult()
+        out = native_schema.HuntOut()
+        res = native_schema.FlResult()
         args = [
             over.get("model", ns.handle),
             over.get("args", ctypes.byref(a)),

@@ -22,6 +22,7 @@ CAMPAIGN = r"""
 import glob
 import json
 from fuzzlock import campaign, corpus, native, protocol
+from fuzzlock.corpus import replaying
 assert native.library_path() is not None and "san" in str(native.library_path())
 fix = {"move.reset_err_on_retry": True}
 for name in ("v6.18", "v6.19"):
@@ -55,7 +56,7 @@ for handshake, want in ((False, "uaf"), (True, "finished")):
     out = native.run_model(json.dumps(teardown), knobs, d)
     assert out[0] == want and (want != "uaf" or out[1][-1][3] == "up_read"), out[0]
 for path in sorted(glob.glob("corpora/**/*.json", recursive=True))[:25]:
-    res = corpus.replay(corpus.load_entry(path), backend="native")
+    res = replaying.replay(corpus.load_entry(path), backend="native")
     assert res.ok, (path, res.message)
 print("SANITIZER-CAMPAIGN-OK")
 """

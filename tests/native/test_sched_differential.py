@@ -1,4 +1,4 @@
-"""The C scheduler (native/sched.c) against the Python one (fuzzlock/sched/scheduler.py).
+"""The C scheduler (native/scheduler.c) against the Python one (fuzzlock/sched/scheduler.py).
 
 Both run the same toy programs (tests/sched/toy.py; native/toy.c on the C side) with the
 same decisions; the traces must be identical event for event, and so must the outcome,
@@ -19,6 +19,7 @@ import pytest
 from fuzzlock import native
 from fuzzlock.sched import RandomChooser, Replay, RunResult, Scheduler, ViolationError, ops
 from fuzzlock.sched.scheduler import ThreadBody
+from tests import native_toy
 from tests.sched.test_locks import ABBA
 from tests.sched.toy import Program, ToyWorld, body, build, random_program
 
@@ -34,8 +35,8 @@ def _need_native() -> None:
     reason = ""
     if not native.native_available():
         reason = native.unavailable_reason()
-    elif not hasattr(native.load_library(), "fl_toy_new"):
-        reason = f"{native.library_path()} has no C scheduler (stale build: pip install -e .)"
+    else:
+        reason = native_toy.unavailable_reason()
     if not reason:
         return
     if os.environ.get("FUZZLOCK_REQUIRE_NATIVE"):
@@ -71,7 +72,7 @@ def run_python(
     return s.run(chooser if chooser is not None else Replay(decisions))
 
 
-def difference(py: RunResult, c: native.ToyRun) -> str:
+def difference(py: RunResult, c: native_toy.ToyRun) -> str:
     """'' if the runs agree, else a description starting with the first difference."""
     for i, (pe, ce) in enumerate(zip(py.events, c.events)):
         if pe != ce:
@@ -102,11 +103,11 @@ def difference(py: RunResult, c: native.ToyRun) -> str:
 
 def check(prog: Program, decisions: Sequence[int] = (), max_steps: int = 10_000) -> RunResult:
     py = run_python(prog, decisions, max_steps)
-    c = native.run_toy_detailed(prog, decisions, max_steps)
+    c = native_toy.run_toy_detailed(prog, decisions, max_steps)
     diff = difference(py, c)
     assert not diff, f"{diff}\nprogram {prog!r}\ndecisions {list(decisions)!r}"
     # the binding's plain tuple says the same
-    assert native.run_toy(prog, decisions, max_steps) == (
+    assert native_toy.run_toy(prog, decisions, max_steps) == (
         c.outcome,
         c.events,
         c.decisions,
@@ -191,7 +192,7 @@ def test_the_chooser_is_asked_the_same_questions() -> None:
         rec_py = Recording(RandomChooser(seed))
         py = run_python(prog, (), 10_000, rec_py)
         rec_c = Recording(RandomChooser(seed))
-        c = native.run_toy_detailed(prog, chooser=rec_c)
+        c = native_toy.run_toy_detailed(prog, chooser=rec_c)
         assert rec_c.orders == rec_py.orders, f"program {prog!r}"
         assert not difference(py, c), difference(py, c)
 
@@ -203,7 +204,7 @@ def test_an_exception_in_the_chooser_aborts_the_run_and_propagates() -> None:
 
     prog = [[("write", 0, 1)], [("write", 0, 2)]]
     with pytest.raises(KeyError, match="boom"):
-        native.run_toy_detailed(prog, chooser=Boom())
+        native_toy.run_toy_detailed(prog, chooser=Boom())
 
 
 # --- the cases of tests/sched/test_locks.py and test_decisions.py, explicitly
@@ -291,19 +292,20 @@ def test_the_differential_check_detects_a_broken_decision_rule() -> None:
     must notice, and its message must show the first differing event."""
     rng = random.Random(SEED + 3)
     progs = [(random_program(rng), random_decisions(rng)) for _ in range(50)]
-    old = native.debug_flip_decision_rule(True)
+    old = native_toy.debug_flip_decision_rule(True)
     try:
         diffs = [
-            difference(run_python(p, d, 10_000), native.run_toy_detailed(p, d)) for p, d in progs
+            difference(run_python(p, d, 10_000), native_toy.run_toy_detailed(p, d))
+            for p, d in progs
         ]
     finally:
-        native.debug_flip_decision_rule(old)
+        native_toy.debug_flip_decision_rule(old)
     found = [d for d in diffs if d]
     assert len(found) > len(progs) // 2
     assert any(d.startswith("first differing event #") for d in found)
     # and with the rule restored they agree again
     assert not any(
-        difference(run_python(p, d, 10_000), native.run_toy_detailed(p, d)) for p, d in progs
+        difference(run_python(p, d, 10_000), native_toy.run_toy_detailed(p, d)) for p, d in progs
     )
 
 
@@ -338,30 +340,30 @@ def test_the_differential_check_detects_a_broken_decision_rule() -> None:
 )
 def test_malformed_toy_programs_are_refused_with_a_message(encoded: list[int], words: str) -> None:
     with pytest.raises(native.NativeError, match=words):
-        native.run_toy_encoded(encoded)
+        native_toy.run_toy_encoded(encoded)
 
 
 def test_binding_refuses_what_c_cannot_represent() -> None:
     with pytest.raises(ValueError):
-        native.run_toy([[("frobnicate", 0)]])
+        native_toy.run_toy([[("frobnicate", 0)]])
     with pytest.raises(ValueError):
-        native.run_toy([[("write", 0, 2**64)]])
+        native_toy.run_toy([[("write", 0, 2**64)]])
     with pytest.raises(ValueError):
-        native.run_toy([[("write", 0, 1)]], [-1])
+        native_toy.run_toy([[("write", 0, 1)]], [-1])
     with pytest.raises(ValueError):
-        native.run_toy([[("write", 0, 1)]], max_steps=-1)
+        native_toy.run_toy([[("write", 0, 1)]], max_steps=-1)
 
 
 def test_many_threads_and_deep_nesting() -> None:
     prog = [[("down_read", 1)] * 200 + [("up_read", 1)] * 200 for _ in range(16)]
     check(prog, list(range(300)))
     with pytest.raises(native.NativeError, match="threads"):
-        native.run_toy([[]] * 17)
+        native_toy.run_toy([[]] * 17)
 
 
 def test_a_value_c_cannot_hold_is_an_error_not_a_wrong_trace() -> None:
     with pytest.raises(native.NativeError, match="overflows"):
-        native.run_toy([[("write", 0, 2**63 - 1), ("inc", 0)]])
+        native_toy.run_toy([[("write", 0, 2**63 - 1), ("inc", 0)]])
 
 
 def test_concurrent_runs_from_several_python_threads_agree() -> None:
@@ -371,9 +373,9 @@ def test_concurrent_runs_from_several_python_threads_agree() -> None:
 
     rng = random.Random(SEED + 4)
     jobs = [(random_program(rng), random_decisions(rng)) for _ in range(400)]
-    expected = [native.run_toy(p, d) for p, d in jobs]
+    expected = [native_toy.run_toy(p, d) for p, d in jobs]
     with ThreadPoolExecutor(4) as pool:
-        got = list(pool.map(lambda job: native.run_toy(*job), jobs))
+        got = list(pool.map(lambda job: native_toy.run_toy(*job), jobs))
     assert got == expected
 
 
@@ -397,16 +399,16 @@ def check_with_setup(
         else:
             py = run_python(prog, decisions, max_steps, setup=setup)
     except ViolationError as e:
-        c = native.run_toy_detailed(prog, decisions, max_steps, setup=setup, checks=checks)
+        c = native_toy.run_toy_detailed(prog, decisions, max_steps, setup=setup, checks=checks)
         assert (c.outcome, c.events, c.violation_fn, c.message) == (e.id, [], e.fn, e.message)
         assert (c.violation_step, c.violation_thread) == (0, -1)
         return e.id
     except RuntimeError as e:
         with pytest.raises(native.NativeError) as info:
-            native.run_toy_detailed(prog, decisions, max_steps, setup=setup, checks=checks)
+            native_toy.run_toy_detailed(prog, decisions, max_steps, setup=setup, checks=checks)
         assert str(e) in str(info.value)
         return "setup-blocks"
-    c = native.run_toy_detailed(prog, decisions, max_steps, setup=setup, checks=checks)
+    c = native_toy.run_toy_detailed(prog, decisions, max_steps, setup=setup, checks=checks)
     diff = difference(py, c)
     assert not diff, f"{diff}\nsetup {setup!r}\nprogram {prog!r}\ndecisions {decisions!r}"
     return py.outcome
@@ -425,7 +427,7 @@ def test_setup_runs_alone_first_and_its_effects_are_seen() -> None:
     ]
     prog: Program = [[("read", 1), ("lock", 0), ("unlock", 0)], [("inc", 1)]]
     assert check_with_setup(prog, setup, [1]) == "finished"
-    c = native.run_toy_detailed(prog, [0], setup=setup)
+    c = native_toy.run_toy_detailed(prog, [0], setup=setup)
     assert c.events[0][2:] == ("t0", "read", "var1", "43")
     # lockdep ignores the setup: L1 -> L0 there, L0 -> L1 in a thread is no cycle
     setup = [("lock", 1), ("lock", 0), ("unlock", 0), ("unlock", 1)]
@@ -506,7 +508,7 @@ def run_python_ext(
     for tid, actions in enumerate(prog):
         s.spawn(f"toy{tid}", ext_body(w, tid, list(actions)))
     if checks:
-        sentinel = native.TOY_SENTINEL
+        sentinel = native_toy.TOY_SENTINEL
 
         def check_step(sched: Scheduler, t: Any) -> None:
             if w.vars[2] == sentinel:
@@ -535,7 +537,7 @@ def ext_action(rng: random.Random) -> tuple[Any, ...]:
     if r < 0.01:
         return ("fail",)
     if r < 0.12:
-        return ("write", rng.randrange(3), rng.choice([1, 2, native.TOY_SENTINEL]))
+        return ("write", rng.randrange(3), rng.choice([1, 2, native_toy.TOY_SENTINEL]))
     kind = rng.choice(_EXT_KINDS)
     if kind in ("rcu", "rcu_unlock", "might_sleep"):
         return (kind,)
@@ -565,7 +567,7 @@ def test_extended_actions_cover_every_op_kind_identically() -> None:
         out = check_with_setup(prog, setup, random_decisions(rng), True, checks, max_steps)
         outcomes[out] = outcomes.get(out, 0) + 1
         if out not in ("setup-blocks",) and not setup:
-            labels.update(e[3] for e in native.run_toy_detailed(prog, (), checks=checks).events)
+            labels.update(e[3] for e in native_toy.run_toy_detailed(prog, (), checks=checks).events)
     expected = {"finished", "deadlock", "lock.order", "sleep-in-atomic", "unlock-not-held",
                 "thread.end", "step-bound", "toy.fail", "toy.check", "toy.end-check"}  # fmt: skip
     assert expected <= set(outcomes), outcomes
@@ -581,11 +583,11 @@ def test_test_locks_rwsem_trylock_case_exactly() -> None:
         [("down_read_trylock", 0), ("down_read", 0), ("read", 0), ("up_read", 0)],
     ]
     check_with_setup(prog, [], [0, 1, 1], ext=True)
-    c = native.run_toy_detailed(prog, [0, 1, 1])
+    c = native_toy.run_toy_detailed(prog, [0, 1, 1])
     assert ("t2", "down_read_trylock", "R0", "0") in [e[2:] for e in c.events]
     # test_free_rwsem_admits_a_reader_before_a_pending_writer
     check_with_setup(prog[1:], [], [1], ext=True)
-    c = native.run_toy_detailed(prog[1:], [1])
+    c = native_toy.run_toy_detailed(prog[1:], [1])
     assert c.events[0][1:] == (1, "t1", "down_read_trylock", "R0", "1")
 
 

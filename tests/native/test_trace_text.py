@@ -1,4 +1,4 @@
-"""The C trace text (native/sched.c ``fl_sched_trace``) is ``trace.canonical`` of the run.
+"""The C trace text (native/trace.c ``fl_sched_trace``) is ``trace.canonical`` of the run.
 
 The batched hunt hashes every run's text (``fl_trace_hash``, ``trace.hash64`` on the Python
 side) to count distinct traces, so the text is on its hot path and is written by hand: one
@@ -21,7 +21,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from fuzzlock import model, native, native_hunt, protocol, scenario, scenarios, trace
+from fuzzlock import model, native, protocol, scenario, scenarios, trace
+from fuzzlock.native import _schema as native_schema
+from fuzzlock.native import hunt as native_hunt
+from fuzzlock.native import runners as native_runners
 from tests.native.test_sched_differential import check
 
 pytestmark = pytest.mark.native
@@ -47,14 +50,14 @@ def _scenarios(seed: int) -> Iterator[scenario.Scenario]:
 
 def _c_text(sc: scenario.Scenario, knobs: object, decisions: list[int]) -> bytes | None:
     """The raw trace text of one C model run (None: outside the C slice, or a setup error)."""
-    lib = native._model_lib()
+    lib = native.load_library()
     try:
         enc, names = native.encode_model_scenario(sc, knobs)
-        m = native._Model(enc, names)
+        m = native_runners.Model(enc, names)
     except native.NativeError:
         return None
     try:
-        res = native._FlResult()
+        res = native_schema.FlResult()
         arr = (ctypes.c_longlong * max(len(decisions), 1))(*decisions)
         rc = lib.fl_model_run(m.handle, arr, len(decisions), sc.max_steps, ctypes.byref(res))
         if rc != 0:

@@ -1,14 +1,76 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * choosers.PCTChooser in C, making the same choices bit for bit: it draws from
+ * The choosers (fuzzlock/sched/choosers.py): Replay, RandomChooser and
+ * PCTChooser.
+ *
+ * choosers.PCTChooser in C makes the same choices bit for bit: it draws from
  * a port of CPython's random.Random (MT19937 with CPython's integer seeding,
  * getrandbits, _randbelow, shuffle and sample), so the same seed, thread
  * count, depth and k give the same initial priorities, the same change points
  * and therefore the same decisions (tests/native/test_choosers_native.py).
  */
 #include <string.h>
+#include <stdint.h>
+#include <string.h>
 
-#include "sched.h"
+#include "sched_int.h"
+
+static long long fl_replay_choose(void *ctx, const int *order, int n, int current)
+{
+	struct fl_replay *r = ctx;
+
+	(void)order;
+	(void)n;
+	(void)current;
+	if (r->i < r->n)
+		return r->decisions[r->i++];
+	return 0;
+}
+
+void fl_replay_init(struct fl_chooser *c, struct fl_replay *r, const long long *d, size_t n)
+{
+	r->decisions = d;
+	r->n = d ? n : 0;
+	r->i = 0;
+	c->choose = fl_replay_choose;
+	c->ctx = r;
+}
+
+static uint64_t fl_splitmix64(uint64_t *state)
+{
+	uint64_t z = (*state += 0x9e3779b97f4a7c15ULL);
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return z ^ (z >> 31);
+}
+
+static long long fl_random_choose(void *ctx, const int *order, int n, int current)
+{
+	struct fl_random *r = ctx;
+	uint64_t lim, x;
+
+	if (order[0] == current && r->preempt < 1.0) {
+		double u = (double)(fl_splitmix64(&r->state) >> 11) * 0x1.0p-53;
+
+		if (u >= r->preempt)
+			return 0;
+	}
+	/* unbiased randrange(n) */
+	lim = UINT64_MAX - UINT64_MAX % (uint64_t)n;
+	do {
+		x = fl_splitmix64(&r->state);
+	} while (x >= lim);
+	return (long long)(x % (uint64_t)n);
+}
+
+void fl_random_init(struct fl_chooser *c, struct fl_random *r, uint64_t seed, double preempt)
+{
+	r->state = seed;
+	r->preempt = preempt;
+	c->choose = fl_random_choose;
+	c->ctx = r;
+}
 
 /* --- random.Random ----------------------------------------------------------------- */
 

@@ -1,7 +1,5 @@
 """The batched hunt loop of the C model (native/hunt.c), for ``fuzzlock hunt --backend native``.
 
-PYTEST_DONT_REWRITE
-
 One ctypes call (``fl_model_hunt``) runs up to ``runs`` schedules of one scenario with
 seeded random decisions and stops at the first violation.  Per batch it returns how many
 schedules and steps ran, each run's trace hash (``fuzzlock.trace.hash64`` of its canonical
@@ -17,15 +15,15 @@ per schedule (``predraw_random``, ``predraw_pct``), drawn in C at each decision 
 * ``STRATEGY_PCT_BOUNDED``: per run a depth out of ``depths``; a uniform first decision,
   then ``depth - 1`` preemptions (a decision in ``1..nthreads-1``) at distinct random
   decision points among ``1..max(k, depth)``, 0 elsewhere;
-* ``STRATEGY_PCT``: ``choosers.PCTChooser`` itself (native/pct.c, bit for bit): per run
+* ``STRATEGY_PCT``: ``choosers.PCTChooser`` itself (native/choosers.c, bit for bit): per run
   a seed drawn from the batch's stream (``HuntBatch.pct_seed`` for the last run), a depth
   out of ``depths``, ``k = pct_k``.
 
 The batch's random stream is seeded with ``seed`` (splitmix64), so a batch is reproducible,
 but its decisions are not those of Python's ``random.Random(seed)``.
 
-Only this module knows the layout of ``struct fl_hunt_args`` / ``struct fl_hunt_out``
-(native/hunt.h); it leaves fuzzlock/native.py as it is and uses its model handle.
+The layouts of ``struct fl_hunt_args`` / ``struct fl_hunt_out`` are generated from
+fuzzlock/schema.py (``_schema.HuntArgs``, ``_schema.HuntOut``).
 """
 
 from __future__ import annotations
@@ -35,7 +33,12 @@ import math
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
-from fuzzlock import native
+from fuzzlock import schema
+from fuzzlock.native._schema import FlResult, HuntArgs, HuntOut
+from fuzzlock.native.encoding import INT64_MAX, INT64_MIN, encode_model_scenario
+from fuzzlock.native.errors import NativeError, NativeSetupError, NativeUnavailableError
+from fuzzlock.native.load import load_library
+from fuzzlock.native.runners import Handle, Model, NativeRun, run_of
 
 __all__ = [
     "MAX_CHOICES",
@@ -51,87 +54,24 @@ __all__ = [
     "trace_hash",
 ]
 
-STRATEGY_RANDOM = 0
-STRATEGY_PCT_BOUNDED = 1
-STRATEGY_PCT = 2
-#: FL_HUNT_MAX_CHOICES, FL_HUNT_MAX_DEPTH, FL_HUNT_MAX_K of native/hunt.h
-MAX_CHOICES = 8
-MAX_DEPTH = 16
-MAX_K = 1 << 24
-_MSG_LEN = 1024 + 64  # FL_MSG_LEN + 64
+STRATEGY_RANDOM = schema.HUNT_STRATEGIES["FL_HUNT_RANDOM"]
+STRATEGY_PCT_BOUNDED = schema.HUNT_STRATEGIES["FL_HUNT_PCT_BOUNDED"]
+STRATEGY_PCT = schema.HUNT_STRATEGIES["FL_HUNT_PCT"]
+MAX_CHOICES = schema.FL_HUNT_MAX_CHOICES
+MAX_DEPTH = schema.FL_HUNT_MAX_DEPTH
+MAX_K = schema.FL_HUNT_MAX_K
 _INT_MIN, _INT_MAX = -(2**31), 2**31 - 1
 
 
-class _HuntArgs(ctypes.Structure):
-    """Mirror of ``struct fl_hunt_args`` in native/hunt.h."""
-
-    _fields_ = [
-        ("seed", ctypes.c_ulonglong),
-        ("deadline", ctypes.c_double),
-        ("strategy", ctypes.c_int),
-        ("runs", ctypes.c_int),
-        ("max_steps", ctypes.c_int),
-        ("pct_k", ctypes.c_int),
-        ("npreempt", ctypes.c_int),
-        ("ndepth", ctypes.c_int),
-        ("preempt", ctypes.c_double * MAX_CHOICES),
-        ("depth", ctypes.c_int * MAX_CHOICES),
-    ]
-
-
-class _HuntOut(ctypes.Structure):
-    """Mirror of ``struct fl_hunt_out`` in native/hunt.h."""
-
-    _fields_ = [
-        ("runs", ctypes.c_longlong),
-        ("steps", ctypes.c_longlong),
-        ("violation", ctypes.c_int),
-        ("preempt", ctypes.c_double),
-        ("depth", ctypes.c_int),
-        ("pct_seed", ctypes.c_ulonglong),
-        ("message", ctypes.c_char * _MSG_LEN),
-    ]
-
-
 def _lib() -> Any:
-    lib = native._model_lib()
-    if not hasattr(lib, "fl_model_hunt") or not hasattr(lib, "fl_model_reload"):
-        raise native.NativeUnavailableError(
-            f"{native.library_path()} has no batched hunt loop (fl_model_hunt): stale "
-            "build, run `pip install -e .` again"
-        )
-    if lib.fl_trace_hash.restype is not ctypes.c_ulonglong:
-        lib.fl_hunt_strategies.argtypes = []
-        lib.fl_hunt_strategies.restype = ctypes.c_uint
-        lib.fl_model_hunt.argtypes = [
-            ctypes.c_void_p,
-            ctypes.POINTER(_HuntArgs),
-            ctypes.POINTER(ctypes.c_ulonglong),
-            ctypes.POINTER(ctypes.c_int),
-            ctypes.c_size_t,
-            ctypes.POINTER(_HuntOut),
-            ctypes.POINTER(native._FlResult),
-        ]
-        lib.fl_model_hunt.restype = ctypes.c_int
-        lib.fl_model_reload.argtypes = [
-            ctypes.c_void_p,
-            ctypes.POINTER(ctypes.c_longlong),
-            ctypes.c_size_t,
-            ctypes.c_char_p,
-            ctypes.c_char_p,
-            ctypes.c_size_t,
-        ]
-        lib.fl_model_reload.restype = ctypes.c_void_p
-        lib.fl_trace_hash.argtypes = [ctypes.c_char_p, ctypes.c_size_t]
-        lib.fl_trace_hash.restype = ctypes.c_ulonglong  # last: marks the declarations done
-    return lib
+    return load_library()
 
 
 def available() -> bool:
     """True iff the C library is built and has the batched hunt loop."""
     try:
         _lib()
-    except (native.NativeUnavailableError, OSError):
+    except (NativeUnavailableError, OSError):
         return False
     return True
 
@@ -155,7 +95,7 @@ class HuntBatch(NamedTuple):
     steps: int  # their trace events, summed
     hashes: list[int]  # per run: trace.hash64 of its trace
     ndecisions: list[int]  # per run: decisions consumed
-    violation: native.ToyRun | None  # the violating run (the last one), if any
+    violation: NativeRun | None  # the violating run (the last one), if any
     preempt: float | None  # the last run's preempt (random)
     depth: int | None  # the last run's depth (pct)
     pct_seed: int | None  # the last run's PCTChooser seed (STRATEGY_PCT)
@@ -168,7 +108,7 @@ def _int(name: str, v: int, lo: int = _INT_MIN, hi: int = _INT_MAX) -> int:
     return v
 
 
-class NativeScenario(native._Handle):
+class NativeScenario(Handle):
     """A scenario and a knob map encoded on the C side (``struct fl_model``), run in
     batches with ``hunt``; ``close()`` (or leaving a ``with``) frees it.
 
@@ -187,11 +127,11 @@ class NativeScenario(native._Handle):
 
     def __init__(self, sc: Any, knobs: Any, reuse: NativeScenario | None = None) -> None:
         self.lib = _lib()
-        encoded, names = native.encode_model_scenario(sc, knobs)
+        encoded, names = encode_model_scenario(sc, knobs)
         if reuse is not None and reuse.handle:
             for x in encoded:
-                if not native._INT64_MIN <= x <= native._INT64_MAX:
-                    raise native.NativeError(f"encoding value {x} does not fit in 64 bits")
+                if not INT64_MIN <= x <= INT64_MAX:
+                    raise NativeError(f"encoding value {x} does not fit in 64 bits")
             arr = (ctypes.c_longlong * len(encoded))(*encoded)
             err = ctypes.create_string_buffer(256)
             handle = self.lib.fl_model_reload(
@@ -199,10 +139,10 @@ class NativeScenario(native._Handle):
             )
             if not handle:
                 msg = err.value.decode(errors="replace")
-                raise native.NativeError(f"malformed model scenario: {msg}")
+                raise NativeError(f"malformed model scenario: {msg}")
             reuse.handle = None  # the C model is this object's now
         else:
-            model = native._Model(encoded, names)
+            model = Model(encoded, names)
             handle, model.handle = model.handle, None  # one owner, one fl_model_free
         self.handle: int | None = handle
         self.max_steps: int = sc.max_steps
@@ -230,13 +170,13 @@ class NativeScenario(native._Handle):
         NativeError if the C side refuses the arguments, ValueError for a value the C
         structure cannot hold."""
         if self.handle is None:
-            raise native.NativeError("the scenario was closed")
+            raise NativeError("the scenario was closed")
         steps = self.max_steps if max_steps is None else max_steps
         if len(preempts) > MAX_CHOICES or len(depths) > MAX_CHOICES:
             raise ValueError(f"at most {MAX_CHOICES} preempt values and depths")
         if not isinstance(deadline, (int, float)) or isinstance(deadline, bool):
             raise ValueError(f"deadline {deadline!r} is not a number")
-        a = _HuntArgs()
+        a = HuntArgs()
         a.seed = _int("seed", seed, -(2**63), 2**64 - 1) & (2**64 - 1)
         a.deadline = float(deadline)
         a.strategy = _int("strategy", strategy)
@@ -256,8 +196,8 @@ class NativeScenario(native._Handle):
             self._cap = cap
             self._hashes = (ctypes.c_ulonglong * cap)()
             self._ndec = (ctypes.c_int * cap)()
-        out = _HuntOut()
-        res = native._FlResult()
+        out = HuntOut()
+        res = FlResult()
         rc = self.lib.fl_model_hunt(
             self.handle,
             ctypes.byref(a),
@@ -268,12 +208,12 @@ class NativeScenario(native._Handle):
             ctypes.byref(res),
         )
         msg = out.message.decode(errors="replace")
-        if rc == native._MODEL_SETUP_ERROR:
-            raise native.NativeSetupError(msg)
+        if rc == schema.FL_MODEL_SETUP_ERROR:
+            raise NativeSetupError(msg)
         n = int(out.runs)
         if rc != 0 and n == 0 and not out.steps:
-            raise native.NativeError(msg)
-        violation = native._toy_result(res) if rc == 0 and out.violation else None
+            raise NativeError(msg)
+        violation = run_of(res) if rc == 0 and out.violation else None
         return HuntBatch(
             runs=n,
             steps=int(out.steps),

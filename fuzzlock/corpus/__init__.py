@@ -16,14 +16,14 @@ An entry is ``corpora/<protocol>/<entry digest>.json``::
   line naming the file and the field, never a traceback.  Every integer is checked
   against the range both backends hold (decisions: int64, ``max_steps``: int, a write's
   ``value``: int64, ``found_by.seed``: uint64), so a valid entry replays on either.
-* ``save_entry`` / ``write_entry`` write atomically (a temp file in the same directory,
+* ``store.save_entry`` / ``store.write_entry`` (``fuzzlock.corpus.store``) write atomically (a temp file in the same directory,
   then a hard link, which never replaces an existing file), so concurrent xdist workers
   and machines merging corpora never lose or corrupt an entry, and never overwrite one:
   an identical entry (same entry digest) is "already in the corpus" and kept as it is
   (its note too); a different file under the name is kept and the new entry goes to
   ``<entry digest>-2.json`` (-3, ...).  A directory that cannot be written is a
   ``CorpusWriteError`` (one line).
-* ``replay`` re-runs an entry on a backend and passes iff the recorded ``expect``
+* ``replaying.replay`` (``fuzzlock.corpus.replaying``) re-runs an entry on a backend and passes iff the recorded ``expect``
   reproduces with the recorded trace (``trace_digest``).  A changed trace is a failure
   until the entry is re-recorded (``rerecord``, ``fuzzlock replay --re-record``); a
   changed ``model_hash`` alone is not worth a word (it changes with every edit of the
@@ -31,7 +31,8 @@ An entry is ``corpora/<protocol>/<entry digest>.json``::
 * ``iter_entries`` walks files and directories; one bad file never stops the others.
 
 Entries replay on the backends of ``fuzzlock.backends`` (``Backend.replay``: ``Entry ->
-BackendRun``); ``python`` runs the reference model, ``native`` the C model.  The C model implements every scenario op; an entry it
+replaying.BackendRun``); ``python`` runs the reference model, ``native`` the C model.  The
+C model implements every scenario op; an entry it
 still cannot run (a value it cannot represent, or beyond its fixed capacities) is outside
 the C slice: the native backend reports it as *not applicable* (outcome
 ``not-applicable``, ``Replayed.applicable`` False, ``ok`` True, message ``skipped: outside
@@ -41,15 +42,12 @@ the C slice (...)``): it is neither a reproduction nor a failure, and ``fuzzlock
 
 from __future__ import annotations
 
-import contextlib
-import errno
 import functools
 import hashlib
 import importlib.resources
 import json
 import os
 import re
-import tempfile
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -66,28 +64,18 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CLEAN",
-    "NOT_APPLICABLE",
     "SCHEMA",
-    "BackendRun",
     "CorpusError",
     "CorpusWriteError",
     "Entry",
-    "Replayed",
-    "Saved",
     "entry_digest",
     "entry_from_json",
     "entry_from_run",
-    "entry_path",
     "iter_entries",
-    "judge",
     "load_entry",
     "make_entry",
     "model_hash",
     "protocol_dir",
-    "replay",
-    "rerecord",
-    "save_entry",
-    "write_entry",
 ]
 
 #: The corpus format version this fuzzlock reads and writes.
@@ -110,7 +98,7 @@ _FIELDS = (
 )
 _DIGEST_RE = re.compile(r"[0-9a-f]{16,128}")
 _UNSAFE_RE = re.compile(r"[^A-Za-z0-9.\-+=_]")
-#: A decision is a C ``long long`` (native.py's ``_decision_array``).
+#: A decision is a C ``long long`` (fuzzlock/native/encoding.py).
 DECISION_MAX = 2**63 - 1
 #: ``found_by.seed``: the hunt's seed, at most 64 bits (the C hunts take a ``uint64_t``).
 SEED_MAX = 2**64 - 1
@@ -257,7 +245,7 @@ def _is_int(v: Any) -> bool:
 
 
 def _known_expects() -> set[str]:
-    from fuzzlock.invariants import INVARIANTS
+    from fuzzlock.schema import INVARIANTS
 
     return {CLEAN, *INVARIANTS}
 
@@ -413,7 +401,7 @@ def iter_entries(
                 yield f, e
 
 
-# --------------------------------------------------------------------------- writing
+# --------------------------------------------------------------------------- naming
 
 
 def protocol_dir(proto: Protocol | str) -> str:
@@ -441,154 +429,6 @@ def entry_digest(entry: Entry) -> str:
     }
     text = json.dumps(key, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(b"fuzzlock corpus entry\0" + text.encode()).hexdigest()
-
-
-def entry_path(root: str | os.PathLike[str], entry: Entry) -> Path:
-    """``root/<protocol dir>/<entry digest>.json``: where ``save_entry`` puts ``entry``
-    unless another file already holds that name."""
-    return Path(root) / protocol_dir(entry.protocol) / f"{entry_digest(entry)}.json"
-
-
-@attrs.frozen
-class Saved:
-    """What ``save_entry`` did: ``path`` holds the entry; ``written`` is False if an
-    identical entry (same ``entry_digest``) was already there (it is left as it is, note
-    and all); ``kept`` are the files that hold something else under the entry's name (each
-    left untouched, the entry went to the next free name)."""
-
-    path: Path
-    written: bool
-    kept: tuple[Path, ...] = ()
-
-    @property
-    def message(self) -> str:
-        """One line for the user."""
-        what = f"saved to {self.path}" if self.written else f"already in the corpus: {self.path}"
-        if not self.kept:
-            return what
-        others = ", ".join(str(p) for p in self.kept)
-        return f"{what} ({others}: a different entry under the same name, kept)"
-
-
-#: How many ``<digest>-N.json`` names ``save_entry`` tries after ``<digest>.json``.
-MAX_ALTERNATES = 100
-
-
-def _same_entry(path: Path, data: bytes, digest: str) -> bool | None:
-    """None if ``path`` does not exist; True if it holds the entry whose text is ``data``
-    and digest is ``digest`` (byte for byte, or any valid entry with that digest); False
-    if it holds anything else (another entry, a malformed file, a directory)."""
-    try:
-        old = path.read_bytes()
-    except FileNotFoundError:
-        return None
-    except OSError:
-        return False if path.exists() or path.is_symlink() else None
-    if old == data:
-        return True
-    try:
-        other = entry_from_json(json.loads(old.decode("utf-8")), os.fspath(path))
-    except (ValueError, RecursionError):  # CorpusError, JSONDecodeError, UnicodeDecodeError
-        return False
-    return entry_digest(other) == digest
-
-
-def _temp_file(d: Path, stem: str, data: bytes) -> str:
-    """A new temp file in ``d`` holding ``data``, flushed to disk.  Its name does not end
-    in .json, so a reader scanning the directory never sees a half-written entry."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{stem[:16]}.", suffix=".tmp", dir=d)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o644)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    return tmp
-
-
-def _publish(tmp: str, path: Path) -> bool:
-    """Give the complete file ``tmp`` the name ``path`` unless ``path`` exists (then
-    False).  A hard link is atomic and never replaces; where the file system has no hard
-    links, an exclusively created placeholder is atomically replaced instead."""
-    try:
-        os.link(tmp, path)
-        return True
-    except FileExistsError:
-        return False
-    except OSError as e:
-        if e.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK, errno.EXDEV):
-            raise
-    try:
-        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644))
-    except FileExistsError:
-        return False
-    os.replace(tmp, path)
-    return True
-
-
-def save_entry(root: str | os.PathLike[str], entry: Entry) -> Saved:
-    """Save ``entry`` under ``root/<protocol dir>/`` atomically; never overwrite a file.
-
-    The name is ``<entry digest>.json``; if a file holds that name with a different
-    entry (hand-edited, say) it is kept and ``<entry digest>-2.json`` (-3, ...) is tried.
-    An identical entry already there is not written again.  Raises ``CorpusWriteError``
-    (one line) if the directory cannot be made or written."""
-    d = Path(root) / protocol_dir(entry.protocol)
-    digest = entry_digest(entry)
-    data = entry.dumps().encode("utf-8")
-    try:
-        d.mkdir(parents=True, exist_ok=True)
-    except FileExistsError:
-        raise CorpusWriteError(d, "not a directory") from None
-    except OSError as e:
-        raise CorpusWriteError(d if Path(root).is_dir() else root, e) from None
-    if not d.is_dir():
-        raise CorpusWriteError(d, "not a directory")
-    kept: list[Path] = []
-    tmp: str | None = None
-    try:
-        for n in range(1, MAX_ALTERNATES + 2):
-            path = d / (f"{digest}.json" if n == 1 else f"{digest}-{n}.json")
-            while True:
-                same = _same_entry(path, data, digest)
-                if same is True:
-                    return Saved(path, False, tuple(kept))
-                if same is False:
-                    kept.append(path)
-                    break
-                if tmp is None:
-                    tmp = _temp_file(d, digest, data)
-                if _publish(tmp, path):
-                    return Saved(path, True, tuple(kept))
-                # another writer took the name meanwhile: look at what it wrote
-        raise CorpusWriteError(d, f"{len(kept)} files already hold other entries named {digest}")
-    except OSError as e:
-        raise CorpusWriteError(d, e) from None
-    finally:
-        if tmp is not None:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-
-
-def write_entry(root: str | os.PathLike[str], entry: Entry) -> Path:
-    """``save_entry(root, entry).path``: the file written, or the existing identical one.
-    Raises ``CorpusWriteError`` (a ``CorpusError``, one line) when it cannot write."""
-    return save_entry(root, entry).path
-
-
-def _replace_file(path: Path, data: bytes) -> None:
-    """Atomically make ``path`` hold ``data`` (temp file in its directory, os.replace)."""
-    tmp = _temp_file(path.parent, path.stem, data)
-    try:
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
 
 
 # --------------------------------------------------------------------------- model hash
@@ -640,126 +480,6 @@ def model_hash() -> str:
         h.update(f"{name}\0{len(data)}\0".encode())
         h.update(data)
     return h.hexdigest()[:16]
-
-
-# --------------------------------------------------------------------------- replay
-
-
-@attrs.frozen
-class BackendRun:
-    """What a backend reports for one replayed schedule."""
-
-    outcome: str  # "finished", "step-bound", a violation id, or "setup-error"
-    digest: str  # the trace digest ("" if there is no trace)
-    detail: str = ""  # one line: the violation, or why the run could not happen
-
-
-#: ``BackendRun.outcome`` of a backend that cannot run the entry at all (e.g. the native
-#: backend on a scenario outside the C slice).
-NOT_APPLICABLE = "not-applicable"
-
-
-@attrs.frozen
-class Replayed:
-    """The result of replaying one entry.  ``ok`` iff ``expect`` reproduced (``reproduced``)
-    with the recorded trace (``digest_matches``): a changed trace is a failure until the
-    entry is re-recorded (``rerecord``).  ``message`` is one line; a changed ``model_hash``
-    is mentioned only when the replay failed (as a hint to why)."""
-
-    ok: bool
-    outcome: str
-    expected: str
-    digest: str
-    digest_matches: bool
-    model_hash_changed: bool
-    message: str
-    applicable: bool = True  # False: the backend cannot run this entry (ok is then True)
-    reproduced: bool = True  # the outcome is the recorded ``expect`` (whatever the trace)
-
-
-def judge(entry: Entry, got: BackendRun) -> Replayed:
-    """Compare one run of ``entry`` (on any backend, or ``fuzzlock show``'s) with what
-    the entry recorded."""
-    from fuzzlock.sched.result import FINISHED
-
-    expected = entry.expect
-    if got.outcome == NOT_APPLICABLE:
-        return Replayed(
-            ok=True,
-            outcome=got.outcome,
-            expected=expected,
-            digest="",
-            digest_matches=False,
-            model_hash_changed=False,
-            message=f"skipped: {got.detail}",
-            applicable=False,
-            reproduced=False,
-        )
-    reproduced = got.outcome == FINISHED if expected == CLEAN else got.outcome == expected
-    digest_matches = got.digest == entry.trace_digest
-    now = model_hash()
-    hash_changed = entry.model_hash != now
-    shown = CLEAN if got.outcome == FINISHED else got.outcome
-    if not reproduced:
-        message = f"expected {expected}, got {shown}" + (f" ({got.detail})" if got.detail else "")
-    elif not digest_matches:
-        message = (
-            f"reproduced {expected} but the trace changed "
-            f"(recorded {entry.trace_digest[:12]}, now {got.digest[:12]})"
-        )
-    else:
-        message = f"reproduced {expected}"
-    if hash_changed and not (reproduced and digest_matches):
-        message += f"; the model changed since the entry was recorded (model_hash {entry.model_hash} -> {now})"
-    return Replayed(
-        ok=reproduced and digest_matches,
-        outcome=got.outcome,
-        expected=expected,
-        digest=got.digest,
-        digest_matches=digest_matches,
-        model_hash_changed=hash_changed,
-        message=message,
-        reproduced=reproduced,
-    )
-
-
-def replay(entry: Entry, backend: str = "python") -> Replayed:
-    """Re-run ``entry`` on ``backend`` and compare with what it recorded (``judge``)."""
-    from fuzzlock import backends
-
-    if backend not in backends.names():
-        known = ", ".join(sorted(backends.names()))
-        raise ValueError(f"unknown backend {backend!r}; known: {known}")
-    return judge(entry, backends.get(backend).replay(entry))
-
-
-def rerecord(path: str | os.PathLike[str], entry: Entry, replayed: Replayed) -> list[str]:
-    """Record ``replayed`` (a replay of ``entry``, loaded from ``path``, that reproduced
-    its ``expect``) as what ``entry`` records: its trace digest, the current model hash
-    and fuzzlock version; rewrite ``path`` atomically if any changed.  Returns what
-    changed, one ``"<field> <old> -> <new>"`` each (empty: nothing to do).  Never changes
-    what the entry expects: ValueError if ``replayed`` did not reproduce it.  Raises
-    ``CorpusWriteError`` if the file cannot be rewritten."""
-    if not (replayed.applicable and replayed.reproduced):
-        raise ValueError(f"cannot re-record an entry that does not reproduce: {replayed.message}")
-    new = attrs.evolve(
-        entry,
-        trace_digest=replayed.digest,
-        model_hash=model_hash(),
-        fuzzlock_version=_current_version(),
-    )
-    changes = [
-        f"{f} {getattr(entry, f)} -> {getattr(new, f)}"
-        for f in ("trace_digest", "model_hash", "fuzzlock_version")
-        if getattr(entry, f) != getattr(new, f)
-    ]
-    if changes:
-        p = Path(path)
-        try:
-            _replace_file(p, new.dumps().encode("utf-8"))
-        except OSError as e:
-            raise CorpusWriteError(p, e) from None
-    return changes
 
 
 # --------------------------------------------------------------------------- known findings

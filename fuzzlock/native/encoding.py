@@ -1,0 +1,161 @@
+"""What crosses the border into C: the model encoding of a scenario and a knob map
+(native/model.h), decision arrays, PCT parameters and the trace text coming back.
+
+The knob slots are ``_schema.encode_knobs`` (generated from fuzzlock/schema.py: one rule
+for every knob); the op codes and field layout follow ``schema.OPS``.
+"""
+
+from __future__ import annotations
+
+import ctypes
+from collections.abc import Sequence
+from typing import Any
+
+from fuzzlock import schema
+from fuzzlock.native import _schema
+from fuzzlock.native.errors import NativeError
+
+INT64_MIN = -(2**63)
+INT64_MAX = 2**63 - 1
+INT_MAX = 2**31 - 1
+
+#: Limits of the C PCT chooser.
+PCT_MAX_DEPTH = schema.FL_PCT_MAX_DEPTH
+PCT_MAX_K = schema.FL_PCT_MAX_K
+
+#: Thread ops the C model implements (every op of fuzzlock.scenario but the setup-only ones).
+MODEL_THREAD_OPS = frozenset(o.name for o in schema.OPS if not o.setup_only)
+#: Setup ops the C model implements: every op (thread ops run alone).
+MODEL_SETUP_OPS = frozenset(o.name for o in schema.OPS)
+
+#: A trace event: (step, thread, fn, op, object, value).
+Event = tuple[int, int, str, str, str, str]
+
+
+def parse_trace(text: str) -> list[Event]:
+    events: list[Event] = []
+    for line in text.splitlines():
+        s, t, fn, op, obj, val = line.split("|", 5)
+        events.append((int(s), int(t), fn, op, obj, val))
+    return events
+
+
+def check_max_steps(max_steps: int) -> int:
+    if not 0 <= max_steps <= INT_MAX:
+        raise ValueError(f"max_steps {max_steps} is not in 0..{INT_MAX}")
+    return max_steps
+
+
+def decision_array(decisions: Sequence[int]) -> tuple[Any, int]:
+    decs = list(decisions)
+    for d in decs:
+        if not isinstance(d, int) or isinstance(d, bool) or not 0 <= d <= INT64_MAX:
+            raise ValueError(f"decision {d!r} is not a non-negative 64-bit integer")
+    return (ctypes.c_longlong * len(decs))(*decs), len(decs)
+
+
+def check_pct(pct: Any) -> tuple[int, int, int]:
+    """(|seed|, depth, k) of a ``pct=(seed, depth, k)`` argument; ValueError if the C
+    chooser cannot represent it."""
+    try:
+        seed, depth, k = pct
+    except (TypeError, ValueError):
+        raise ValueError(f"pct must be (seed, depth, k), not {pct!r}") from None
+    for name, v in (("seed", seed), ("depth", depth), ("k", k)):
+        if not isinstance(v, int) or isinstance(v, bool):
+            raise ValueError(f"pct {name} {v!r} is not an int")
+    if abs(seed) >= 2**64:
+        raise ValueError(f"pct seed {seed} does not fit in 64 bits")
+    if not 1 <= depth <= PCT_MAX_DEPTH:
+        raise ValueError(f"pct depth {depth} is not in 1..{PCT_MAX_DEPTH}")
+    if not 0 <= k <= PCT_MAX_K:
+        raise ValueError(f"pct k {k} is not in 0..{PCT_MAX_K}")
+    return abs(seed), depth, k
+
+
+def encode_knobs(knobs: Any) -> list[int]:
+    """The knob slots (``enum fl_knob``) of a full knob map."""
+    return _schema.encode_knobs(dict(knobs))
+
+
+def encode_model_scenario(sc: Any, knobs: Any) -> tuple[list[int], str]:
+    """The flat encoding of a scenario (``fuzzlock.scenario.Scenario``) and a full knob map
+    for the C model (native/model.h), plus its names string.  Raises NativeError for an
+    op the C model does not implement or a value the C side cannot represent."""
+    names: list[str] = []
+    folios: dict[str, int] = {}
+    max_folios = schema.FL_MAX_FOLIO_NAMES
+
+    def folio_slot(n: str, where: str) -> int:
+        if n not in folios:
+            if len(folios) == max_folios:
+                raise NativeError(f"{where}: more than {max_folios} folio names")
+            folios[n] = len(folios)
+        return folios[n]
+
+    def name_idx(n: str, where: str) -> int:
+        if "\n" in n or "|" in n:
+            raise NativeError(f"{where}: name {n!r} contains a newline or '|'")
+        names.append(n)
+        return len(names) - 1
+
+    def enc_op(o: dict[str, Any], where: str) -> list[int]:
+        spec = schema.OP_BY_NAME[o["op"]]
+        op, code = spec.name, spec.code
+        mm = o.get("mm", 0)
+        if op == "mmap":
+            flags = 0
+            for field, bit in schema.MMAP_FLAGS.items():
+                flags |= bit if o[field] else 0
+            return [code, mm, name_idx(o["vma"], where), o["start"], o["pages"], flags, 0]
+        if op == "write":
+            v = o["value"]
+            if not INT64_MIN <= v <= INT64_MAX:
+                raise NativeError(f"{where}.value: {v} does not fit in 64 bits")
+            bind = folio_slot(o["folio"], where) + 1 if o.get("folio") else 0
+            return [code, mm, o["addr"], v, bind, 0, 0]
+        if op == "read":
+            bind = folio_slot(o["folio"], where) + 1 if o.get("folio") else 0
+            return [code, mm, o["addr"], bind, 0, 0, 0]
+        if op == "move":
+            mode = 0
+            for m in o["mode"]:
+                mode |= schema.MOVE_MODES[m]
+            return [code, mm, o["dst"], o["src"], o["len"], mode, 0]
+        if op == "bind":
+            return [code, mm, o["addr"], folio_slot(o["folio"], where) + 1, 0, 0, 0]
+        if spec.names_folio:
+            if o["folio"] not in folios:
+                raise NativeError(f"{where}.folio: {o['folio']!r} is not bound in the setup")
+            ign = 1 if o.get("ignore_references") else 0
+            return [code, 0, folios[o["folio"]], ign, 0, 0, 0]
+        # the rest take their fields in schema order: mm first, then the others
+        args = [o[f] for f, _t in spec.required if f != "mm"]
+        return [code, mm, *args, *[0] * (5 - len(args))]
+
+    out = encode_knobs(knobs)
+    out.append(len(sc.setup))
+    mms: set[int] = set()
+    for i, o in enumerate(sc.setup):
+        where = f"scenario.setup[{i}]"
+        if o["op"] not in MODEL_SETUP_OPS:
+            raise NativeError(f"{where}.op: {o['op']!r} is not in the native model yet")
+        if o["op"] == "mmap":
+            mms.add(o["mm"])
+        elif o["op"] in ("write", "read") and o["mm"] not in mms:
+            # the Python setup looks the mm up unguarded (a KeyError, not a result)
+            raise NativeError(f"{where}.mm: mm{o['mm']} has no mapping yet")
+        elif o["op"] == "fork" and o["mm"] in mms:
+            mms.add(o["child"])
+        out += enc_op(o, where)
+    out.append(len(sc.threads))
+    for ti, (tname, ops) in enumerate(sc.threads):
+        out += [name_idx(tname, f"scenario.threads[{ti}].name"), len(ops)]
+        for j, o in enumerate(ops):
+            where = f"scenario.threads[{ti}].ops[{j}]"
+            if o["op"] not in MODEL_THREAD_OPS:
+                raise NativeError(f"{where}.op: {o['op']!r} is not in the native model yet")
+            if o["op"] in ("write", "read") and o.get("folio"):
+                o = {k: v for k, v in o.items() if k != "folio"}  # binds only in the setup
+            out += enc_op(o, where)
+    return out, "\n".join(names)
