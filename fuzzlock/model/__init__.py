@@ -3,10 +3,10 @@
 PYTEST_DONT_REWRITE
 
 One module per kernel file it models: ``rmap`` (mm/rmap.c), ``userfaultfd``
-(mm/userfaultfd.c, fs/userfaultfd.c), ``memory`` (mm/memory.c), ``fork``
-(kernel/fork.c), ``vmscan`` (mm/vmscan.c, mm/madvise.c), ``walkers`` (page_idle,
-DAMON, memory-failure), over the state in ``world``.  ``run`` executes one scenario
-under one protocol and one schedule::
+(mm/userfaultfd.c, fs/userfaultfd.c; its PTE moves in ``uffd_move_ptes``), ``memory``
+(mm/memory.c), ``fork`` (kernel/fork.c), ``vmscan`` (mm/vmscan.c, mm/madvise.c),
+``walkers`` (page_idle, DAMON, memory-failure), over the state in ``world``.  ``run``
+executes one scenario under one protocol and one schedule::
 
     from fuzzlock import model, protocol, scenario
     r = model.run(scenario.loads(text), protocol.get("v6.19"), decisions=[0, 1])
