@@ -132,7 +132,9 @@ def test_out_of_range_integers_are_one_failed_item_each(
     )
     res.assert_outcomes(passed=1, failed=2)
     out = res.stdout.str()
-    assert "Traceback" not in out and "fuzzlock/corpus/" not in out and "fuzzlock/native/" not in out
+    assert (
+        "Traceback" not in out and "fuzzlock/corpus/" not in out and "fuzzlock/native/" not in out
+    )
     assert (
         f"\ncorpora/v6.19/decisions.json: field 'decisions[0]': {10**30} is out of range "
         "(at most 2**63-1)\n"

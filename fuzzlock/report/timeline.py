@@ -8,7 +8,6 @@ from __future__ import annotations
 import html
 
 from fuzzlock import trace
-from fuzzlock.invariants import INVARIANTS
 from fuzzlock.report import (
     ACQUIRE_OPS,
     READ_OPS,
@@ -24,6 +23,7 @@ from fuzzlock.report import (
     object_matcher,
 )
 from fuzzlock.sched.result import STEP_BOUND, RunResult
+from fuzzlock.schema import INVARIANTS
 
 Event = trace.Event
 
