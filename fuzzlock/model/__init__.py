@@ -5,10 +5,10 @@ stay plain asserts (in a wheel install, fuzzlock's pytest11 entry point makes py
 the whole fuzzlock package for assertion rewriting).
 
 One module per kernel file it models: ``rmap`` (mm/rmap.c), ``userfaultfd``
-(mm/userfaultfd.c, fs/userfaultfd.c), ``memory`` (mm/memory.c), ``fork``
-(kernel/fork.c), ``vmscan`` (mm/vmscan.c, mm/madvise.c), ``walkers`` (page_idle,
-DAMON, memory-failure), over the state in ``world``.  ``run`` executes one scenario
-under one protocol and one schedule::
+(mm/userfaultfd.c, fs/userfaultfd.c; its PTE moves in ``uffd_move_ptes``), ``memory``
+(mm/memory.c), ``fork`` (kernel/fork.c), ``vmscan`` (mm/vmscan.c, mm/madvise.c),
+``walkers`` (page_idle, DAMON, memory-failure), over the state in ``world``.  ``run``
+executes one scenario under one protocol and one schedule::
 
     from fuzzlock import model, protocol, scenario
     r = model.run(scenario.loads(text), protocol.get("v6.19"), decisions=[0, 1])
