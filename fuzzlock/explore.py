@@ -600,15 +600,15 @@ def _next_branch(nodes: list[_Node], bound: int, cert: Certificate) -> tuple[int
 @contextmanager
 def scenario_runner(sc: Any, proto: Any, backend: str) -> Iterator[tuple[Runner, Any]]:
     """The runner ``explore_scenario`` explores ``sc`` with on ``backend`` (a name in
-    ``fuzzlock.backends``), and the backend's session (the C model's footprint session on
-    ``native``; None on Python), valid inside the ``with``.  Raises ``model.SetupError``
+    ``fuzzlock.backends``), and the backend's state dump of a run (``Backend.footprints``),
+    valid inside the ``with``.  Raises ``model.SetupError``
     for a setup that breaks the protocol by itself, ValueError when the backend cannot
     explore."""
     from fuzzlock import backends, model
 
     model.run(sc, proto, decisions=[], max_steps=1, check=False)  # setup errors, early
-    with backends.get(backend).footprints(sc, proto) as (runner, session):
-        yield runner, session
+    with backends.get(backend).footprints(sc, proto) as (runner, state):
+        yield runner, state
 
 
 def explore_scenario(
@@ -624,7 +624,7 @@ def explore_scenario(
 ) -> Certificate:
     """``explore`` one scenario on one backend (``python`` or ``native``).  Raises
     ``model.SetupError`` for a setup that breaks the protocol by itself."""
-    with scenario_runner(sc, proto, backend) as (runner, _session):
+    with scenario_runner(sc, proto, backend) as (runner, _state):
         return explore(
             runner,
             preemptions,

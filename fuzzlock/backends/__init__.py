@@ -183,8 +183,10 @@ class Backend(Protocol):
 
     def footprints(self, sc: Scenario, proto: KernelProtocol) -> AbstractContextManager[Any]:
         """``(runner, state)`` for the exhaustive explorer: ``runner(decisions)`` is an
-        ``explore.Execution`` with each step's footprint; ``state(execution)`` is a
-        comparable dump of the final state of the runner's last run."""
+        ``explore.Execution`` with each step's footprint; ``state(execution)``, called
+        right after the run that returned ``execution``, is a comparable, hashable dump of
+        the state that run left (equal for two runs that differ only in the order of
+        independent steps; comparable between runs of one backend only)."""
         ...
 
 

@@ -183,7 +183,17 @@ class NativeBackend:
         # no lockdep cells: whether a class closes a lock-order cycle does not depend on
         # the order of its steps, only where it is reported does (as in the Python model)
         with native.ModelFootprints(sc, proto.knobs, lockdep_cells=False) as session:
-            yield _footprint_runner(session), session
+            yield _footprint_runner(session), _state_digest(session)
+
+
+def _state_digest(session: Any) -> Any:
+    """The state dump of a footprint session's last run: the C model's hash of its world
+    (``fl_model_state_digest``)."""
+
+    def state(_execution: Any) -> int:
+        return int(session.state_digest())
+
+    return state
 
 
 def _footprint_runner(session: Any) -> Any:

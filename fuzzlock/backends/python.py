@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from fuzzlock import model
     from fuzzlock.corpus import Entry
     from fuzzlock.corpus.replaying import BackendRun
+    from fuzzlock.model.world import World
     from fuzzlock.protocol import Protocol
     from fuzzlock.scenario import Scenario
 
@@ -125,7 +126,68 @@ class PythonBackend:
 
         rec = footprint.Recorder()
         with footprint.tracking(rec):
-            yield _footprint_runner(sc, proto, rec), None
+            yield _footprint_runner(sc, proto, rec), _state
+
+
+def _state(execution: Any) -> Any:
+    """The state dump of a footprint run (``execution.payload``: its ``model.ModelRun``)."""
+    return world_state(execution.payload.world)
+
+
+def world_state(w: World) -> Any:
+    """What a Python model run left behind, ghost mapping ids renamed in order of first
+    appearance (two runs that take ids in another order are the same up to renaming)."""
+    mids: dict[int, int] = {}
+
+    def mid(m: int) -> int:
+        return mids.setdefault(m, len(mids))
+
+    mms = []
+    for mm in sorted(w.mms.values(), key=lambda m: m.id):
+        raw = sorted((a, p.key(), p.mid) for t in mm.tables.values() for a, p in t.ptes.items())
+        ptes = [(a, k, mid(m)) for a, k, m in raw]
+        vmas = tuple(
+            (
+                v.name,
+                v.start,
+                v.end,
+                v.pgoff,
+                v.detached,
+                v.anon_vma.trace_repr() if v.anon_vma else None,
+                tuple(c.anon_vma.trace_repr() for c in v.chain),
+            )
+            for v in mm.vmas
+        )
+        mms.append((mm.id, mm.alive, mm.uffd.mmap_changing, vmas, tuple(ptes)))
+    folios = tuple(
+        (
+            f.id,
+            f.refcount,
+            f.mapcount,
+            f.mapping.trace_repr() if f.mapping else None,
+            f.index,
+            f.pae,
+            f.lru,
+            f.isolated,
+            f.swap,
+            f.pincount,
+            f.dirty,
+            f.value,
+            f.freed,
+        )
+        for f in w.folios
+    )
+    avs = tuple(
+        (s.gen, s.live, s.obj.refcount if s.obj else None, len(s.obj.tree) if s.obj else None)
+        for s in w.anon_vmas.slots.values()
+    )
+    swap = (
+        sorted(w.swap.count.items()),
+        sorted((e, f.id) for e, f in w.swap.cache.items()),
+        sorted(w.swap.content.items()),
+        w.swap.next_entry,
+    )
+    return (tuple(mms), folios, avs, repr(swap), tuple(sorted(w.pinned_mms)))
 
 
 def _footprint_runner(sc: Scenario, proto: Protocol, rec: Any) -> Any:

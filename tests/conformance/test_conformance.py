@@ -118,10 +118,29 @@ def test_footprint_runs_are_the_runs(backend: backends.Backend) -> None:
             continue
         decisions = random_decisions(rng)
         want = backend.run(sc, proto, decisions)
-        with backend.footprints(sc, proto) as (runner, _session):
+        with backend.footprints(sc, proto) as (runner, _state):
             ex = runner(decisions)
         assert (ex.outcome, list(ex.events)) == (want.outcome, list(want.events))
         assert len(ex.steps) == len(ex.events)
+
+
+def test_the_state_dump_is_the_schedules(backend: backends.Backend) -> None:
+    """``state`` of ``footprints`` dumps what the last run left: hashable, and the same
+    for the same schedule run again after another schedule."""
+    rng = random.Random(SEED + 1)
+    proto = protocol.get("v6.19")
+    for i in range(10):
+        sc = gen_scenario(RandomSource(random.Random(rng.randrange(2**32))), FAMILIES[i % 3])
+        try:
+            model.run(sc, proto, decisions=[], max_steps=1, check=False)
+        except model.SetupError:
+            continue
+        a, b = random_decisions(rng), random_decisions(rng)
+        with backend.footprints(sc, proto) as (runner, state):
+            first = state(runner(a))
+            state(runner(b))
+            again = state(runner(a))
+        assert hash(first) == hash(again) and first == again
 
 
 def test_setup_error_agrees(backend: backends.Backend) -> None:
