@@ -41,8 +41,8 @@ def test_the_page_has_an_op_diff_and_a_knob_diff_each_touching_the_files_it_list
     # a new op: the schema, one model module, one C file, one scenario-generator line
     py = [f for f in op_files if f.startswith("fuzzlock/model/")]
     c = [f for f in op_files if f.startswith("native/") and f.endswith(".c")]
-    gen = [f for f in op_files if f not in ("fuzzlock/schema.py", *py, *c)]
-    assert "fuzzlock/schema.py" in op_files and len(py) == len(c) == len(gen) == 1
+    gen = [f for f in op_files if f not in ("fuzzlock/schema_ops.py", *py, *c)]
+    assert "fuzzlock/schema_ops.py" in op_files and len(py) == len(c) == len(gen) == 1
     assert Path(py[0]).stem == Path(c[0]).stem  # a twin pair
     added = [ln for ln in op_diff.split(f"+++ b/{gen[0]}\n")[1].split("\ndiff ")[0].splitlines()]
     assert len([ln for ln in added if ln.startswith("+")]) == 1
@@ -161,7 +161,7 @@ def test_the_worked_example_applies_builds_and_behaves_as_the_page_says(tmp_path
     (gen_file,) = [
         f
         for f in op_files
-        if f != "fuzzlock/schema.py" and not f.startswith(("native/", "fuzzlock/model/"))
+        if f != "fuzzlock/schema_ops.py" and not f.startswith(("native/", "fuzzlock/model/"))
     ]
     gen_module = gen_file.removesuffix(".py").replace("/", ".")
     r = _python(copy, _RUN, json.dumps(SCENARIO), gen_module)

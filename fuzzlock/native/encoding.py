@@ -100,7 +100,7 @@ def encode_model_scenario(sc: Any, knobs: Any) -> tuple[list[int], str]:
         return len(names) - 1
 
     def word(o: dict[str, Any], s: schema.Slot, where: str) -> int:
-        """One encoding word of ``o`` (``schema.SLOT_ENCODINGS``)."""
+        """One encoding word of ``o`` (``schema_ops.SLOT_ENCODINGS``)."""
         if s.enc == "int":
             v = o[s.field]
             if not INT64_MIN <= v <= INT64_MAX:
