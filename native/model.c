@@ -147,13 +147,13 @@ static void check_move_result(struct fl_world *w, const struct fl_sc_op *o,
 	else
 		snprintf(mv, sizeof(mv), "None");
 	if (r->ret == 0 && (!r->has_move || r->move != o->c))
-		fl_thread_violation("move.result", fn, "returned 0 but move = %s, len %lld", mv,
+		fl_thread_violation(FL_INV_MOVE_RESULT, fn, "returned 0 but move = %s, len %lld", mv,
 				    o->c);
 	if (r->has_move && r->move == 0)
-		fl_thread_violation("move.result", fn, "move = 0: the result is never 0");
+		fl_thread_violation(FL_INV_MOVE_RESULT, fn, "move = 0: the result is never 0");
 	reported = r->has_move && r->move > 0 ? r->move : 0;
 	if (moved > reported)
-		fl_thread_violation("move.result", fn,
+		fl_thread_violation(FL_INV_MOVE_RESULT, fn,
 				    "moved %lld page(s) but returned %s with move = %s: "
 				    "userspace is told fewer pages moved than did", moved,
 				    fl_errname(w, r->ret), mv);
