@@ -454,7 +454,7 @@ STRUCTS: dict[str, tuple[tuple[str, str, str], ...]] = {
 #:   library of tests/native_toy.py);
 #: * ``hunt``: the batched hunt loop, libfuzzlock_native.so only;
 #: * ``fp``: the footprint runners, libfuzzlock_native_fp.so only;
-#: * ``toy``, ``toy_fp``: the toy programs of tests/sched/toy.py (native/toy.c), built
+#: * ``toy``, ``toy_fp``: the toy programs of tests/sched/toy.py (tests/native/toy.c), built
 #:   only into the test library (and its footprint variant).
 FUNCTIONS: dict[str, tuple[str, ...]] = {
     "core": (

@@ -32,7 +32,6 @@ C_ONLY = {
     "fiber": "threads as coroutines with their own stacks; Python's threads are generators",
     "fp_hooks": "the memory-access hooks of the instrumented footprint library",
     "hunt": "the batched hunt loop (Python: the campaign)",
-    "toy": "toy programs for the scheduler tests (test support)",
 }
 PY_ONLY = {
     "sched": "the package's re-exports (fuzzlock/sched/__init__.py)",
