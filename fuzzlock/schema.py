@@ -10,7 +10,8 @@ new knob or operation is added.
   ``long long`` slot (``enum fl_knob``, in table order), its value coded by one rule: the
   index of the value in ``Knob.codes`` (bools ``(False, True)``, ints ``(0, 1)``, strings
   their ``values`` unless ``wire`` reorders them).
-* ``OPS``: the scenario operations, their fields and C codes (``enum fl_sc_code``).
+* ``OPS``: the scenario operations, their fields, C codes (``enum fl_sc_code``) and
+  implementations (``Op``, ``Slot``: in fuzzlock/schema_ops.py, imported here).
 * ``INVARIANTS``: the invariant ids and what each checks (docs/design.md#invariants).
 * ``OP_KINDS``, ``MODES``, ``OUTCOMES``: event kinds of the scheduler's trace.
 * ``CONSTANTS``: capacity limits and flag values shared by both sides.
@@ -30,6 +31,8 @@ import re
 from typing import Any
 
 import attrs
+
+from fuzzlock.schema_ops import FL_MAX_FOLIO_NAMES, OPS, Op, Slot  # noqa: F401  (the ops part)
 
 #: The boundary's version: ``fl_abi_version()`` must return it.
 ABI_VERSION = 2
@@ -264,70 +267,39 @@ KNOBS: tuple[Knob, ...] = (
 )
 
 
-@attrs.frozen
-class Op:
-    """One scenario operation: its JSON fields and its C code (``enum fl_sc_code``)."""
+# --------------------------------------------------------------------------- constants
 
-    name: str
-    code: int
-    c_name: str
-    required: tuple[tuple[str, type], ...]
-    optional: tuple[tuple[str, Any], ...] = ()
-    #: only in a scenario's setup (mmap, bind)
-    setup_only: bool = False
+FL_MAX_THREADS = 16
+FL_MSG_LEN = 1024
+FL_OP_WORDS = 7
+FL_PCT_MAX_DEPTH = 64
+FL_PCT_MAX_K = 1 << 24
+FL_HUNT_MAX_CHOICES = 8
+FL_HUNT_MAX_DEPTH = 16
+FL_HUNT_MAX_K = 1 << 24
+FL_FP_STEP_CELLS = 8192
+FL_MODEL_OK = 0
+FL_MODEL_ERROR = -1
+FL_MODEL_SETUP_ERROR = -2
+FL_MODEL_NO_STEP_CHECKS = 1
 
-    @property
-    def names_folio(self) -> bool:
-        """Whether the op reaches its folio physically (by a setup-bound folio name)."""
-        fields = dict(self.required)
-        return "folio" in fields and "mm" not in fields
-
-
-_MM_ADDR_PAGES = (("mm", int), ("addr", int), ("pages", int))
-_FOLIO = (("folio", str),)
-
-#: The scenario operations, in the order fuzzlock.scenario lists them.
-OPS: tuple[Op, ...] = (
-    Op(
-        "mmap",
-        0,
-        "FL_SC_MMAP",
-        (("mm", int), ("vma", str), ("start", int), ("pages", int)),
-        (
-            ("uffd", False),
-            ("write", True),
-            ("locked", False),
-            ("dontfork", False),
-            ("wipeonfork", False),
-        ),
-        setup_only=True,
-    ),
-    Op("write", 1, "FL_SC_WRITE", (("mm", int), ("addr", int), ("value", int)), (("folio", ""),)),
-    Op("read", 2, "FL_SC_READ", (("mm", int), ("addr", int)), (("folio", ""),)),
-    Op("bind", 4, "FL_SC_BIND", (("mm", int), ("addr", int), ("folio", str)), setup_only=True),
-    Op(
-        "move",
-        3,
-        "FL_SC_MOVE",
-        (("mm", int), ("dst", int), ("src", int), ("len", int)),
-        (("mode", []),),
-    ),
-    Op("fork", 12, "FL_SC_FORK", (("mm", int), ("child", int))),
-    Op("munmap", 10, "FL_SC_MUNMAP", _MM_ADDR_PAGES),
-    Op("exit", 11, "FL_SC_EXIT", (("mm", int),)),
-    Op("madvise_dontneed", 16, "FL_SC_DONTNEED", _MM_ADDR_PAGES),
-    Op("madvise_cold", 18, "FL_SC_COLD", _MM_ADDR_PAGES),
-    Op("madvise_pageout", 19, "FL_SC_PAGEOUT", _MM_ADDR_PAGES),
-    Op("shrink_active_list", 5, "FL_SC_SHRINK_ACTIVE", _FOLIO),
-    Op("shrink_folio_list", 17, "FL_SC_SHRINK_FOLIO", _FOLIO, (("ignore_references", False),)),
-    Op("page_idle", 6, "FL_SC_PAGE_IDLE", _FOLIO),
-    Op("damon_mkold", 7, "FL_SC_DAMON_MKOLD", _FOLIO),
-    Op("damon_young", 8, "FL_SC_DAMON_YOUNG", _FOLIO),
-    Op("memory_failure", 9, "FL_SC_MEMORY_FAILURE", _FOLIO),
-    Op("migrate", 15, "FL_SC_MIGRATE", _FOLIO),
-    Op("pin", 13, "FL_SC_PIN", (("mm", int), ("addr", int))),
-    Op("unpin", 14, "FL_SC_UNPIN", ()),
-)
+#: Constants shared by both sides: name -> what it bounds (the value is the module's).
+CONSTANTS: dict[str, str] = {
+    "FL_MAX_THREADS": "concurrent threads of one run (the solo setup thread is extra)",
+    "FL_MSG_LEN": "a violation message, terminating NUL included",
+    "FL_OP_WORDS": "words per scenario op in the model encoding: code, mm, a, b, c, d, e",
+    "FL_MAX_FOLIO_NAMES": "distinct setup folio names of one scenario",
+    "FL_PCT_MAX_DEPTH": "the C PCT chooser's largest depth",
+    "FL_PCT_MAX_K": "the C PCT chooser's largest k",
+    "FL_HUNT_MAX_CHOICES": "preempt values or depths one hunt batch draws from",
+    "FL_HUNT_MAX_DEPTH": "the batched hunt loop's largest PCT depth",
+    "FL_HUNT_MAX_K": "the batched hunt loop's largest PCT k",
+    "FL_FP_STEP_CELLS": "footprint cells (reads + writes) one step may record",
+    "FL_MODEL_OK": "fl_model_run() and friends: the run was made",
+    "FL_MODEL_ERROR": "internal error or refused arguments: fl_result.message",
+    "FL_MODEL_SETUP_ERROR": "the setup failed (model.SetupError): fl_result.message",
+    "FL_MODEL_NO_STEP_CHECKS": "fl_model_footprints() flag: leave out the per-step invariants",
+}
 
 OP_BY_NAME: dict[str, Op] = {o.name: o for o in OPS}
 
@@ -406,41 +378,6 @@ HUNT_STRATEGIES: dict[str, int] = {
     "FL_HUNT_PCT": 2,
 }
 
-# --------------------------------------------------------------------------- constants
-
-FL_MAX_THREADS = 16
-FL_MSG_LEN = 1024
-FL_OP_WORDS = 7
-FL_MAX_FOLIO_NAMES = 64
-FL_PCT_MAX_DEPTH = 64
-FL_PCT_MAX_K = 1 << 24
-FL_HUNT_MAX_CHOICES = 8
-FL_HUNT_MAX_DEPTH = 16
-FL_HUNT_MAX_K = 1 << 24
-FL_FP_STEP_CELLS = 8192
-FL_MODEL_OK = 0
-FL_MODEL_ERROR = -1
-FL_MODEL_SETUP_ERROR = -2
-FL_MODEL_NO_STEP_CHECKS = 1
-
-#: Constants shared by both sides: name -> what it bounds (the value is the module's).
-CONSTANTS: dict[str, str] = {
-    "FL_MAX_THREADS": "concurrent threads of one run (the solo setup thread is extra)",
-    "FL_MSG_LEN": "a violation message, terminating NUL included",
-    "FL_OP_WORDS": "words per scenario op in the model encoding: code, mm, a, b, c, d, e",
-    "FL_MAX_FOLIO_NAMES": "distinct setup folio names of one scenario",
-    "FL_PCT_MAX_DEPTH": "the C PCT chooser's largest depth",
-    "FL_PCT_MAX_K": "the C PCT chooser's largest k",
-    "FL_HUNT_MAX_CHOICES": "preempt values or depths one hunt batch draws from",
-    "FL_HUNT_MAX_DEPTH": "the batched hunt loop's largest PCT depth",
-    "FL_HUNT_MAX_K": "the batched hunt loop's largest PCT k",
-    "FL_FP_STEP_CELLS": "footprint cells (reads + writes) one step may record",
-    "FL_MODEL_OK": "fl_model_run() and friends: the run was made",
-    "FL_MODEL_ERROR": "internal error or refused arguments: fl_result.message",
-    "FL_MODEL_SETUP_ERROR": "the setup failed (model.SetupError): fl_result.message",
-    "FL_MODEL_NO_STEP_CHECKS": "fl_model_footprints() flag: leave out the per-step invariants",
-}
-
 # --------------------------------------------------------------------------- structures
 
 #: Structures ctypes reads or fills: (C type, field, array length or "") per field.  The C
@@ -517,7 +454,7 @@ STRUCTS: dict[str, tuple[tuple[str, str, str], ...]] = {
 #:   library of tests/native_toy.py);
 #: * ``hunt``: the batched hunt loop, libfuzzlock_native.so only;
 #: * ``fp``: the footprint runners, libfuzzlock_native_fp.so only;
-#: * ``toy``, ``toy_fp``: the toy programs of tests/sched/toy.py (native/toy.c), built
+#: * ``toy``, ``toy_fp``: the toy programs of tests/sched/toy.py (tests/native/toy.c), built
 #:   only into the test library (and its footprint variant).
 FUNCTIONS: dict[str, tuple[str, ...]] = {
     "core": (

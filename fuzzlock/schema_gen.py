@@ -4,7 +4,9 @@
     python -m fuzzlock.schema_gen --check   # exit 1 naming the stale ones
 
 writes ``native/fuzzlock_schema.h`` (enums, constants, structures and prototypes for the
-C side) and ``fuzzlock/native/_schema.py`` (the same structures as ctypes classes, the
+C side), ``native/fuzzlock_ops.h`` (the C model's op table: each op's handler prototype,
+its call and result formatting, its encoding words' ranges; for native/model.c and
+native/scenario.c) and ``fuzzlock/native/_schema.py`` (the same structures as ctypes classes, the
 knob encoder and a ``declare`` that gives every exported function its argtypes/restype).
 Both start with a "generated, do not edit" line; tests/test_schema.py regenerates them in
 memory and fails when a committed copy differs.
@@ -65,6 +67,7 @@ CLASSES = {
 
 ROOT = Path(__file__).resolve().parent.parent
 HEADER = Path("native/fuzzlock_schema.h")
+OPS_HEADER = Path("native/fuzzlock_ops.h")
 MODULE = Path("fuzzlock/native/_schema.py")
 COMMAND = "python -m fuzzlock.schema_gen --write"
 _NOTE = f"generated from fuzzlock/schema.py by `{COMMAND}`: do not edit"
@@ -166,6 +169,142 @@ def render_header() -> str:
     return "\n".join(out)
 
 
+#: Op.result -> (the C handler's return type, its extra trailing parameter)
+_RESULT_C: dict[str, tuple[str, str]] = {
+    "int": ("long long", ""),
+    "bool": ("bool", ""),
+    "str": ("const char *", ""),
+    "access": ("long long", ""),
+    "folio": ("int", ""),
+    "opt_int": ("bool", "long long *out"),
+    "ids": ("int", "int *ids"),
+}
+_TARGET_C = {"mm": "struct fl_mm *mm", "folio": "struct fl_folio *folio", "none": ""}
+_WORDS = ("a", "b", "c", "d", "e")
+
+
+def _c_ll(v: int) -> str:
+    return "(-9223372036854775807LL - 1)" if v == -(2**63) else f"{v}LL"
+
+
+def _handler_proto(op: schema.Op) -> str:
+    ret, extra = _RESULT_C[op.result]
+    params = ["struct fl_world *w", _TARGET_C[op.target]]
+    params += [f"{s.ctype} {s.field}" for s in op.args]
+    params += [f"bool {k}" for k, _v in op.consts]
+    params.append(extra)
+    sep = "" if ret.endswith("*") else " "
+    return f"{ret}{sep}{op.c}({', '.join(p for p in params if p)});"
+
+
+def _handler_call(op: schema.Op) -> str:
+    args = ["w", {"mm": "mm", "folio": "folio", "none": ""}[op.target]]
+    for s in op.args:
+        word = f"o->{_WORDS[op.slots.index(s)]}"
+        args.append({"int": f"(int){word}", "bool": f"{word} != 0"}.get(s.ctype, word))
+    args += ["true" if v else "false" for _k, v in op.consts]
+    return f"{op.c}({', '.join(a for a in args if a)}"
+
+
+def _handler_body(op: schema.Op) -> tuple[list[str], list[str]]:
+    """(declarations, statements) of the runner of ``op``."""
+    call = _handler_call(op)
+    if op.result == "opt_int":
+        return ["\tlong long v = 0;"], [
+            f"\tif ({call}, &v))",
+            "\t\tfl_res_int(out, v);",
+            "\telse",
+            '\t\tfl_res_str(out, "-");',
+        ]
+    if op.result == "ids":
+        return ["\tint ids[FL_MAX_MMS];"], [f"\tfl_res_ids(out, ids, {call}, ids));"]
+    if op.result == "folio":
+        return [], [f'\tfl_res_folio(w, out, {call}), "{op.result_none}");']
+    return [], [f"\tfl_res_{op.result}(out, {call}));"]
+
+
+def render_ops_header() -> str:
+    """native/fuzzlock_ops.h: the C model's op table."""
+    out = [
+        "/* SPDX-License-Identifier: GPL-2.0-only */",
+        f"/* {_NOTE} */",
+        "/*",
+        " * The scenario ops of fuzzlock.schema.OPS for the C model: each op's handler",
+        " * prototype (derived from its schema entry, so the compiler checks the handler",
+        " * against it), a runner of one uniform signature that decodes the op's words,",
+        " * calls the handler and formats its result (model.c fl_res_*), and the ranges of",
+        " * its encoding words (scenario.c check_op).  Included by model.c and scenario.c.",
+        " */",
+        "#ifndef FUZZLOCK_OPS_H",
+        "#define FUZZLOCK_OPS_H",
+        "",
+        '#include "model_int.h"',
+        "",
+        "enum fl_op_target { FL_OP_TARGET_NONE, FL_OP_TARGET_MM, FL_OP_TARGET_FOLIO };",
+        "",
+        "#define FL_SLOT_NAME\t1\t/* an index into the names string */",
+        "#define FL_SLOT_SETUP\t2\t/* nonzero only in the setup */",
+        "",
+        "struct fl_op_slot {",
+        "\tlong long lo, hi;",
+        "\tunsigned int flags;\t/* FL_SLOT_* */",
+        "};",
+        "",
+        "/* run one op: @mm or @folio is its target (NULL if it has none), @out its result */",
+        "typedef void (*fl_op_run_fn)(struct fl_world *w, struct fl_mm *mm, struct fl_folio *folio,",
+        "\t\t\t     const struct fl_sc_op *o, char *out);",
+        "",
+        "struct fl_op_desc {",
+        "\tconst char *name;",
+        "\tenum fl_op_target target;",
+        "\tbool setup_only;",
+        "\tstruct fl_op_slot slot[FL_OP_WORDS - 1];\t/* mm, a .. e */",
+        "\tfl_op_run_fn run;\t/* NULL: a special case (fuzzlock.schema Op.special) */",
+        "};",
+        "",
+        "/* the handlers */",
+    ]
+    generic = [op for op in schema.OPS if op.c and op.result != "custom"]
+    protos: dict[str, str] = {}
+    for op in generic:
+        proto = _handler_proto(op)
+        if protos.setdefault(op.c, proto) != proto:
+            raise ValueError(f"op {op.name}: {op.c} would get two prototypes")
+    out += [*protos.values(), ""]
+    for op in generic:
+        out += [
+            f"static void fl_op_run_{op.name}(struct fl_world *w, struct fl_mm *mm,",
+            "\t\t\t\tstruct fl_folio *folio, const struct fl_sc_op *o, char *out)",
+            "{",
+        ]
+        decls, stmts = _handler_body(op)
+        unused = [v for v in ("mm", "folio") if v != op.target]
+        if not op.args:
+            unused.append("o")
+        out += decls + ([""] if decls else []) + [f"\t(void){v};" for v in unused] + stmts
+        out += ["}", ""]
+    out += [
+        "static const struct fl_op_desc fl_ops[FL_SC_NR_CODES] __attribute__((unused)) = {",
+    ]
+    for op in sorted(schema.OPS, key=lambda o: o.code):
+        target = f"FL_OP_TARGET_{op.target.upper()}"
+        slots = []
+        for s in (schema.Slot("mm", *op.mm_range), *op.slots):
+            flags = "FL_SLOT_NAME" if s.enc == "name" else "FL_SLOT_SETUP" if s.setup_only else "0"
+            slots.append(f"{{ {_c_ll(s.lo)}, {_c_ll(s.hi)}, {flags} }}")
+        slots += ["{ 0, 0, 0 }"] * (schema.FL_OP_WORDS - 1 - len(slots))
+        run = f"fl_op_run_{op.name}" if op.c and op.result != "custom" else "NULL"
+        out += [
+            f"\t[{op.c_name}] = {{",
+            f'\t\t"{op.name}", {target}, {"true" if op.setup_only else "false"},',
+            "\t\t{ " + ",\n\t\t  ".join(slots) + " },",
+            f"\t\t{run},",
+            "\t},",
+        ]
+    out += ["};", "", "#endif /* FUZZLOCK_OPS_H */", ""]
+    return "\n".join(out)
+
+
 def render_module() -> str:
     """fuzzlock/native/_schema.py."""
     h = schema.schema_hash()
@@ -252,7 +391,7 @@ def render_module() -> str:
 
 def generated(root: Path = ROOT) -> dict[Path, str]:
     """Each generated file (relative to the repository) and the text it should have."""
-    return {HEADER: render_header(), MODULE: render_module()}
+    return {HEADER: render_header(), OPS_HEADER: render_ops_header(), MODULE: render_module()}
 
 
 def stale(root: Path = ROOT) -> list[Path]:

@@ -151,7 +151,7 @@ static bool fl_unit_live(const struct fl_world *w, size_t off)
  * fl_model_state_digest - a hash of the world after the last run, for the tests
  * that swapping two steps with disjoint footprints changes nothing and that an
  * exploration reaches the end states of naive enumeration: every unit a
- * footprint records (footprint_world.c) that holds state of this run
+ * footprint records (cells.c) that holds state of this run
  * (fl_unit_live), the per-thread state (references, pins, pte_moves), but the
  * PTEs' ghost mapping ids only up to renaming (left out) and anon_vma free
  * clocks only as freed or not (the clock counts steps).  Locks are left out: the

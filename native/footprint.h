@@ -13,7 +13,7 @@
  * load and store to fl_fp_mem().  While a step is being recorded, an access is
  * kept iff it falls inside a registered *region* (the model's struct fl_world,
  * a toy program's locks and variables) and its unit is not excluded by the
- * region's canonical map (see footprint_world.c for what is excluded and why).
+ * region's canonical map (see cells.c for what is excluded and why).
  * The scheduler (scheduler.c and its other C files, not instrumented) adds explicit cells: every lock op
  * and the writer-waiting rule touch the lock's cell, RCU section boundaries read
  * the RCU cell that anon_vma frees write, and lockdep's graph has cells of its
@@ -77,7 +77,7 @@ void fl_fp_layout_merge(struct fl_fp_layout *l, size_t off, size_t len);
 /* the struct fl_lock at @off: constant part not recorded, mutable part one cell */
 void fl_fp_layout_lock(struct fl_fp_layout *l, size_t off);
 
-/* The layout of struct fl_world (footprint_world.c); NULL if out of memory. */
+/* The layout of struct fl_world (cells.c); NULL if out of memory. */
 const struct fl_fp_layout *fl_fp_world_layout(void);
 
 struct fl_fp_region {

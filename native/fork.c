@@ -27,7 +27,7 @@ static void copy_present_pte(struct fl_world *w, struct fl_vma *dst_vma, struct 
 		if (!new)
 			return;
 		if (dst_vma->anon_vma < 0)	/* __folio_set_anon: BUG_ON(!anon_vma) */
-			fl_thread_violation("rmap.reachable", "copy_present_pte",
+			fl_thread_violation(FL_INV_RMAP_REACHABLE, "copy_present_pte",
 					    "early copy into %s before it has an anon_vma (BUG_ON in __folio_set_anon)",
 					    dst_vma->name);
 		folio_add_new_anon_rmap(w, new, dst_vma, addr, true);

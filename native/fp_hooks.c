@@ -11,7 +11,7 @@
  *
  * Formatting functions record what they write; the strings their %s
  * arguments point at are not recorded (model code formats only names and
- * messages, which footprint_world.c leaves out).  The fp library is linked
+ * messages, which cells.c leaves out).  The fp library is linked
  * with -z defs, so a hook that instrumented code needs and this file lacks
  * fails the build; tests/native/test_footprints.py checks that every libc
  * function the library imports is one of the wrapped or harmless ones.  The

@@ -7,7 +7,7 @@
 #include <stdint.h>
 
 #define FL_ABI_VERSION	2
-#define FL_SCHEMA_HASH	0xaa5820e89092dabaULL
+#define FL_SCHEMA_HASH	0x81e061c9832e818cULL
 
 #define FL_MAX_THREADS	16	/* concurrent threads of one run (the solo setup thread is extra) */
 #define FL_MSG_LEN	1024	/* a violation message, terminating NUL included */

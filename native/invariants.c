@@ -18,16 +18,16 @@ static void where_of(char *buf, size_t n, const struct fl_vma *v, long long addr
 
 /*
  * invariants._check_rmap: I1/I2 for a present PTE (@kind NULL), I12 for a swap
- * PTE (@kind "swap.rmap"), I13 for a migration entry ("migration.reachable").
+ * PTE (@kind FL_INV_SWAP_RMAP), I13 for a migration entry (FL_INV_MIGRATION_REACHABLE).
  * The "vma:0xaddr" location is formatted only for a failure: this runs for
  * every mapped PTE after every step.
  */
 static int check_rmap(struct fl_world *w, struct fl_folio *f, struct fl_vma *v,
 		      long long addr, const char *kind)
 {
-	const char *reach = kind ? kind : "rmap.reachable";
-	const char *life = kind ? reach : "anon_vma.lifetime";
-	const char *idx = kind ? reach : "rmap.index";
+	const char *reach = kind ? kind : FL_INV_RMAP_REACHABLE;
+	const char *life = kind ? reach : FL_INV_ANON_VMA_LIFETIME;
+	const char *idx = kind ? reach : FL_INV_RMAP_INDEX;
 	char where[FL_NAME_LEN + 24];
 	int av = f->mapping, i;
 	long long want;
@@ -119,7 +119,7 @@ static int check_mappings(struct fl_world *w)
 					 * folio_add_new_anon_rmap, so there is nothing to check */
 					if (cached < 0 || w->folios[cached].mapping < 0)
 						continue;
-					if (check_rmap(w, &w->folios[cached], v, addr, "swap.rmap"))
+					if (check_rmap(w, &w->folios[cached], v, addr, FL_INV_SWAP_RMAP))
 						return 1;
 					continue;
 				}
@@ -129,13 +129,13 @@ static int check_mappings(struct fl_world *w)
 				if (p->kind == PTE_MIGRATION) {
 					if (f->freed) {
 						where_of(where, sizeof(where), v, addr);
-						FAIL("migration.reachable",
+						FAIL(FL_INV_MIGRATION_REACHABLE,
 						     "migration entry at %s still points at %s, which "
 						     "was freed: remove_migration_ptes did not reach it "
 						     "(a later fault would wait on it forever)", where,
 						     f->name);
 					}
-					if (check_rmap(w, f, v, addr, "migration.reachable"))
+					if (check_rmap(w, f, v, addr, FL_INV_MIGRATION_REACHABLE))
 						return 1;
 					continue;
 				}
@@ -144,14 +144,14 @@ static int check_mappings(struct fl_world *w)
 				present[f->id]++;
 				if (f->freed) {
 					where_of(where, sizeof(where), v, addr);
-					FAIL("folio.refcount", "%s is mapped at %s but was freed",
+					FAIL(FL_INV_FOLIO_REFCOUNT, "%s is mapped at %s but was freed",
 					     f->name, where);
 				}
 				if (check_rmap(w, f, v, addr, NULL))
 					return 1;
 				if (p->writable && !f->pae) {
 					where_of(where, sizeof(where), v, addr);
-					FAIL("folio.exclusive",
+					FAIL(FL_INV_FOLIO_EXCLUSIVE,
 					     "writable PTE %s maps %s, which is not "
 					     "PageAnonExclusive",
 					     where, f->name);
@@ -161,7 +161,7 @@ static int check_mappings(struct fl_world *w)
 						where_of(where, sizeof(where), v, addr);
 						where_of(seen_pae[f->id], sizeof(seen_pae[f->id]),
 							 seen_vma[f->id], seen_addr[f->id]);
-						FAIL("folio.exclusive",
+						FAIL(FL_INV_FOLIO_EXCLUSIVE,
 						     "%s is PageAnonExclusive but mapped at "
 						     "%s and %s",
 						     f->name, seen_pae[f->id], where);
@@ -178,20 +178,20 @@ static int check_mappings(struct fl_world *w)
 		int n = present[i];
 
 		if (f->mapcount != n)
-			FAIL("folio.mapcount", "%s mapcount %d but %d PTE(s) map it", f->name,
+			FAIL(FL_INV_FOLIO_MAPCOUNT, "%s mapcount %d but %d PTE(s) map it", f->name,
 			     f->mapcount, n);
 		if (f->mapcount > 0 && f->mapping >= 0) {
 			if (!fl_av_is_live(w, f->mapping))
-				FAIL("anon_vma.lifetime",
+				FAIL(FL_INV_ANON_VMA_LIFETIME,
 				     "%s is mapped but its anon_vma %s was freed", f->name,
 				     w->avs[f->mapping].repr);
 			else if (!fl_av_is_live(w, w->avs[f->mapping].root))
-				FAIL("anon_vma.lifetime",
+				FAIL(FL_INV_ANON_VMA_LIFETIME,
 				     "%s is mapped but its root anon_vma %s was freed", f->name,
 				     w->avs[w->avs[f->mapping].root].repr);
 		}
 		if (f->pae && n > 1)
-			FAIL("folio.exclusive", "%s is PageAnonExclusive with %d mappings", f->name,
+			FAIL(FL_INV_FOLIO_EXCLUSIVE, "%s is PageAnonExclusive with %d mappings", f->name,
 			     n);
 	}
 	return 0;
@@ -230,13 +230,13 @@ static int check_anon_vmas(struct fl_world *w, bool final)
 			continue;
 		if (a->root != av) {
 			if (!fl_av_is_live(w, a->root))
-				FAIL("anon_vma.lifetime", "%s's root %s was freed", a->repr,
+				FAIL(FL_INV_ANON_VMA_LIFETIME, "%s's root %s was freed", a->repr,
 				     w->avs[a->root].repr);
 			children[w->avs[a->root].slot]++;
 		}
 		for (i = 0; i < a->ntree; i++)
 			if (!vma_chain_has(&w->vmas[a->tree[i]], av))
-				FAIL("anon_vma.tree",
+				FAIL(FL_INV_ANON_VMA_TREE,
 				     "AVC(%s, %s) is in the tree but not on the VMA's chain",
 				     w->vmas[a->tree[i]].name, a->repr);
 	}
@@ -245,7 +245,7 @@ static int check_anon_vmas(struct fl_world *w, bool final)
 		struct fl_anon_vma *a = &w->avs[av];
 
 		if (w->slots[si].live && a->root == av && a->refcount < 1 + children[si])
-			FAIL("anon_vma.lifetime", "root %s refcount %d < 1 + %d children", a->repr,
+			FAIL(FL_INV_ANON_VMA_LIFETIME, "root %s refcount %d < 1 + %d children", a->repr,
 			     a->refcount, children[si]);
 	}
 	for (mi = 0; mi < w->nmms; mi++) {
@@ -259,10 +259,10 @@ static int check_anon_vmas(struct fl_world *w, bool final)
 				struct fl_anon_vma *a = &w->avs[v->chain[k]];
 
 				if (!fl_av_is_live(w, v->chain[k]))
-					FAIL("anon_vma.tree", "%s's chain references freed %s",
+					FAIL(FL_INV_ANON_VMA_TREE, "%s's chain references freed %s",
 					     v->name, a->repr);
 				if (!av_tree_has(a, v->id) && a->ntree)
-					FAIL("anon_vma.tree", "%s's AVC for %s is not in its tree",
+					FAIL(FL_INV_ANON_VMA_TREE, "%s's AVC for %s is not in its tree",
 					     v->name, a->repr);
 				for (r = 0; r < nroots; r++)
 					if (roots[r] == a->root)
@@ -271,10 +271,10 @@ static int check_anon_vmas(struct fl_world *w, bool final)
 					roots[nroots++] = a->root;
 			}
 			if (nroots > 1)
-				FAIL("anon_vma.tree", "%s's AVCs have %d different roots", v->name,
+				FAIL(FL_INV_ANON_VMA_TREE, "%s's AVCs have %d different roots", v->name,
 				     nroots);
 			if (v->anon_vma >= 0 && !vma_chain_has(v, v->anon_vma))
-				FAIL("anon_vma.tree", "%s.anon_vma is not in its chain", v->name);
+				FAIL(FL_INV_ANON_VMA_TREE, "%s.anon_vma is not in its chain", v->name);
 		}
 	}
 	return 0;
@@ -313,7 +313,7 @@ int model_check_end(struct fl_sched *s, void *ctx)
 		int want = f->mapcount + (f->swap ? 1 : 0) + f->pincount + (f->isolated ? 1 : 0);
 
 		if (!f->freed && f->refcount != want)
-			FAIL("folio.refcount",
+			FAIL(FL_INV_FOLIO_REFCOUNT,
 			     "%s refcount %d at quiescence, expected %d (mapcount %d, swapcache %d, "
 			     "pins %d)", f->name, f->refcount, want, f->mapcount, f->swap ? 1 : 0,
 			     f->pincount);
@@ -324,7 +324,7 @@ int model_check_end(struct fl_sched *s, void *ctx)
 
 		for (i = 0; i < w->nfolios; i++)
 			if (w->refs[slot][i])
-				FAIL("thread.end",
+				FAIL(FL_INV_THREAD_END,
 				     "T%d ends holding %d temporary reference(s) on folio:%d", k,
 				     w->refs[slot][i], i);
 	}

@@ -134,7 +134,7 @@ int fl_lockdep(struct fl_sched *s, struct fl_thread *t, const struct fl_op *op)
 			return -1;
 		}
 		if (r > 0) {
-			fl_sched_violation(s, "lock.order", op->fn,
+			fl_sched_violation(s, FL_INV_LOCK_ORDER, op->fn,
 					   "taking %s while holding %s closes a lock-order cycle %s",
 					   lk->name, h->lock->name, chain);
 			return -1;
@@ -255,6 +255,6 @@ void fl_deadlock(struct fl_sched *s)
 		}
 	}
 	who = ncycle ? cycle[0] : first;
-	fl_violation_at(s, "deadlock", s->threads[who].pending.fn, s->step, who,
+	fl_violation_at(s, FL_INV_DEADLOCK, s->threads[who].pending.fn, s->step, who,
 			"no thread can run: %s", buf);
 }

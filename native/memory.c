@@ -37,7 +37,7 @@ static struct fl_value user_store_thunk(void *arg)
 		return v;
 	f = &w->folios[p.folio];
 	if (!f->pae) {
-		fl_sched_violation(w->s, "folio.exclusive", a->fn,
+		fl_sched_violation(w->s, FL_INV_FOLIO_EXCLUSIVE, a->fn,
 				   "user write through writable PTE %s to %s which is not "
 				   "PageAnonExclusive", fl_pte_name(w, a->mm, a->addr), f->name);
 		return v;
@@ -95,7 +95,7 @@ static struct fl_value user_load_thunk(void *arg)
 	}
 	want = fl_ghost_get(w, a->mm, a->addr);
 	if (got != want) {
-		fl_sched_violation(w->s, "user.data", a->fn,
+		fl_sched_violation(w->s, FL_INV_USER_DATA, a->fn,
 				   "read %lld at %s; the operations' sequential history says %lld",
 				   got, fl_pte_name(w, a->mm, a->addr), want);
 		return v;

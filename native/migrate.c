@@ -56,7 +56,7 @@ static void try_to_migrate(struct fl_world *w, struct fl_folio *folio)
 
 	if (folio->lock.owner != fl_me(w)) {
 		fl_viol_objects(w, folio->name, NULL);
-		fl_thread_violation("lock.walk-discipline", fn, "try_to_migrate on unlocked %s",
+		fl_thread_violation(FL_INV_LOCK_WALK_DISCIPLINE, fn, "try_to_migrate on unlocked %s",
 				    folio->name);
 	}
 	rmap_walk_anon(w, folio, &rwc);

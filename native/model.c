@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * fuzzlock/model/__init__.py: setup ops (model.setup_op), thread bodies
- * (model.do_op for every scenario op, results formatted like model._fmt),
+ * (model.do_op: the special ops here, every other op through its runner in the
+ * generated op table, fuzzlock_ops.h; results formatted like model._fmt),
  * check_move_result (I16), and the exported run functions.  The scenario is
  * decoded in scenario.c, the state invariants are in invariants.c.
  */
@@ -10,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "model_int.h"
+#include "fuzzlock_ops.h"
 
 #if defined(__SANITIZE_ADDRESS__)
 #define FL_MODEL_ASAN 1
@@ -146,20 +147,36 @@ static void check_move_result(struct fl_world *w, const struct fl_sc_op *o,
 	else
 		snprintf(mv, sizeof(mv), "None");
 	if (r->ret == 0 && (!r->has_move || r->move != o->c))
-		fl_thread_violation("move.result", fn, "returned 0 but move = %s, len %lld", mv,
+		fl_thread_violation(FL_INV_MOVE_RESULT, fn, "returned 0 but move = %s, len %lld", mv,
 				    o->c);
 	if (r->has_move && r->move == 0)
-		fl_thread_violation("move.result", fn, "move = 0: the result is never 0");
+		fl_thread_violation(FL_INV_MOVE_RESULT, fn, "move = 0: the result is never 0");
 	reported = r->has_move && r->move > 0 ? r->move : 0;
 	if (moved > reported)
-		fl_thread_violation("move.result", fn,
+		fl_thread_violation(FL_INV_MOVE_RESULT, fn,
 				    "moved %lld page(s) but returned %s with move = %s: "
 				    "userspace is told fewer pages moved than did", moved,
 				    fl_errname(w, r->ret), mv);
 }
 
-/* model._fmt of a memory.user_write/user_read result */
-static void fmt_access(char *out, long long r)
+/* model._fmt, by result kind (fuzzlock.schema.RESULT_KINDS) */
+void fl_res_int(char *out, long long v)
+{
+	snprintf(out, FL_RES_LEN, "%lld", v);
+}
+
+void fl_res_bool(char *out, bool v)
+{
+	snprintf(out, FL_RES_LEN, "%d", v ? 1 : 0);
+}
+
+void fl_res_str(char *out, const char *s)
+{
+	snprintf(out, FL_RES_LEN, "%s", s);
+}
+
+/* a memory.user_write/user_read result */
+void fl_res_access(char *out, long long r)
 {
 	if (r == FL_SEGV)
 		snprintf(out, FL_RES_LEN, "segv");
@@ -169,28 +186,54 @@ static void fmt_access(char *out, long long r)
 		snprintf(out, FL_RES_LEN, "%lld", r);
 }
 
-/* model.do_op: one op, its result formatted like model._fmt into @out */
+/* a folio's name, @none for no folio (< 0) */
+void fl_res_folio(struct fl_world *w, char *out, int folio, const char *none)
+{
+	snprintf(out, FL_RES_LEN, "%s", folio < 0 ? none : w->folios[folio].name);
+}
+
+/* a list of ids, comma-separated; "-" for none (n < 0) */
+void fl_res_ids(char *out, const int *ids, int n)
+{
+	size_t len = 0;
+	int i;
+
+	out[0] = '\0';
+	if (n < 0)
+		snprintf(out, FL_RES_LEN, "-");
+	for (i = 0; i < n; i++) {
+		int k = snprintf(out + len, FL_RES_LEN - len, "%s%d", i ? "," : "", ids[i]);
+
+		if (k > 0 && (size_t)k < FL_RES_LEN - len)
+			len += (size_t)k;
+	}
+}
+
+/*
+ * model.do_op: one op, its result formatted like model._fmt into @out.  The
+ * special cases (fuzzlock.schema Op.special) are here; every other op runs its
+ * generated runner.
+ */
 static void do_op(struct fl_model *m, const struct fl_sc_op *o, char *out)
 {
+	const struct fl_op_desc *d = &fl_ops[o->code];
 	struct fl_world *w = &m->w;
 	struct fl_mm *mm = NULL;
 	struct fl_folio *folio = NULL;
 
-	if (o->code == FL_SC_UNPIN) {
-		/* no mm, no folio */
-	} else if (op_has_mm(o->code)) {
+	if (d->target == FL_OP_TARGET_MM) {
 		mm = fl_mm_get(w, o->mm);
 		if (!mm) {
 			snprintf(out, FL_RES_LEN, "no-mm");
 			return;
 		}
-	} else {
+	} else if (d->target == FL_OP_TARGET_FOLIO) {
 		if (m->named[o->a] < 0)
 			fl_thread_violation("error", "model", "folio slot %lld is not bound", o->a);
 		folio = &w->folios[m->named[o->a]];
 	}
 	switch (o->code) {
-	case FL_SC_MOVE: {
+	case FL_SC_MOVE: {	/* I16 on the answer; it prints as ret=..,move=.. */
 		int me = fl_me(w);
 		long long before = w->pte_moves[me];
 		struct fl_move_result r = userfaultfd_move(w, mm, o->a, o->b, o->c, o->d);
@@ -200,85 +243,19 @@ static void do_op(struct fl_model *m, const struct fl_sc_op *o, char *out)
 			snprintf(out, FL_RES_LEN, "ret=%s,move=%lld", fl_errname(w, r.ret), r.move);
 		else
 			snprintf(out, FL_RES_LEN, "ret=%s,move=None", fl_errname(w, r.ret));
-		break;
+		return;
 	}
-	case FL_SC_WRITE:
-		fmt_access(out, user_write(w, mm, o->a, o->b));
-		break;
-	case FL_SC_READ:
-		fmt_access(out, user_read(w, mm, o->a));
-		break;
-	case FL_SC_MUNMAP:
-		snprintf(out, FL_RES_LEN, "%lld", do_munmap(w, mm, o->a, o->b));
-		break;
-	case FL_SC_DONTNEED:
-		snprintf(out, FL_RES_LEN, "%lld", madvise_dontneed(w, mm, o->a, o->b));
-		break;
-	case FL_SC_EXIT:
-		snprintf(out, FL_RES_LEN, "%lld", exit_mmap(w, mm));
-		break;
-	case FL_SC_PIN: {
-		int f = gup_fast_pin(w, mm, o->a);
-
-		snprintf(out, FL_RES_LEN, "%s", f < 0 ? "no-pin" : w->folios[f].name);
-		break;
-	}
-	case FL_SC_UNPIN:
-		snprintf(out, FL_RES_LEN, "%lld", unpin_last(w));
-		break;
-	case FL_SC_FORK:
-		if (fl_mm_get(w, (int)o->a))
+	case FL_SC_FORK:	/* the child id is taken: no fork */
+		if (fl_mm_get(w, (int)o->a)) {
 			snprintf(out, FL_RES_LEN, "child-exists");
-		else
-			snprintf(out, FL_RES_LEN, "%lld", dup_mmap(w, mm, (int)o->a));
-		break;
-	case FL_SC_SHRINK_ACTIVE: {
-		long long referenced = 0;
-
-		if (shrink_active_list(w, folio, &referenced))
-			snprintf(out, FL_RES_LEN, "%lld", referenced);
-		else
-			snprintf(out, FL_RES_LEN, "-");
-		break;
-	}
-	case FL_SC_MIGRATE:
-		snprintf(out, FL_RES_LEN, "%s", migrate_folio(w, folio));
-		break;
-	case FL_SC_SHRINK_FOLIO:
-		snprintf(out, FL_RES_LEN, "%s", shrink_folio_list(w, folio, o->b != 0));
-		break;
-	case FL_SC_COLD:
-	case FL_SC_PAGEOUT:
-		snprintf(out, FL_RES_LEN, "%lld",
-			 madvise_pageout(w, mm, o->a, o->b, o->code == FL_SC_COLD));
-		break;
-	case FL_SC_PAGE_IDLE:
-		snprintf(out, FL_RES_LEN, "%lld", page_idle_clear_pte_refs(w, folio));
-		break;
-	case FL_SC_DAMON_MKOLD:
-		snprintf(out, FL_RES_LEN, "%lld", damon_folio_mkold(w, folio));
-		break;
-	case FL_SC_DAMON_YOUNG:
-		snprintf(out, FL_RES_LEN, "%d", damon_folio_young(w, folio) ? 1 : 0);
-		break;
-	case FL_SC_MEMORY_FAILURE: {
-		int ids[FL_MAX_MMS], n = kill_procs_now(w, folio, ids), i;
-		size_t len = 0;
-
-		out[0] = '\0';
-		if (n < 0)
-			snprintf(out, FL_RES_LEN, "-");
-		for (i = 0; i < n; i++) {
-			int k = snprintf(out + len, FL_RES_LEN - len, "%s%d", i ? "," : "", ids[i]);
-
-			if (k > 0 && (size_t)k < FL_RES_LEN - len)
-				len += (size_t)k;
+			return;
 		}
 		break;
-	}
 	default:
 		break;
 	}
+	if (d->run)
+		d->run(w, mm, folio, o, out);
 }
 
 void thread_body(void *arg)
@@ -347,12 +324,12 @@ static int model_prepare(struct fl_model *m, int max_steps)
 			if (s->outcome != FL_VIOLATION)
 				return FL_MODEL_ERROR;
 			snprintf(m->res_msg, sizeof(m->res_msg), "scenario.setup[%zu] (%s): %s", i,
-				 fl_sc_names[m->setup[i].code], s->viol.message);
+				 fl_ops[m->setup[i].code].name, s->viol.message);
 			return FL_MODEL_SETUP_ERROR;
 		}
 		if (m->setup_err[0]) {
 			snprintf(m->res_msg, sizeof(m->res_msg), "scenario.setup[%zu] (%s): %s", i,
-				 fl_sc_names[m->setup[i].code], m->setup_err);
+				 fl_ops[m->setup[i].code].name, m->setup_err);
 			return FL_MODEL_SETUP_ERROR;
 		}
 	}

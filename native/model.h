@@ -11,24 +11,11 @@
  *	n_setup, then per op FL_OP_WORDS words,
  *	n_threads, then per thread: name index, n_ops, then per op FL_OP_WORDS words
  *
- * An op is (code, mm, a, b, c, d, e):
- *
- *	FL_SC_MMAP	mm, vma name index, start, pages, flags (FL_MMAP_*)
- *	FL_SC_WRITE	mm, addr, value, bind (setup: folio slot + 1, 0 = none)
- *	FL_SC_READ	mm, addr, bind
- *	FL_SC_MOVE	mm, dst, src, len, mode (UFFDIO_MOVE_MODE_*)
- *	FL_SC_BIND	mm, addr, folio slot + 1
- *	FL_SC_SHRINK_ACTIVE .. FL_SC_MEMORY_FAILURE	0, folio slot (thread ops)
- *	FL_SC_MUNMAP	mm, addr, pages (thread op)
- *	FL_SC_EXIT	mm (thread op)
- *	FL_SC_FORK	mm, child mm id (thread op)
- *	FL_SC_PIN	mm, addr (thread op)
- *	FL_SC_UNPIN	(thread op)
- *	FL_SC_MIGRATE	0, folio slot (thread op)
- *	FL_SC_DONTNEED	mm, addr, pages (thread op madvise_dontneed)
- *	FL_SC_SHRINK_FOLIO	0, folio slot, ignore_references (0/1)
- *	FL_SC_COLD	mm, addr, pages (madvise_cold)
- *	FL_SC_PAGEOUT	mm, addr, pages (madvise_pageout)
+ * An op is (code, mm, a, b, c, d, e): mm is 0 for an op without one, a .. e
+ * its slots as fuzzlock.schema.OPS says (Op.slots: which field, its range, how
+ * it is encoded; the rest 0), checked against the generated op table
+ * (fuzzlock_ops.h).  A bind slot of a setup read or write is the folio slot + 1
+ * (0 = none).
  *
  * mmap and bind are setup-only; every other op may also run in the setup (its
  * result is dropped), as fuzzlock.model.setup_op runs it.

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * Private to the C model's run glue (model.c, scenario.c, invariants.c): the
- * decoded scenario and the model object.
+ * decoded scenario and the model object.  The op table (names, ranges, runners)
+ * is generated: fuzzlock_ops.h.
  */
 #ifndef FUZZLOCK_MODEL_INT_H
 #define FUZZLOCK_MODEL_INT_H
@@ -54,35 +55,17 @@ struct fl_model {
 	char res_msg[FL_MSG_LEN + 128];
 };
 
-static const char *const fl_sc_names[FL_SC_NR_CODES] __attribute__((unused)) = {
-	"mmap", "write", "read", "move", "bind", "shrink_active_list", "page_idle",
-	"damon_mkold", "damon_young", "memory_failure", "munmap", "exit", "fork", "pin", "unpin",
-	"migrate", "madvise_dontneed", "shrink_folio_list", "madvise_cold", "madvise_pageout",
-};
-
-/* ops with an "mm" field (model.do_op answers "no-mm" if it does not exist) */
-static inline bool op_has_mm(int code)
-{
-	switch (code) {
-	case FL_SC_SHRINK_ACTIVE:
-	case FL_SC_PAGE_IDLE:
-	case FL_SC_DAMON_MKOLD:
-	case FL_SC_DAMON_YOUNG:
-	case FL_SC_MEMORY_FAILURE:
-	case FL_SC_UNPIN:
-	case FL_SC_MIGRATE:
-	case FL_SC_SHRINK_FOLIO:
-		return false;
-	default:
-		return true;
-	}
-}
-
-
 /* model.c */
 void model_unpoison(struct fl_thread *t) FL_MODEL_HIDDEN;
 void setup_body(void *arg) FL_MODEL_HIDDEN;
 void thread_body(void *arg) FL_MODEL_HIDDEN;
+/* an op's result into its FL_RES_LEN buffer, as model._fmt formats it (fuzzlock_ops.h) */
+void fl_res_int(char *out, long long v) FL_MODEL_HIDDEN;
+void fl_res_bool(char *out, bool v) FL_MODEL_HIDDEN;
+void fl_res_str(char *out, const char *s) FL_MODEL_HIDDEN;
+void fl_res_access(char *out, long long r) FL_MODEL_HIDDEN;
+void fl_res_folio(struct fl_world *w, char *out, int folio, const char *none) FL_MODEL_HIDDEN;
+void fl_res_ids(char *out, const int *ids, int n) FL_MODEL_HIDDEN;
 
 /* invariants.c: the per-step and end-of-run state invariants */
 int model_check_step(struct fl_sched *s, struct fl_thread *t, void *ctx) FL_MODEL_HIDDEN;

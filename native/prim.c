@@ -113,7 +113,7 @@ static struct fl_value folio_get_thunk(void *arg)
 	struct fl_value v = { .kind = FL_VAL_INT };
 
 	if (a->f->freed) {
-		fl_sched_violation(a->w->s, "folio.refcount", a->fn, "folio_get on freed %s",
+		fl_sched_violation(a->w->s, FL_INV_FOLIO_REFCOUNT, a->fn, "folio_get on freed %s",
 				   a->f->name);
 		return v;
 	}
@@ -138,7 +138,7 @@ int free_folio(struct fl_world *w, const char *fn, struct fl_folio *f)
 {
 	if (f->mapcount > 0 || f->swap) {
 		fl_viol_objects(w, f->name, NULL);
-		fl_sched_violation(w->s, "folio.refcount", fn, "%s freed with mapcount %d%s",
+		fl_sched_violation(w->s, FL_INV_FOLIO_REFCOUNT, fn, "%s freed with mapcount %d%s",
 				   f->name, f->mapcount, f->swap ? " in swap cache" : "");
 		return -1;
 	}
@@ -152,7 +152,7 @@ void free_folio_body(struct fl_world *w, const char *fn, struct fl_folio *f)
 {
 	if (f->mapcount > 0 || f->swap) {
 		fl_viol_objects(w, f->name, NULL);
-		fl_thread_violation("folio.refcount", fn, "%s freed with mapcount %d%s", f->name,
+		fl_thread_violation(FL_INV_FOLIO_REFCOUNT, fn, "%s freed with mapcount %d%s", f->name,
 				    f->mapcount, f->swap ? " in swap cache" : "");
 	}
 	f->freed = true;
@@ -165,7 +165,7 @@ static struct fl_value folio_put_thunk(void *arg)
 	struct fl_value v = { .kind = FL_VAL_INT };
 
 	if (a->f->refcount <= 0 || a->f->freed) {
-		fl_sched_violation(a->w->s, "folio.refcount", a->fn, "folio_put underflow on %s",
+		fl_sched_violation(a->w->s, FL_INV_FOLIO_REFCOUNT, a->fn, "folio_put underflow on %s",
 				   a->f->name);
 		return v;
 	}

@@ -15,7 +15,7 @@ int fl_av_free(struct fl_world *w, int av, const char *fn)
 	struct fl_av_slot *sl = &w->slots[a->slot];
 
 	if (!sl->live || sl->gen != a->gen) {
-		fl_sched_violation(w->s, "uaf", fn, "double free of anon_vma:%d gen %d", a->slot,
+		fl_sched_violation(w->s, FL_INV_UAF, fn, "double free of anon_vma:%d gen %d", a->slot,
 				   a->gen);
 		return -1;
 	}
@@ -58,7 +58,7 @@ int fl_av_deref(struct fl_world *w, int av, const char *fn, const char *field)
 	int mem = fl_av_touch(w, av, field, msg, sizeof(msg));
 
 	if (mem < 0)
-		fl_thread_violation("uaf", fn, "%s", msg);
+		fl_thread_violation(FL_INV_UAF, fn, "%s", msg);
 	return mem;
 }
 
@@ -69,6 +69,6 @@ int fl_av_deref_thunk(struct fl_world *w, int av, const char *fn, const char *fi
 	int mem = fl_av_touch(w, av, field, msg, sizeof(msg));
 
 	if (mem < 0)
-		fl_sched_violation(w->s, "uaf", fn, "%s", msg);
+		fl_sched_violation(w->s, FL_INV_UAF, fn, "%s", msg);
 	return mem;
 }

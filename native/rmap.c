@@ -107,7 +107,7 @@ static int check_mapping_store(struct fl_world *w, const char *fn, struct fl_fol
 	if (!(folio->mapcount > 0 || folio->swap))
 		return 0;
 	if (folio->lock.owner != me) {
-		fl_sched_violation(w->s, "lock.write-discipline", fn,
+		fl_sched_violation(w->s, FL_INV_LOCK_WRITE_DISCIPLINE, fn,
 				   "%s.mapping stored without the folio lock", folio->name);
 		return -1;
 	}
@@ -116,7 +116,7 @@ static int check_mapping_store(struct fl_world *w, const char *fn, struct fl_fol
 	if (w->knob[K_MOVE_ANON_VMA_LOCK] && folio->mapcount > 0 && old >= 0 &&
 	    fl_av_is_live(w, old) &&
 	    w->avs[old].root != w->avs[new].root && fl_av_root_lock(w, old)->writer != me) {
-		fl_sched_violation(w->s, "lock.write-discipline", fn,
+		fl_sched_violation(w->s, FL_INV_LOCK_WRITE_DISCIPLINE, fn,
 				   "%s.mapping moved from root %s to %s without the old root's "
 				   "rwsem held for write", folio->name,
 				   w->slots[w->avs[w->avs[old].root].slot].name,
@@ -153,7 +153,7 @@ static struct fl_value index_store_thunk(void *arg)
 	struct fl_value v = { .kind = FL_VAL_INT };
 
 	if ((a->folio->mapcount > 0 || a->folio->swap) && a->folio->lock.owner != fl_me(a->w)) {
-		fl_sched_violation(a->w->s, "lock.write-discipline", a->fn,
+		fl_sched_violation(a->w->s, FL_INV_LOCK_WRITE_DISCIPLINE, a->fn,
 				   "%s.index stored without the folio lock", a->folio->name);
 		return v;
 	}
@@ -202,7 +202,7 @@ void folio_add_anon_rmap_pte(struct fl_world *w, struct fl_folio *folio, struct 
 	    w->avs[av].root != w->avs[vma->anon_vma].root ||
 	    folio->index != fl_linear_page_index(vma, addr)) {
 		fl_viol_objects(w, folio->name, vma->name, NULL);
-		fl_thread_violation("swap.rmap", fn,
+		fl_thread_violation(FL_INV_SWAP_RMAP, fn,
 				    "__page_check_anon_rmap: %s (mapping %s, index %lld) mapped at "
 				    "%s:0x%llx (anon_vma %s, index %lld)", folio->name,
 				    av >= 0 ? w->avs[av].repr : "None", folio->index, vma->name,
@@ -231,7 +231,7 @@ void assert_walk_folio_locked(struct fl_world *w, const char *fn, struct fl_foli
 {
 	if (fl_walks_hold_folio_lock(w) && folio->lock.owner != fl_me(w)) {
 		fl_viol_objects(w, folio->name, NULL);
-		fl_thread_violation("lock.walk-discipline", fn,
+		fl_thread_violation(FL_INV_LOCK_WALK_DISCIPLINE, fn,
 				    "%s on %s without the folio lock (VM_BUG_ON_FOLIO)", fn,
 				    folio->name);
 	}
@@ -360,7 +360,7 @@ void check_tree_locked(struct fl_world *w, const char *fn, int av)
 
 	if (!(lk->readers & (1u << me)) && lk->writer != me) {
 		fl_viol_objects(w, w->slots[w->avs[av].slot].name, lk->name, NULL);
-		fl_thread_violation("lock.walk-discipline", fn,
+		fl_thread_violation(FL_INV_LOCK_WALK_DISCIPLINE, fn,
 				    "traversing %s's interval tree without %s held",
 				    w->avs[av].repr, lk->name);
 	}
@@ -613,7 +613,7 @@ void try_to_unmap(struct fl_world *w, struct fl_folio *folio)
 
 	if (folio->lock.owner != fl_me(w)) {
 		fl_viol_objects(w, folio->name, NULL);
-		fl_thread_violation("lock.walk-discipline", fn, "try_to_unmap on unlocked %s",
+		fl_thread_violation(FL_INV_LOCK_WALK_DISCIPLINE, fn, "try_to_unmap on unlocked %s",
 				    folio->name);
 	}
 	rmap_walk_anon(w, folio, &rwc);

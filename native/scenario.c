@@ -1,121 +1,46 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * The scenario as the C model gets it (fuzzlock/scenario.py; encoded by
- * fuzzlock/native.py): each op checked, then the model built from it.
+ * fuzzlock/native/encoding.py): each op checked against its ranges in the
+ * generated op table (fuzzlock_ops.h), then the model built from it.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "model_int.h"
+#include "fuzzlock_ops.h"
 
 
+/* one op's words, checked against its ranges in the generated op table */
 static int check_op(const long long *o, bool setup, size_t nnames, const char *who, size_t k,
 		    char *err, size_t errlen)
 {
 	long long code = o[0];
+	const struct fl_op_desc *d;
 	int i;
 
-	if (code < 0 || code >= FL_SC_NR_CODES) {
+	if (code < 0 || code >= FL_SC_NR_CODES || !fl_ops[code].name) {
 		fl_format_err(err, errlen, "%s op %zu: bad op code %lld", who, k, code);
 		return -1;
 	}
-	if (!setup && (code == FL_SC_MMAP || code == FL_SC_BIND)) {
-		fl_format_err(err, errlen, "%s op %zu: %s is a setup-only op", who, k,
-			  fl_sc_names[code]);
+	d = &fl_ops[code];
+	if (!setup && d->setup_only) {
+		fl_format_err(err, errlen, "%s op %zu: %s is a setup-only op", who, k, d->name);
 		return -1;
 	}
-	if (o[1] < 0 || o[1] > 1000000) {
-		fl_format_err(err, errlen, "%s op %zu: mm %lld out of range", who, k, o[1]);
-		return -1;
-	}
-	for (i = 2; i < FL_OP_WORDS; i++) {
-		if (code == FL_SC_WRITE && i == 3)
-			continue;	/* the value: any 64-bit int */
-		if (o[i] < 0 || o[i] > (1LL << 20)) {
-			fl_format_err(err, errlen, "%s op %zu: argument %d (%lld) out of range", who, k,
-				  i - 1, o[i]);
+	for (i = 1; i < FL_OP_WORDS; i++) {
+		const struct fl_op_slot *sl = &d->slot[i - 1];
+		long long hi = sl->hi;
+
+		if (sl->flags & FL_SLOT_NAME)
+			hi = (long long)nnames - 1;
+		if ((sl->flags & FL_SLOT_SETUP) && !setup)
+			hi = 0;
+		if (o[i] < sl->lo || o[i] > hi) {
+			fl_format_err(err, errlen, "%s op %zu: malformed %s: word %d (%lld) is not in %lld..%lld",
+				      who, k, d->name, i, o[i], sl->lo, hi);
 			return -1;
 		}
-	}
-	switch (code) {
-	case FL_SC_MMAP:
-		if ((size_t)o[2] >= nnames || o[4] < 1 || o[4] > 64 || o[5] > 31 || o[6]) {
-			fl_format_err(err, errlen, "%s op %zu: malformed mmap", who, k);
-			return -1;
-		}
-		break;
-	case FL_SC_WRITE:
-		if (o[4] > FL_MAX_FOLIO_NAMES || (!setup && o[4]) || o[5] || o[6]) {
-			fl_format_err(err, errlen, "%s op %zu: malformed write", who, k);
-			return -1;
-		}
-		break;
-	case FL_SC_READ:
-		if (o[3] > FL_MAX_FOLIO_NAMES || (!setup && o[3]) || o[4] || o[5] || o[6]) {
-			fl_format_err(err, errlen, "%s op %zu: malformed read", who, k);
-			return -1;
-		}
-		break;
-	case FL_SC_MOVE:
-		if (o[4] < 1 || o[4] > 64 || o[5] > 3 || o[6]) {
-			fl_format_err(err, errlen, "%s op %zu: malformed move", who, k);
-			return -1;
-		}
-		break;
-	case FL_SC_BIND:
-		if (o[3] < 1 || o[3] > FL_MAX_FOLIO_NAMES || o[4] || o[5] || o[6]) {
-			fl_format_err(err, errlen, "%s op %zu: malformed bind", who, k);
-			return -1;
-		}
-		break;
-	case FL_SC_MUNMAP:
-	case FL_SC_DONTNEED:
-	case FL_SC_COLD:
-	case FL_SC_PAGEOUT:
-		if (o[3] < 1 || o[3] > 64 || o[4] || o[5] || o[6]) {
-			fl_format_err(err, errlen, "%s op %zu: malformed munmap", who, k);
-			return -1;
-		}
-		break;
-	case FL_SC_PIN:
-		if (o[3] || o[4] || o[5] || o[6]) {
-			fl_format_err(err, errlen, "%s op %zu: malformed pin", who, k);
-			return -1;
-		}
-		break;
-	case FL_SC_UNPIN:
-		if (o[1] || o[2] || o[3] || o[4] || o[5] || o[6]) {
-			fl_format_err(err, errlen, "%s op %zu: malformed unpin", who, k);
-			return -1;
-		}
-		break;
-	case FL_SC_FORK:
-		if (o[2] > 1000000 || o[3] || o[4] || o[5] || o[6]) {
-			fl_format_err(err, errlen, "%s op %zu: malformed fork", who, k);
-			return -1;
-		}
-		break;
-	case FL_SC_EXIT:
-		if (o[2] || o[3] || o[4] || o[5] || o[6]) {
-			fl_format_err(err, errlen, "%s op %zu: malformed exit", who, k);
-			return -1;
-		}
-		break;
-	case FL_SC_SHRINK_FOLIO:
-		if (o[1] || o[2] >= FL_MAX_FOLIO_NAMES || o[3] > 1 || o[4] || o[5] || o[6]) {
-			fl_format_err(err, errlen, "%s op %zu: malformed %s", who, k,
-				      fl_sc_names[code]);
-			return -1;
-		}
-		break;
-	default:
-		if (o[1] || o[2] >= FL_MAX_FOLIO_NAMES || o[3] || o[4] || o[5] || o[6]) {
-			fl_format_err(err, errlen, "%s op %zu: malformed %s", who, k,
-				  fl_sc_names[code]);
-			return -1;
-		}
-		break;
 	}
 	return 0;
 }

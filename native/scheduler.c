@@ -191,7 +191,7 @@ static int fl_thread_end(struct fl_sched *s, struct fl_thread *t)
 		fl_sb_printf(&sb, "%s%d pte map(s) outstanding", sep, t->pte_maps);
 	else if (t->rcu_depth)
 		fl_sb_printf(&sb, "%sinside an RCU read section", sep);
-	fl_sched_violation(s, "thread.end", "thread exit", "%s", buf);
+	fl_sched_violation(s, FL_INV_THREAD_END, "thread exit", "%s", buf);
 	return -1;
 }
 
@@ -235,7 +235,7 @@ static int fl_advance(struct fl_sched *s, struct fl_thread *t, struct fl_value v
 			why[0] = '\0';
 			fl_atomic_context(t, &sb);
 			if (why[0]) {
-				fl_sched_violation(s, "sleep-in-atomic", op->fn,
+				fl_sched_violation(s, FL_INV_SLEEP_IN_ATOMIC, op->fn,
 						   "%s %s may sleep %s", op->label, op->obj, why);
 				return -1;
 			}
@@ -311,7 +311,7 @@ static int fl_release(struct fl_sched *s, struct fl_thread *t, const struct fl_o
 		if (t->held[i].lock == lk && t->held[i].mode == op->mode)
 			break;
 	if (i < 0) {
-		fl_sched_violation(s, "unlock-not-held", op->fn,
+		fl_sched_violation(s, FL_INV_UNLOCK_NOT_HELD, op->fn,
 				   "%s %s by T%d, which does not hold it", op->label, lk->name,
 				   t->tid);
 		return -1;
@@ -382,7 +382,7 @@ static int fl_execute(struct fl_sched *s, struct fl_thread *t, const struct fl_o
 	case FL_OP_RCU_UNLOCK:
 	case FL_OP_PTE_UNMAP:
 		if (t->rcu_depth == 0 || (op->kind == FL_OP_PTE_UNMAP && t->pte_maps == 0)) {
-			fl_sched_violation(s, "unlock-not-held", op->fn,
+			fl_sched_violation(s, FL_INV_UNLOCK_NOT_HELD, op->fn,
 					   "%s without a matching lock", op->label);
 			return -1;
 		}

@@ -88,7 +88,7 @@ static void check_move_post_state(struct fl_world *w, const char *fn, struct fl_
 		WRONG("PageAnonExclusive or mapcount changed");
 #undef WRONG
 	if (n)
-		fl_thread_violation("move.post-state", fn, "%s moved 0x%llx -> 0x%llx: %s",
+		fl_thread_violation(FL_INV_MOVE_POST_STATE, fn, "%s moved 0x%llx -> 0x%llx: %s",
 				    folio->name, (unsigned long long)src_addr,
 				    (unsigned long long)dst_addr, msg);
 }
@@ -100,7 +100,7 @@ static void check_move_failed(struct fl_world *w, const char *fn, struct fl_mm *
 	struct fl_pte cur = fl_pte_get(w, mm, src_addr);
 
 	if (folio->mapping != mapping0 || folio->index != index0 || !fl_pte_same(&cur, pte0))
-		fl_thread_violation("move.post-state", fn,
+		fl_thread_violation(FL_INV_MOVE_POST_STATE, fn,
 				    "the move of %s at 0x%llx failed but changed it: mapping "
 				    "%s -> %s, index %lld -> %lld", folio->name,
 				    (unsigned long long)src_addr,

@@ -447,7 +447,7 @@ static long long move_pages(struct fl_world *w, struct fl_mm *mm, long long dst_
 				} else if (err == -EAGAIN &&
 					   ++uncounted >= MOVE_LIVELOCK_PASSES) {
 					/* I16: retrying forever without possible progress */
-					fl_thread_violation("move.result", fn,
+					fl_thread_violation(FL_INV_MOVE_RESULT, fn,
 						"livelock: move_pages went round %lld times at 0x%llx with successes it never counts (sticky -EAGAIN)",
 						uncounted, src_addr);
 				}

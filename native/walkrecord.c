@@ -76,7 +76,7 @@ void walkrec_check(struct fl_world *w, struct fl_walkrec *rec, const char *calle
 		if (k > 0 && (size_t)k < sizeof(where) - len)
 			len += (size_t)k;
 	}
-	fl_thread_violation("walk.complete", caller,
+	fl_thread_violation(FL_INV_WALK_COMPLETE, caller,
 			    "%s walked %s at pgoff %lld and missed %s mapped at %s%s", caller,
 			    w->avs[av].repr, pgoff, w->folios[rec->folio].name, where, tail);
 }

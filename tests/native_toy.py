@@ -1,6 +1,6 @@
 """The toy programs of tests/sched/toy.py on the C scheduler: test support, not product.
 
-native/toy.c is built into a library of its own, for the tests only (the product library
+tests/native/toy.c is built into a library of its own, for the tests only (the product library
 has no toy code): ``library()`` compiles it with the C model's sources with ``cc`` into
 build/test-toy/ (cached by a hash of the sources), and ``fp_library()`` the footprint
 variant the way CMakeLists.txt builds libfuzzlock_native_fp.so.  Without a C compiler
@@ -78,8 +78,9 @@ _FP_WRAP = ["memcpy", "memmove", "memset", "strlen", "strcmp", "snprintf", "vsnp
 
 
 def _sources() -> list[Path]:
-    """The C model's sources without the hunt loop (product only), plus native/toy.c."""
-    return sorted(p for p in NATIVE.glob("*.c") if p.name != "hunt.c")
+    """The C model's sources without the hunt loop (product only), plus tests/native/toy.c."""
+    toy = ROOT / "tests" / "native" / "toy.c"
+    return [*sorted(p for p in NATIVE.glob("*.c") if p.name != "hunt.c"), toy]
 
 
 def _cc() -> str:
@@ -186,7 +187,7 @@ def debug_flip_decision_rule(on: bool) -> bool:
     return abi.debug_flip_decision_rule(on, lib=library())
 
 
-#: Action codes of the toy programs of tests/sched/toy.py (``enum toy_code`` in native/toy.c).
+#: Action codes of the toy programs of tests/sched/toy.py (``enum toy_code`` in tests/native/toy.c).
 TOY_CODES = {
     "lock": 0,
     "unlock": 1,
@@ -236,7 +237,7 @@ def encode_toy(
     checks: bool = False,
 ) -> list[int]:
     """The flat int encoding of a toy program, its optional setup and flags (see
-    native/toy.c); ValueError if it has an action or argument the C side cannot represent."""
+    tests/native/toy.c); ValueError if it has an action or argument the C side cannot represent."""
     out = [len(program), _TOY_CHECKS if checks else 0]
     for who, actions in [("setup", setup), *((f"thread {i}", a) for i, a in enumerate(program))]:
         out.append(len(actions))

@@ -30,10 +30,8 @@ C_ONLY = {
     "abi": "the library's ABI version and self-test (the Python side checks, in fuzzlock/native)",
     "explore": "C runners for the exhaustive and PCT strategies (their Python is the search code)",
     "fiber": "threads as coroutines with their own stacks; Python's threads are generators",
-    "footprint_world": "the world's cell layout for footprint recording (Python wraps classes)",
     "fp_hooks": "the memory-access hooks of the instrumented footprint library",
     "hunt": "the batched hunt loop (Python: the campaign)",
-    "toy": "toy programs for the scheduler tests (test support)",
 }
 PY_ONLY = {
     "sched": "the package's re-exports (fuzzlock/sched/__init__.py)",

@@ -82,3 +82,17 @@ def test_the_library_exports_the_schema_hash() -> None:
         pytest.skip(f"C library unavailable: {native.unavailable_reason()}")
     assert native.schema_hash() == schema.schema_hash() == abi.SCHEMA_HASH
     assert ctypes.sizeof(native.load_library().fl_abi_version.restype) > 0
+
+
+def test_the_c_port_names_invariants_only_through_the_generated_ids() -> None:
+    """An invariant id spelled as a string literal in native/ would escape the schema: a
+    renamed id would leave the C port raising the old name."""
+    ids = set(schema.INVARIANTS)
+    root = Path(__file__).resolve().parent.parent / "native"
+    spelled = [
+        f"{p.name}: {i!r}"
+        for p in sorted(root.glob("*.c"))
+        for i in sorted(ids)
+        if f'"{i}"' in p.read_text()
+    ]
+    assert spelled == []

@@ -17,14 +17,15 @@ executes one scenario under one protocol and one schedule::
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import attrs
 
-from fuzzlock import invariants
+from fuzzlock import invariants, schema
 from fuzzlock.model import cells as _cells  # noqa: F401  (registers the footprint cells)
-from fuzzlock.model import fork, gup, memory, migrate, rmap, userfaultfd, vmscan, walkers
+from fuzzlock.model import rmap, userfaultfd
 from fuzzlock.model.prim import Gen
 from fuzzlock.model.world import World
 from fuzzlock.protocol import Protocol
@@ -192,21 +193,41 @@ def _fmt(r: Any) -> str:
     return str(r)
 
 
+def _impl(op: schema.Op) -> tuple[Callable[..., Gen], str, tuple[str, ...], dict[str, Any]]:
+    """(function, target, argument fields, constant keywords) of a schema op."""
+    mod, _, fn = op.py.partition(".")
+    return (
+        getattr(importlib.import_module(f"fuzzlock.model.{mod}"), fn),
+        op.target,
+        tuple(s.field for s in op.args),
+        dict(op.consts),
+    )
+
+
+#: op name -> how ``do_op`` calls it (fuzzlock.schema.OPS; the setup-only ops have none)
+_IMPLS = {op.name: _impl(op) for op in schema.OPS if op.py}
+
+
 def do_op(w: World, o: dict[str, Any], soft: Soft | None = None) -> Gen:
-    """Dispatch one scenario op to the model function that implements it (``soft``: as
-    in ``run``)."""
+    """Dispatch one scenario op to the model function that implements it
+    (``schema.Op.py``), with its target and fields; the special cases
+    (``schema.Op.special``) are here.  ``soft``: as in ``run``."""
     op = o["op"]
-    mm = w.mms.get(o["mm"]) if "mm" in o else None
-    if "mm" in o and mm is None:
-        return "no-mm"
-    if op == "move":
-        assert mm is not None
+    fn, target, fields, consts = _IMPLS[op]
+    tgt: Any = None
+    if target == "mm":
+        tgt = w.mms.get(o["mm"])
+        if tgt is None:
+            return "no-mm"
+    elif target == "folio":
+        tgt = w.named_folios[o["folio"]]
+    if op == "move":  # I16 on the answer
         mode = 0
         for m in o["mode"]:
             mode |= MOVE_MODES[m]
         tid = w.tid()
         before = w.pte_moves.get(tid, 0)
-        r = yield from userfaultfd.userfaultfd_move(w, mm, o["dst"], o["src"], o["len"], mode)
+        r = yield from userfaultfd.userfaultfd_move(w, tgt, o["dst"], o["src"], o["len"], mode)
         if soft is None:
             check_move_result(w, o, r, w.pte_moves.get(tid, 0) - before)
         else:
@@ -215,51 +236,20 @@ def do_op(w: World, o: dict[str, Any], soft: Soft | None = None) -> Gen:
             except ViolationError as e:
                 soft(w.sched, e, "move result")
         return r
-    if op == "write":
-        return (yield from memory.user_write(w, mm, o["addr"], o["value"]))  # type: ignore[arg-type]
-    if op == "read":
-        return (yield from memory.user_read(w, mm, o["addr"]))  # type: ignore[arg-type]
-    if op == "fork":
-        if o["child"] in w.mms:
-            return "child-exists"
-        return (yield from fork.dup_mmap(w, mm, o["child"]))  # type: ignore[arg-type]
-    if op == "munmap":
-        return (yield from vmscan.do_munmap(w, mm, o["addr"], o["pages"]))  # type: ignore[arg-type]
-    if op == "exit":
-        return (yield from vmscan.exit_mmap(w, mm))  # type: ignore[arg-type]
-    if op == "madvise_dontneed":
-        return (yield from vmscan.madvise_dontneed(w, mm, o["addr"], o["pages"]))  # type: ignore[arg-type]
-    if op in ("madvise_cold", "madvise_pageout"):
-        return (
-            yield from vmscan.madvise_pageout(
-                w,
-                mm,  # type: ignore[arg-type]
-                o["addr"],
-                o["pages"],
-                cold=op == "madvise_cold",
-            )
-        )
-    if op == "pin":
-        f = yield from gup.gup_fast_pin(w, mm, o["addr"])  # type: ignore[arg-type]
-        return f.name if f is not None else "no-pin"
-    if op == "unpin":
-        return (yield from gup.unpin_last(w))
-    folio = w.named_folios[o["folio"]]
-    if op == "shrink_active_list":
-        return (yield from vmscan.shrink_active_list(w, folio))
-    if op == "shrink_folio_list":
-        return (yield from vmscan.shrink_folio_list(w, folio, o["ignore_references"]))
-    if op == "page_idle":
-        return (yield from walkers.page_idle_clear_pte_refs(w, folio))
-    if op == "damon_mkold":
-        return (yield from walkers.damon_folio_mkold(w, folio))
-    if op == "damon_young":
-        return (yield from walkers.damon_folio_young(w, folio))
-    if op == "memory_failure":
-        return (yield from walkers.kill_procs_now(w, folio))
-    if op == "migrate":
-        return (yield from migrate.migrate_folio(w, folio))
-    raise AssertionError(op)
+    if op == "fork" and o["child"] in w.mms:  # the child id is taken: no fork
+        return "child-exists"
+    args = [o[f] for f in fields]
+    if target == "none":
+        r = yield from fn(w, *args, **consts)
+    else:
+        r = yield from fn(w, tgt, *args, **consts)
+    if op in _FOLIO_RESULTS:  # a folio or None: its name
+        return r.name if r is not None else _FOLIO_RESULTS[op]
+    return r
+
+
+#: ops whose result is a folio (or None): op -> the text for None
+_FOLIO_RESULTS = {op.name: op.result_none for op in schema.OPS if op.result == "folio"}
 
 
 def check_move_result(w: World, o: dict[str, Any], r: userfaultfd.MoveResult, moved: int) -> None:

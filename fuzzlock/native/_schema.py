@@ -7,7 +7,7 @@ import ctypes
 from typing import Any
 
 ABI_VERSION = 2
-SCHEMA_HASH = 0xaa5820e89092daba
+SCHEMA_HASH = 0x81e061c9832e818c
 
 #: ``long long choose(void *ctx, const int *order, int n, int current)``
 CHOOSE_CB = ctypes.CFUNCTYPE(

@@ -2,7 +2,7 @@
 (native/model.h), decision arrays, PCT parameters and the trace text coming back.
 
 The knob slots are ``_schema.encode_knobs`` (generated from fuzzlock/schema.py: one rule
-for every knob); the op codes and field layout follow ``schema.OPS``.
+for every knob); each op is its code, its mm and its words as ``schema.Op.slots`` says.
 """
 
 from __future__ import annotations
@@ -99,39 +99,33 @@ def encode_model_scenario(sc: Any, knobs: Any) -> tuple[list[int], str]:
         names.append(n)
         return len(names) - 1
 
-    def enc_op(o: dict[str, Any], where: str) -> list[int]:
-        spec = schema.OP_BY_NAME[o["op"]]
-        op, code = spec.name, spec.code
-        mm = o.get("mm", 0)
-        if op == "mmap":
-            flags = 0
-            for field, bit in schema.MMAP_FLAGS.items():
-                flags |= bit if o[field] else 0
-            return [code, mm, name_idx(o["vma"], where), o["start"], o["pages"], flags, 0]
-        if op == "write":
-            v = o["value"]
+    def word(o: dict[str, Any], s: schema.Slot, where: str) -> int:
+        """One encoding word of ``o`` (``schema_ops.SLOT_ENCODINGS``)."""
+        if s.enc == "int":
+            v = o[s.field]
             if not INT64_MIN <= v <= INT64_MAX:
-                raise NativeError(f"{where}.value: {v} does not fit in 64 bits")
-            bind = folio_slot(o["folio"], where) + 1 if o.get("folio") else 0
-            return [code, mm, o["addr"], v, bind, 0, 0]
-        if op == "read":
-            bind = folio_slot(o["folio"], where) + 1 if o.get("folio") else 0
-            return [code, mm, o["addr"], bind, 0, 0, 0]
-        if op == "move":
-            mode = 0
-            for m in o["mode"]:
-                mode |= schema.MOVE_MODES[m]
-            return [code, mm, o["dst"], o["src"], o["len"], mode, 0]
-        if op == "bind":
-            return [code, mm, o["addr"], folio_slot(o["folio"], where) + 1, 0, 0, 0]
-        if spec.names_folio:
-            if o["folio"] not in folios:
-                raise NativeError(f"{where}.folio: {o['folio']!r} is not bound in the setup")
-            ign = 1 if o.get("ignore_references") else 0
-            return [code, 0, folios[o["folio"]], ign, 0, 0, 0]
-        # the rest take their fields in schema order: mm first, then the others
-        args = [o[f] for f, _t in spec.required if f != "mm"]
-        return [code, mm, *args, *[0] * (5 - len(args))]
+                raise NativeError(f"{where}.{s.field}: {v} does not fit in 64 bits")
+            return int(v)
+        if s.enc == "bool":
+            return 1 if o.get(s.field) else 0
+        if s.enc == "modes":
+            return sum(schema.MOVE_MODES[m] for m in set(o[s.field]))
+        if s.enc == "folio":
+            if o[s.field] not in folios:
+                raise NativeError(f"{where}.folio: {o[s.field]!r} is not bound in the setup")
+            return folios[o[s.field]]
+        if s.enc == "bind":
+            return folio_slot(o[s.field], where) + 1 if o.get(s.field) else 0
+        if s.enc == "name":
+            return name_idx(o[s.field], where)
+        assert s.enc == "flags", s.enc
+        return sum(bit for f, bit in schema.MMAP_FLAGS.items() if o[f])
+
+    def enc_op(o: dict[str, Any], where: str) -> list[int]:
+        """The words of one op: code, mm, then its slots (``schema.Op.slots``), 0-padded."""
+        spec = schema.OP_BY_NAME[o["op"]]
+        words = [word(o, s, where) for s in spec.slots]
+        return [spec.code, o.get("mm", 0), *words, *[0] * (schema.FL_OP_WORDS - 2 - len(words))]
 
     out = encode_knobs(knobs)
     out.append(len(sc.setup))

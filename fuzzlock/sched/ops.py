@@ -18,23 +18,26 @@ from collections.abc import Callable
 from typing import Any
 
 from fuzzlock.sched.locks import Lock, RWSem
+from fuzzlock.schema import MODES, OP_KINDS
 
-# Op kinds.  Blocking kinds are the only ones that can be disabled.
-LOCK = 0  # blocking acquisition (mutex, spinlock, rwsem read or write)
-TRYLOCK = 1  # never blocks; result True/False
-UNLOCK = 2
-MEM = 3  # lock-free read/write/atomic of shared state: runs a thunk
-RCU_LOCK = 4
-RCU_UNLOCK = 5
-PTE_MAP = 6  # pte_offset_map: an RCU read section in which sleeping is forbidden
-PTE_UNMAP = 7
-WAIT = 8  # sleep until a lock is free, without taking it (folio_wait_locked)
-MIGHT_SLEEP = 9  # a point that may sleep (allocation, split_folio, cond_resched)
+# Op kinds and lock modes: the schema's (fuzzlock/schema.py, where each is described), which
+# the C scheduler shares through the generated header.  Module constants, so the hot loop
+# dispatches with ``is``/``==`` on ints.  Blocking kinds are the only ones that can be
+# disabled.
+LOCK = OP_KINDS["LOCK"]
+TRYLOCK = OP_KINDS["TRYLOCK"]
+UNLOCK = OP_KINDS["UNLOCK"]
+MEM = OP_KINDS["MEM"]
+RCU_LOCK = OP_KINDS["RCU_LOCK"]
+RCU_UNLOCK = OP_KINDS["RCU_UNLOCK"]
+PTE_MAP = OP_KINDS["PTE_MAP"]
+PTE_UNMAP = OP_KINDS["PTE_UNMAP"]
+WAIT = OP_KINDS["WAIT"]
+MIGHT_SLEEP = OP_KINDS["MIGHT_SLEEP"]
 
-# Modes.
-EXCL = 0  # mutex / spinlock
-READ = 1  # rwsem read
-WRITE = 2  # rwsem write
+EXCL = MODES["EXCL"]  # mutex / spinlock
+READ = MODES["READ"]  # rwsem read
+WRITE = MODES["WRITE"]  # rwsem write
 
 BLOCKING_KINDS = frozenset({LOCK, WAIT})
 

@@ -164,7 +164,7 @@ class PyToy(Target):
 
 @attrs.define
 class NativeToy(Target):
-    """The same toy program on the C scheduler (native/toy.c), footprints from the
+    """The same toy program on the C scheduler (tests/native/toy.c), footprints from the
     instrumented build."""
 
     prog: toy.Program

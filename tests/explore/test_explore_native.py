@@ -59,7 +59,7 @@ def test_c_toy_with_k_critical_sections_in_two_threads_reaches_every_class(
 
 @pytest.mark.parametrize("k", [1, 2, None])
 def test_c_toys_reach_the_classes_and_end_states_of_naive_enumeration(k: int | None) -> None:
-    """Random toy programs on the C scheduler (native/toy.c), as on the Python one: the same
+    """Random toy programs on the C scheduler (tests/native/toy.c), as on the Python one: the same
     classes and end states as naive enumeration."""
     for seed in range(60):
         prog = toy.random_program(random.Random(seed), max_threads=3, max_actions=5)

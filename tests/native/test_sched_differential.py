@@ -1,6 +1,6 @@
 """The C scheduler (native/scheduler.c) against the Python one (fuzzlock/sched/scheduler.py).
 
-Both run the same toy programs (tests/sched/toy.py; native/toy.c on the C side) with the
+Both run the same toy programs (tests/sched/toy.py; tests/native/toy.c on the C side) with the
 same decisions; the traces must be identical event for event, and so must the outcome,
 the consumed decisions, the preempted steps and the violation (step, thread, function,
 message).  A test with a deliberately broken C decision rule proves the comparison can
@@ -456,7 +456,7 @@ def test_random_setups_give_identical_results() -> None:
 
 
 def ext_body(w: ToyWorld, tid: int, actions: list[tuple[Any, ...]]) -> ThreadBody:
-    """tests/sched/toy.py body() plus the extended actions of native/toy.c."""
+    """tests/sched/toy.py body() plus the extended actions of tests/native/toy.c."""
     fn = f"t{tid}"
     for a in actions:
         kind = a[0]

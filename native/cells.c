@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * What of struct fl_world a footprint records (footprint.h).
+ * What of struct fl_world a footprint records (footprint.h): the C twin of
+ * fuzzlock/model/cells.py, which names the Python world's cells.
  *
  * Everything is recorded by default, so state added to the world later is
  * covered without a change here (soundly, if perhaps coarsely).  A unit is left
