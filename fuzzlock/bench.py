@@ -1,6 +1,6 @@
 """``fuzzlock bench``: how fast the C model runs the same scenarios as the Python model.
 
-One run measures, on the same scenarios (seeded, drawn by ``fuzzlock.strategies`` and kept
+One run measures, on the same scenarios (seeded, drawn by ``fuzzlock.scenarios`` and kept
 when they are inside the C slice and their setup runs):
 
 * ``python``: ``fuzzlock.model.run`` with a seeded random chooser, one schedule per call;
@@ -48,7 +48,7 @@ from typing import Any
 
 import attrs
 
-from fuzzlock import campaign, model, scenario, strategies
+from fuzzlock import campaign, model, scenario, scenarios
 from fuzzlock.protocol import Protocol
 from fuzzlock.sched import RandomChooser
 
@@ -104,17 +104,18 @@ class _Clock:
 def slice_scenarios(proto: Protocol, n: int, seed: int = 0) -> list[scenario.Scenario]:
     """``n`` scenarios from the random strategy's generator that the C model can run
     (inside the C slice, setup runs) under ``proto``."""
-    from fuzzlock import native
+    from fuzzlock import backends
 
+    native = backends.get("native")
     rng = random.Random(seed)
     out: list[scenario.Scenario] = []
     for _ in range(200 * max(n, 1)):
         if len(out) >= n:
             break
-        sc = strategies.gen_scenario(strategies.RandomSource(random.Random(rng.randrange(2**32))))
+        sc = scenarios.gen_scenario(scenarios.RandomSource(random.Random(rng.randrange(2**32))))
         try:
-            native.run_model(sc, proto.knobs, [])
-        except native.NativeError:  # outside the slice, or a setup error
+            native.run(sc, proto, [])
+        except (backends.Unsupported, model.SetupError):  # outside the slice, or setup
             continue
         out.append(sc)
     return out
@@ -139,18 +140,19 @@ def bench_python(
 def bench_native_call(
     scs: list[scenario.Scenario], proto: Protocol, runs: int, seed: int, seconds: float
 ) -> Row:
-    """C model through ``native.run_model``, one call per schedule (pre-drawn decisions)."""
-    from fuzzlock import native
+    """C model through ``Backend.run``, one call per schedule (pre-drawn decisions)."""
+    from fuzzlock import backends
+    from fuzzlock.search.random import predraw_random
 
+    native = backends.get("native")
     n = steps = 0
     rng = random.Random(seed)
     clock = _Clock()
     for sc in scs:
         for _ in range(runs):
-            pre = campaign.predraw_random(rng, 256, 1.0)
-            _o, events, _d, _p, _v = native.run_model(sc, proto.knobs, pre)
+            pre = predraw_random(rng, 256, 1.0)
             n += 1
-            steps += len(events)
+            steps += native.run(sc, proto, pre).steps
         if time.perf_counter() - clock.wall0 > seconds:
             break
     return clock.row("native-call", n, steps)
@@ -158,12 +160,13 @@ def bench_native_call(
 
 def bench_native_loop(scs: list[scenario.Scenario], proto: Protocol, runs: int, seed: int) -> Row:
     """C model, ``runs`` seeded random schedules per scenario in one C call each."""
-    from fuzzlock import native
+    from fuzzlock.backends.native import NativeBackend
 
+    native = NativeBackend()
     n = steps = 0
     clock = _Clock()
     for i, sc in enumerate(scs):
-        steps += native.model_bench(sc, proto.knobs, runs, seed=seed + i)
+        steps += native.bench_loop(sc, proto, runs, seed=seed + i)
         n += runs
     return clock.row("native-loop", n, steps)
 

@@ -597,65 +597,18 @@ def _next_branch(nodes: list[_Node], bound: int, cert: Certificate) -> tuple[int
 # --- runners -----------------------------------------------------------------------------------
 
 
-def python_runner(sc: Any, proto: Any, rec: Any) -> Runner:
-    """Runs of ``sc`` under ``proto`` on the Python model, footprints recorded by ``rec``
-    (call inside ``footprint.tracking(rec)``)."""
-    from fuzzlock import model
-
-    def run(decisions: Sequence[int]) -> Execution:
-        r = model.run(sc, proto, decisions=list(decisions), recorder=rec)
-        res = r.result
-        return Execution(
-            r.step_infos, list(res.decisions), res.outcome, res.violation, res.events, r
-        )
-
-    return run
-
-
-def native_runner(session: Any) -> Runner:
-    """Runs on the C model's footprint build (a ``native.ModelFootprints`` session)."""
-    from fuzzlock import native
-
-    def run(decisions: Sequence[int]) -> Execution:
-        res, steps = session.run(decisions)
-        outcome, events, decs, _pre, viol = res.run
-        infos = [
-            StepInfo(s.tid, s.order, s.decided, frozenset(), frozenset({UNIVERSAL}))
-            if s.writes is native.ALL_CELLS
-            else StepInfo(s.tid, s.order, s.decided, s.reads, s.writes)
-            for s in steps
-        ]
-        return Execution(infos, list(decs), outcome, viol, events, res)
-
-    return run
-
-
 @contextmanager
 def scenario_runner(sc: Any, proto: Any, backend: str) -> Iterator[tuple[Runner, Any]]:
-    """The runner ``explore_scenario`` explores ``sc`` with on ``backend`` (``python`` or
-    ``native``), and the backend's session (the ``native.ModelFootprints``; None on
-    Python), valid inside the ``with``.  Raises ``model.SetupError`` for a setup that
-    breaks the protocol by itself, ValueError when the backend cannot explore."""
-    from fuzzlock import model
-    from fuzzlock.sched import footprint
+    """The runner ``explore_scenario`` explores ``sc`` with on ``backend`` (a name in
+    ``fuzzlock.backends``), and the backend's state dump of a run (``Backend.footprints``),
+    valid inside the ``with``.  Raises ``model.SetupError``
+    for a setup that breaks the protocol by itself, ValueError when the backend cannot
+    explore."""
+    from fuzzlock import backends, model
 
     model.run(sc, proto, decisions=[], max_steps=1, check=False)  # setup errors, early
-    if backend == "native":
-        from fuzzlock import native
-
-        if not native.footprints_available():
-            raise ValueError(
-                "--strategy exhaustive --backend native needs the footprint build of the C "
-                f"model: {native.footprints_unavailable_reason()}; use --backend python"
-            )
-        # no lockdep cells: whether a class closes a lock-order cycle does not depend on
-        # the order of its steps, only where it is reported does (as in the Python model)
-        with native.ModelFootprints(sc, proto.knobs, lockdep_cells=False) as session:
-            yield native_runner(session), session
-        return
-    rec = footprint.Recorder()
-    with footprint.tracking(rec):
-        yield python_runner(sc, proto, rec), None
+    with backends.get(backend).footprints(sc, proto) as (runner, state):
+        yield runner, state
 
 
 def explore_scenario(
@@ -671,7 +624,7 @@ def explore_scenario(
 ) -> Certificate:
     """``explore`` one scenario on one backend (``python`` or ``native``).  Raises
     ``model.SetupError`` for a setup that breaks the protocol by itself."""
-    with scenario_runner(sc, proto, backend) as (runner, _session):
+    with scenario_runner(sc, proto, backend) as (runner, _state):
         return explore(
             runner,
             preemptions,

@@ -52,11 +52,12 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from fuzzlock import backends
+
 if TYPE_CHECKING:
     from fuzzlock.protocol import Protocol
 
 PROFILES = ("fuzzlock-quick", "fuzzlock-ci", "fuzzlock-campaign")
-BACKENDS = ("python", "native")
 DEFAULT_PROTOCOL = "v6.19"
 DEFAULT_BACKEND = None  # resolved on first use: native where the C model is built
 
@@ -67,9 +68,7 @@ def resolve_backend(config: pytest.Config) -> str:
     chosen = config.getoption("fuzzlock_backend")
     if chosen:
         return str(chosen)
-    from fuzzlock import campaign
-
-    return "native" if campaign.native_model_available() else "python"
+    return backends.default_name()
 
 
 DEFAULT_BUDGET = 200
@@ -149,7 +148,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(
         "--fuzzlock-backend",
         dest="fuzzlock_backend",
-        choices=BACKENDS,
+        choices=backends.names(),
         default=DEFAULT_BACKEND,
         help="backend for campaigns and corpus replay (default: native where the C model "
         "is built, else python).",

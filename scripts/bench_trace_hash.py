@@ -10,7 +10,7 @@ alike.  The Python code is this tree's for all of them.
 * ``batch``: the libraries are loaded side by side in this process; the same
   ``--scenarios`` scenarios (``bench.slice_scenarios`` of ``bench.hunt_protocol``) are
   built in each, and every batch (``fl_model_hunt``, ``STRATEGY_RANDOM``,
-  ``campaign.RANDOM_PREEMPTS``, ``--runs`` schedules, one seed per round and scenario)
+  ``RANDOM_PREEMPTS``, ``--runs`` schedules, one seed per round and scenario)
   runs on every library in turn, in a rotating order, timed in CPU time of the thread
   (the machine may be shared: time spent descheduled is not counted).  Every library must
   report the same runs, steps and per-run trace hashes: the hashes are compared, batch by
@@ -61,9 +61,10 @@ def build(rev: str, into: Path) -> Path:
 
 
 def bench_batches(libs: list[tuple[str, str]], args: argparse.Namespace) -> dict[str, Any]:
-    from fuzzlock import bench, campaign, native, protocol
+    from fuzzlock import bench, native, protocol
     from fuzzlock.native import _schema as native_schema
     from fuzzlock.native import hunt as native_hunt
+    from fuzzlock.search.random import RANDOM_PREEMPTS
 
     proto = bench.hunt_protocol(protocol.get(args.protocol))
     scs = bench.slice_scenarios(proto, args.scenarios, args.seed)
@@ -93,8 +94,8 @@ def bench_batches(libs: list[tuple[str, str]], args: argparse.Namespace) -> dict
             a.strategy = native_hunt.STRATEGY_RANDOM
             a.runs = args.runs
             a.max_steps = sc.max_steps
-            a.npreempt = len(campaign.RANDOM_PREEMPTS)
-            for k, p in enumerate(campaign.RANDOM_PREEMPTS):
+            a.npreempt = len(RANDOM_PREEMPTS)
+            for k, p in enumerate(RANDOM_PREEMPTS):
                 a.preempt[k] = p
             a.ndepth, a.depth[0], a.pct_k = 1, 2, 1
             ref: tuple[int, int, list[int]] | None = None

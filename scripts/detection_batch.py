@@ -1,19 +1,21 @@
 """Detection time of ``fuzzlock hunt --backend native`` against the batch size.
 
-How ``campaign.NATIVE_BATCH`` (schedules per generated scenario in one C call) was chosen:
-for each setting and seed, a native hunt (``--strategy random`` unless ``--strategy``) runs
-until its first violation, without minimization; it records the search's wall seconds, the
-process CPU seconds (the machine is shared: CPU time is the steadier number), and the
-schedules run.  Prints one JSON object per hunt and a median table per (setting, batch).
+How ``search.seeded.NATIVE_BATCH`` (schedules per generated scenario in one C call) was
+chosen: for each setting and seed, a native hunt (``--strategy random`` unless
+``--strategy``) runs until its first violation, without minimization; it records the
+search's wall seconds, the process CPU seconds (the machine is shared: CPU time is the
+steadier number), and the schedules run.  Prints one JSON object per hunt and a median
+table per (setting, batch).
 
     python scripts/detection_batch.py --batch 1 8 32 128 --seeds 10
     python scripts/detection_batch.py --old    # the per-schedule loop, see --old below
 
 ``--per-call`` measures the hunt loop this replaced (one ctypes call per schedule, pre-drawn
-decisions; a copy of it is below) on the current model and generator.  ``--old`` measures a
-whole older tree (its loop, model and generator): run it with ``FUZZLOCK_OLD_TREE`` naming an exported older tree (its
-``fuzzlock/`` package is imported instead of the installed one) and ``FUZZLOCK_NATIVE_LIB``
-its library, e.g. ``git archive <commit> fuzzlock native | tar -x -C /tmp/old`` and
+decisions; a port of it onto ``fuzzlock.search.Strategy`` is below) on the current model
+and generator.  ``--old`` measures a whole older tree (its loop, model and generator): run
+it with ``FUZZLOCK_OLD_TREE`` naming an exported older tree (its ``fuzzlock/`` package is
+imported instead of the installed one) and ``FUZZLOCK_NATIVE_LIB`` its library, e.g.
+``git archive <commit> fuzzlock native | tar -x -C /tmp/old`` and
 ``gcc -std=c11 -O2 -shared -fPIC -I/tmp/old/native -o /tmp/old/lib.so /tmp/old/native/*.c``.
 """
 
@@ -47,82 +49,71 @@ def _use_old_tree() -> None:
     sys.path.insert(0, tree)
 
 
-def per_call_hunt_native(
-    proto: Any,
-    strategy: str,
-    seed: int,
-    budget: int,
-    max_seconds: float,
-    stats: Any,
-    notes: list[str],
-    counts: list[int],
-    batch: int | None = None,
-) -> Any:
-    """The native hunt loop before the batched C loop (commit 4b697db), unchanged but for
-    the imports: one ``native.run_model`` call per schedule with pre-drawn decisions."""
+def per_call_strategy(strategy: str) -> Any:
+    """The native hunt loop before the batched C loop (commit 4b697db) as a
+    ``fuzzlock.search.Strategy``: per seeded scenario one ``Backend.run`` call with
+    pre-drawn decisions (``predraw_random`` / ``predraw_pct``), the scenario on the reference
+    with the Python chooser when the backend refuses it, a violation confirmed on the
+    reference (``differential`` otherwise)."""
     import random
+    from collections.abc import Generator
 
-    from fuzzlock import model, native, strategies, trace
-    from fuzzlock.campaign import (
-        DIFFERENTIAL,
-        Found,
-        _Differential,
-        confirm_on_python,
-        predraw_pct,
-        predraw_random,
-        run_native,
-    )
+    from fuzzlock import backends, model, scenarios, trace
     from fuzzlock.sched import PCTChooser, RandomChooser
+    from fuzzlock.search.base import Context, Found, Strategy, confirmed
+    from fuzzlock.search.pct import predraw_pct
+    from fuzzlock.search.random import RANDOM_PREEMPTS, predraw_random
 
-    rng = random.Random(seed)
-    pct_k: list[int] = []
-    recent = 64
-    found = diff = None
-    while stats.schedules < budget and stats.seconds < max_seconds:
-        sc_seed = rng.randrange(2**32)
-        sc = strategies.gen_scenario(strategies.RandomSource(random.Random(sc_seed)))
-        run_seed = rng.randrange(2**32)
-        n_pre = min(sc.max_steps, 2 * recent + 16)
-        if strategy == "random":
-            preempt = rng.choice((0.05, 0.2, 0.5, 1.0))
-            chooser: Any = RandomChooser(run_seed, preempt=preempt)
-            pre = predraw_random(random.Random(run_seed), n_pre, preempt)
-        else:
-            depth = rng.choice((2, 3))
-            k = max(pct_k[-50:], default=60) if pct_k else 60
-            chooser = PCTChooser(run_seed, len(sc.threads), depth=depth, k=max(k, 1))
-            pre = predraw_pct(random.Random(run_seed), n_pre, len(sc.threads), depth, max(k, 1))
-        try:
-            outcome, events, decs, violated = run_native(sc, proto, pre)
-        except native.NativeSetupError:
-            continue
-        except native.NativeError:
-            try:
-                r = model.run(sc, proto, chooser=chooser)
-            except model.SetupError:
-                continue
-            counts[1] += 1
-            stats.add(r)
-            if r.violation is not None:
-                found = Found(sc, r.result.trimmed_decisions(), r.outcome, seed)
-                break
-            continue
-        counts[0] += 1
-        recent = max(16, (recent + len(decs)) // 2) if len(decs) < recent else len(decs)
-        stats.add_raw(len(events), trace.digest(events), violated)
-        if strategy == "pct":
-            pct_k.append(len(decs))
-        if violated:
-            dec = list(decs)
-            while dec and dec[-1] == 0:
-                dec.pop()
-            msg = confirm_on_python(sc, proto, dec, outcome, events)
-            if msg is not None:
-                diff = _Differential(Found(sc, dec, DIFFERENTIAL, seed, "native"), msg)
-            else:
-                found = Found(sc, dec, outcome, seed, "native")
-            break
-    return found, diff
+    class PerCall(Strategy):
+        name = strategy
+
+        def rounds(self, ctx: Context) -> Generator[Found | None, None, None]:
+            rng = random.Random(ctx.seed)
+            pct_k: list[int] = []
+            recent = 64
+            while True:
+                sc_seed = rng.randrange(2**32)
+                sc = scenarios.gen_scenario(scenarios.RandomSource(random.Random(sc_seed)))
+                run_seed = rng.randrange(2**32)
+                n_pre = min(sc.max_steps, 2 * recent + 16)
+                if strategy == "random":
+                    preempt = rng.choice(RANDOM_PREEMPTS)
+                    chooser: Any = RandomChooser(run_seed, preempt=preempt)
+                    pre = predraw_random(random.Random(run_seed), n_pre, preempt)
+                else:
+                    depth = rng.choice((2, 3))
+                    k = max(max(pct_k[-50:], default=60), 1)
+                    chooser = PCTChooser(run_seed, len(sc.threads), depth=depth, k=k)
+                    pre = predraw_pct(random.Random(run_seed), n_pre, len(sc.threads), depth, k)
+                try:
+                    run = ctx.backend.run(sc, ctx.proto, pre)
+                except model.SetupError:
+                    yield None
+                    continue
+                except backends.Unsupported:
+                    try:
+                        r = ctx.reference.run(sc, ctx.proto, chooser=chooser)
+                    except model.SetupError:
+                        yield None
+                        continue
+                    ctx.stats.fallback += 1
+                    ctx.stats.add(r.steps, r.digest, r.violated)
+                    if r.violated:
+                        yield Found(sc, r.trimmed_decisions(), r.outcome, ctx.seed)
+                        return
+                    yield None
+                    continue
+                ndec = len(run.decisions)
+                recent = max(16, (recent + ndec) // 2) if ndec < recent else ndec
+                ctx.stats.add(len(run.events), trace.digest(run.events), run.violated)
+                if strategy == "pct":
+                    pct_k.append(ndec)
+                if run.violated:
+                    yield confirmed(ctx, sc, run)
+                    return
+                yield None
+
+    return PerCall()
 
 
 def main() -> None:
@@ -140,8 +131,6 @@ def main() -> None:
         _use_old_tree()
     from fuzzlock import campaign, protocol
 
-    if args.per_call:
-        campaign._hunt_native = per_call_hunt_native  # type: ignore[assignment]
     rows: list[dict[str, Any]] = []
     label = "old tree" if args.old else "per-call" if args.per_call else None
     batches = [0] if label else args.batch
@@ -150,14 +139,19 @@ def main() -> None:
         over = dict(protocol.parse_knob_arg(k) for k in knobs)
         proto = protocol.get(base, {"move.reset_err_on_retry": True, **over})
         for b in batches:
-            if not label:
-                campaign.NATIVE_BATCH = b  # type: ignore[attr-defined]
             for seed in range(args.first_seed, args.first_seed + args.seeds):
+                strategy: Any = args.strategy  # --old: the older tree's own loop
+                if args.per_call:
+                    strategy = per_call_strategy(args.strategy)
+                elif not label:
+                    from fuzzlock import search
+
+                    strategy = search.get(args.strategy, batch=b)
                 c0, w0 = time.process_time(), time.monotonic()
                 res = campaign.hunt(
                     proto,
                     "native",
-                    args.strategy,
+                    strategy,
                     max_seconds=args.max_seconds,
                     seed=seed,
                     minimize_found=False,

@@ -1,6 +1,6 @@
 """Detection time of the ``hypothesis`` strategy on native against its batch size.
 
-How ``campaign.HYPOTHESIS_NATIVE_BATCH`` was chosen: after each Hypothesis example (a
+How ``fuzzlock.search.hypothesis.HYPOTHESIS_NATIVE_BATCH`` was chosen: after each Hypothesis example (a
 scenario and one schedule drawn by Hypothesis, the C model calling the chooser back) the
 C model runs that many seeded random schedules of the same scenario in one call.  Batch 0
 is the strategy without the batch.  For each setting, batch and seed one hunt runs until
@@ -43,6 +43,7 @@ def _proto(spec: str) -> object:
 
 def main() -> None:
     from fuzzlock import campaign
+    from fuzzlock.search import hypothesis as search_hypothesis
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--batch", type=int, nargs="+", default=[0, 32, 128])
@@ -54,7 +55,7 @@ def main() -> None:
     for spec in args.setting or SETTINGS:
         proto = _proto(spec)
         for batch in args.batch:
-            campaign.HYPOTHESIS_NATIVE_BATCH = batch
+            search_hypothesis.HYPOTHESIS_NATIVE_BATCH = batch
             for seed in range(1, args.seeds + 1):
                 cpu0 = time.process_time()
                 res = campaign.hunt(

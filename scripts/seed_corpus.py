@@ -14,7 +14,7 @@ from __future__ import annotations
 import argparse
 import random
 
-from fuzzlock import campaign, corpus, model, protocol, strategies
+from fuzzlock import campaign, corpus, model, protocol, scenarios
 from fuzzlock.corpus import store
 from fuzzlock.sched import RandomChooser
 
@@ -64,8 +64,8 @@ def main() -> None:
     rng = random.Random(7)
     for base in ("v6.18", "v6.19"):
         proto = protocol.get(base, FIX)
-        for fam in strategies.FAMILIES:
-            sc = strategies.gen_scenario(strategies.RandomSource(rng), fam)
+        for fam in scenarios.FAMILIES:
+            sc = scenarios.gen_scenario(scenarios.RandomSource(rng), fam)
             r = model.run(sc, proto, chooser=RandomChooser(rng.randrange(2**32), 0.3))
             if r.outcome != "finished":
                 print(f"  {base} {fam}: {r.outcome} (not clean!)")

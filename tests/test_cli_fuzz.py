@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from fuzzlock import campaign
+from fuzzlock import backends
 from fuzzlock.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -248,7 +248,7 @@ def _tree(root: Path) -> dict[str, tuple[int, int]]:
 def test_generated_command_lines_exit_0_1_or_2_in_at_most_two_lines_and_write_only_outputs(
     chunk: int, workdir: Path, capfd: pytest.CaptureFixture[str]
 ) -> None:
-    if not campaign.native_model_available():
+    if not backends.get("native").available():
         pytest.skip("the C backend is not built: --backend native vectors would all be bad")
     rng = random.Random(f"fuzzlock cli fuzz {chunk}")
     before = _tree(workdir)

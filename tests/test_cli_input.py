@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from fuzzlock import campaign, cli, protocol
+from fuzzlock import backends, cli, protocol
 from fuzzlock.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -151,7 +151,7 @@ def test_an_explicit_knob_wins_over_the_protocol_names_override(
 
 
 @pytest.mark.skipif(
-    not campaign.native_model_available(), reason="bench needs the C backend, not built here"
+    not backends.get("native").available(), reason="bench needs the C backend, not built here"
 )
 def test_bench_accepts_a_protocol_name_with_knobs(capsys: pytest.CaptureFixture[str]) -> None:
     argv = [*_TINY["bench"], "--protocol", "v6.19+walk.damon_lock=none", "--json"]

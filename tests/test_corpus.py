@@ -361,13 +361,17 @@ def test_native_backend_replays_a_clean_entry(clean: Entry) -> None:
 def test_backends_plug_in(monkeypatch: pytest.MonkeyPatch, clean: Entry) -> None:
     with pytest.raises(ValueError, match="unknown backend 'nope'"):
         replaying.replay(clean, backend="nope")
+    from fuzzlock import backends
+
     seen: list[Entry] = []
 
-    def fake(entry: Entry) -> replaying.BackendRun:
-        seen.append(entry)
-        return replaying.BackendRun("finished", entry.trace_digest)
+    class Fake:
+        def replay(self, entry: Entry) -> replaying.BackendRun:
+            seen.append(entry)
+            return replaying.BackendRun("finished", entry.trace_digest)
 
-    monkeypatch.setitem(replaying.BACKENDS, "fake", fake)
+    monkeypatch.setitem(backends._REGISTRY, "fake", Fake())  # type: ignore[arg-type]
+    monkeypatch.delitem(backends._INSTANCES, "fake", raising=False)
     r = replaying.replay(clean, backend="fake")
     assert r.ok and seen == [clean]
 
@@ -684,9 +688,9 @@ def _cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, list[str]
 
 
 def _backends() -> list[str]:
-    from fuzzlock import campaign
+    from fuzzlock import backends
 
-    return ["python", "native"] if campaign.native_model_available() else ["python"]
+    return ["python", "native"] if backends.get("native").available() else ["python"]
 
 
 @pytest.mark.parametrize("backend", ["python", "native"])

@@ -28,7 +28,7 @@ from typing import Any
 
 import pytest
 
-from fuzzlock import campaign, cli
+from fuzzlock import backends, cli
 from fuzzlock.schema import INVARIANTS
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -405,7 +405,7 @@ def test_malformed_entries_never_crash_replay_show_minimize_or_hunt(
     shard: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     base = _base_entries()
-    native = campaign.native_model_available()
+    native = backends.get("native").available()
     if hasattr(cli, "build_parser"):
         # Building the parser (every subcommand's options) costs ~9 ms: build it once; each
         # case still goes through main() and parse_args like a real command line.

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from fuzzlock import campaign, detection, protocol
+from fuzzlock import backends, campaign, detection, protocol
 from fuzzlock.detection import command, runner, table
 
 
@@ -91,7 +91,7 @@ def test_quick_json_catches_patch2_only_and_the_control_row_is_clean(tmp_path: P
     # --quick's 2 s per run is ample on the C model; on the Python one (an install without
     # a C compiler) pct needs about that for its ~90 schedules on patch2-only, so there the
     # 300-schedule budget alone bounds a run.
-    seconds = detection.QUICK_MAX_SECONDS if campaign.native_model_available() else 300.0
+    seconds = detection.QUICK_MAX_SECONDS if backends.get("native").available() else 300.0
     p = run_cli(
         "--quick",
         "--setting",
@@ -180,7 +180,6 @@ def test_bad_arguments_give_one_line_and_exit_2(args: list[str], words: str) -> 
 
 
 def test_exhaustive_is_offered_exactly_when_the_campaign_has_it() -> None:
-    from fuzzlock import campaign
 
     assert ("exhaustive" in detection.strategies()) == ("exhaustive" in campaign.STRATEGIES)
     assert set(detection.strategies()) >= {"hypothesis", "random", "pct"}

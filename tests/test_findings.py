@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from fuzzlock import campaign, corpus, findings, protocol
+from fuzzlock import backends, campaign, corpus, findings, protocol
 from fuzzlock.corpus import replaying
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -130,7 +130,7 @@ def test_the_swap_finding_is_not_matched_on_protocols_with_patch_1() -> None:
 def test_a_hunt_that_finds_the_sticky_eagain_finding_says_so() -> None:
     """The default hunt (v6.19, no fix) stops at the recorded kernel finding: its notes
     name it, its docs page and the knob that searches past it."""
-    backend = "native" if campaign.native_model_available() else "python"
+    backend = "native" if backends.get("native").available() else "python"
     res = campaign.hunt(
         protocol.get("v6.19"), backend, "random", max_seconds=60, max_schedules=5000, seed=0
     )
@@ -151,7 +151,7 @@ def test_a_hunt_that_finds_a_knob_bug_names_no_finding() -> None:
     """walk.complete on a v6.18 base through the present-PTE move (move.anon_vma_lock
     =false): the same invariant as the swap-move finding, found live by the model, and
     not taken for it."""
-    backend = "native" if campaign.native_model_available() else "python"
+    backend = "native" if backends.get("native").available() else "python"
     proto = protocol.get("v6.18", {"move.anon_vma_lock": False, "move.reset_err_on_retry": True})
     res = campaign.hunt(proto, backend, "random", max_seconds=60, max_schedules=5000, seed=0)
     assert res.invariant == "walk.complete"

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from fuzzlock import corpus
+from fuzzlock import backends, corpus
 from fuzzlock.corpus import store
 from fuzzlock.pytest_plugin import FuzzlockConfig, parse_protocol, worker_index
 from tests.native_required import require_native_model
@@ -117,9 +117,8 @@ def test_out_of_range_integers_are_one_failed_item_each(
 ) -> None:
     """decisions [10**30] and max_steps 10**18 passed validation; on native the replay
     failed with a ~900-line traceback, on Python they passed."""
-    from fuzzlock import campaign
 
-    if backend == "native" and not campaign.native_model_available():
+    if backend == "native" and not backends.get("native").available():
         pytest.skip("the C model is not built")
     good = store.write_entry(pytester.path / "corpora", clean)
     d = pytester.path / "corpora" / "v6.19"
@@ -144,17 +143,26 @@ def test_out_of_range_integers_are_one_failed_item_each(
 
 
 def test_a_crash_while_replaying_is_one_paragraph_not_a_traceback(
-    pytester: pytest.Pytester, clean: corpus.Entry
+    pytester: pytest.Pytester, clean: corpus.Entry, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # the conftest below replaces the python backend in this process: undo it afterwards
+    monkeypatch.setattr(backends, "_REGISTRY", dict(backends._REGISTRY))
+    monkeypatch.setattr(backends, "_INSTANCES", dict(backends._INSTANCES))
     store.write_entry(pytester.path / "corpora", clean)
     pytester.makeconftest(
         """
-        from fuzzlock.corpus import replaying
+        from fuzzlock import backends
 
         def crash(entry):
             raise KeyError("boom")
 
-        replaying.register_backend("python", crash)
+        class Crash:
+            replay = staticmethod(crash)
+
+            def available(self):
+                return True
+
+        backends.register("python", Crash())
         """
     )
     res = pytester.runpytest("corpora", "--fuzzlock-backend", "python", "-p", "no:cacheprovider")
@@ -199,12 +207,12 @@ def test_options_are_registered(pytester: pytest.Pytester) -> None:
 def test_fixture_reflects_options(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(
         """
-        from fuzzlock import campaign
+        from fuzzlock import backends
 
         def test_cfg(fuzzlock_config):
             c = fuzzlock_config
             # the default backend: native where the C model is built
-            want = "native" if campaign.native_model_available() else "python"
+            want = "native" if backends.get("native").available() else "python"
             assert (c.protocol, c.backend, c.budget, c.seed) == (
                 "patch2-only+walk.damon_lock=trylock", want, 17, 5)
             assert (c.worker, c.repeat) == (0, 0)
@@ -228,11 +236,11 @@ def test_fixture_reflects_options(pytester: pytest.Pytester) -> None:
 def test_fixture_defaults(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(
         """
-        from fuzzlock import campaign
+        from fuzzlock import backends
 
         def test_cfg(fuzzlock_config):
             c = fuzzlock_config
-            want = "native" if campaign.native_model_available() else "python"
+            want = "native" if backends.get("native").available() else "python"
             assert (c.protocol, c.backend, c.budget, c.seed, c.worker, c.repeat) == (
                 "v6.19", want, 200, 0, 0, 0)
         """

@@ -106,21 +106,33 @@ KNOB_HELP = (
 BACKEND_HELP = "model to run: python, or native (the C port; default: native where it is built)"
 
 
-def _default_backend() -> str:
-    # docs/design.md#backends: native where the C model is built, else python.
-    from fuzzlock import campaign
+def _backend_names() -> tuple[str, ...]:
+    from fuzzlock import backends
 
-    return "native" if campaign.native_model_available() else "python"
+    return backends.names()
+
+
+def _strategy_names() -> tuple[str, ...]:
+    from fuzzlock import search
+
+    return search.names()
+
+
+def _default_backend() -> str:
+    from fuzzlock import backends
+
+    return backends.default_name()
 
 
 def _native_missing() -> str | None:
     """Why ``--backend native`` cannot run, or None if the C model is built."""
-    from fuzzlock import campaign, native
+    from fuzzlock import backends
 
-    if campaign.native_model_available():
-        return None
-    why = native.unavailable_reason() or "the C library has no model (stale build)"
-    return f"--backend native: the C model is not available: {why}; use --backend python"
+    try:
+        backends.get("native", require=True)
+    except backends.Unavailable as e:
+        return str(e)
+    return None
 
 
 #: exit status of a hunt stopped by a signal: 128 + the signal's number (shell convention)

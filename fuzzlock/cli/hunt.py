@@ -13,10 +13,12 @@ from fuzzlock.cli.common import (
     KNOB_HELP,
     PROTOCOL_HELP,
     SIGNAL_EXIT,
+    _backend_names,
     _bad,
     _default_backend,
     _native_missing,
     _protocol_from_args,
+    _strategy_names,
     one_line,
     register,
 )
@@ -34,11 +36,11 @@ HUNT_EXITS = (
 def _hunt_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--protocol", default="v6.19", help=PROTOCOL_HELP)
     parser.add_argument("--knob", action="append", metavar="K=V", help=KNOB_HELP)
-    parser.add_argument("--backend", choices=("python", "native"), default=None, help=BACKEND_HELP)
+    parser.add_argument("--backend", choices=_backend_names(), default=None, help=BACKEND_HELP)
     parser.add_argument(
         "--strategy",
         default="hypothesis",
-        choices=("hypothesis", "random", "pct", "exhaustive"),
+        choices=_strategy_names(),
         help="how scenarios and schedules are chosen: hypothesis (generated and shrunk by "
         "Hypothesis), random (seeded random walks), pct (seeded PCT schedules), exhaustive "
         "(every schedule up to --preemptions)",
@@ -238,14 +240,13 @@ def _hunt_run(args: argparse.Namespace) -> int:
             scs = [campaign.load_scenario_file(p) for p in args.scenario or ()]
         except ValueError as e:
             return _bad(str(e))
-        if backend == "native":
-            from fuzzlock import native
+        from fuzzlock import backends
 
-            for path, sc in zip(args.scenario or (), scs):
-                try:  # outside the C model's slice: say so now, not as a crash mid-search
-                    native.encode_model_scenario(sc, proto.knobs)
-                except native.NativeError as e:
-                    return _bad(f"--backend native: {path}: {e}; use --backend python")
+        for path, sc in zip(args.scenario or (), scs):
+            try:  # outside the backend's slice: say so now, not as a crash mid-search
+                backends.get(backend).check(sc, proto)
+            except backends.Unsupported as e:
+                return _bad(f"--backend {backend}: {path}: {e}; use --backend python")
     command = reproduce_command(args, proto, backend)
     unsaved = (
         f"{command}\n        (not saved: add --save corpora to write the entry, then replay it "

@@ -14,14 +14,10 @@ def _native_info_args(parser: argparse.ArgumentParser) -> None:
 
 
 def _native_info_run(args: argparse.Namespace) -> int:
-    from fuzzlock import native
+    from fuzzlock import backends
 
-    if native.native_available():
-        print(f"native backend: built ({native.library_path()})")
-        print(f"ABI version: {native.abi_version()}")
-    else:
-        print(f"native backend: not available: {native.unavailable_reason()}")
-        print("the Python backend will be used")
+    for line in backends.get("native").describe():
+        print(line)
     return 0
 
 

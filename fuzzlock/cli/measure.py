@@ -9,6 +9,7 @@ from fuzzlock.cli.common import (
     BAD_INPUT,
     KNOB_HELP,
     PROTOCOL_HELP,
+    _backend_names,
     _bad,
     _default_backend,
     _native_missing,
@@ -68,7 +69,7 @@ def _bench_args(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--xdist-backend",
-        choices=("python", "native"),
+        choices=_backend_names(),
         default=None,
         help="backend of the --xdist campaign (default: native where it is built)",
     )

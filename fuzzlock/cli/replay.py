@@ -5,7 +5,13 @@ from __future__ import annotations
 import argparse
 import sys
 
-from fuzzlock.cli.common import _bad, _default_backend, _native_missing, register
+from fuzzlock.cli.common import (
+    _backend_names,
+    _bad,
+    _default_backend,
+    _native_missing,
+    register,
+)
 
 # --------------------------------------------------------------------------- replay
 
@@ -14,7 +20,7 @@ def _replay_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("paths", nargs="+", metavar="PATH", help="corpus files or directories")
     parser.add_argument(
         "--backend",
-        choices=("python", "native"),
+        choices=_backend_names(),
         default=None,
         help="model to replay on (default: native where it is built and the entry is inside "
         "the C slice, else python)",

@@ -30,9 +30,9 @@ An entry is ``corpora/<protocol>/<entry digest>.json``::
   model's sources, whether or not this entry's trace does).
 * ``iter_entries`` walks files and directories; one bad file never stops the others.
 
-Backends are plain functions ``Entry -> BackendRun`` registered by name in
-``replaying.BACKENDS`` (``replaying.register_backend``); ``python`` runs the reference model, ``native`` the C model
-(``fuzzlock.native.run_model``).  The C model implements every scenario op; an entry it
+Entries replay on the backends of ``fuzzlock.backends`` (``Backend.replay``: ``Entry ->
+replaying.BackendRun``); ``python`` runs the reference model, ``native`` the C model.  The
+C model implements every scenario op; an entry it
 still cannot run (a value it cannot represent, or beyond its fixed capacities) is outside
 the C slice: the native backend reports it as *not applicable* (outcome
 ``not-applicable``, ``Replayed.applicable`` False, ``ok`` True, message ``skipped: outside

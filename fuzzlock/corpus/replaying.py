@@ -1,11 +1,10 @@
-"""Replaying corpus entries: run an entry on a backend (``BACKENDS``) and judge the run
-against what the entry recorded (``replay``, ``judge``); record a changed trace
-(``rerecord``)."""
+"""Replaying corpus entries: run an entry on a backend (``fuzzlock.backends``,
+``Backend.replay``) and judge the run against what the entry recorded (``replay``,
+``judge``); record a changed trace (``rerecord``)."""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 from pathlib import Path
 
 import attrs
@@ -20,12 +19,10 @@ from fuzzlock.corpus import (
 from fuzzlock.corpus.store import _replace_file
 
 __all__ = [
-    "BACKENDS",
     "NOT_APPLICABLE",
     "BackendRun",
     "Replayed",
     "judge",
-    "register_backend",
     "replay",
     "rerecord",
 ]
@@ -42,53 +39,9 @@ class BackendRun:
     detail: str = ""  # one line: the violation, or why the run could not happen
 
 
-Backend = Callable[[Entry], BackendRun]
-
-
-def _python_backend(entry: Entry) -> BackendRun:
-    from fuzzlock import model
-
-    try:
-        r = model.run(entry.scenario, entry.protocol, decisions=entry.decisions)
-    except model.SetupError as e:
-        return BackendRun("setup-error", "", str(e))
-    v = r.violation
-    return BackendRun(r.outcome, r.digest, v.one_line() if v is not None else "")
-
-
 #: ``BackendRun.outcome`` of a backend that cannot run the entry at all (e.g. the native
 #: backend on a scenario outside the C slice).
 NOT_APPLICABLE = "not-applicable"
-
-
-def _native_backend(entry: Entry) -> BackendRun:
-    from fuzzlock import native, trace
-
-    try:
-        outcome, events, _d, _p, viol = native.run_model(
-            entry.scenario, entry.protocol.knobs, entry.decisions
-        )
-    except native.NativeSetupError as e:
-        return BackendRun("setup-error", "", str(e))
-    except native.NativeUnavailableError as e:
-        raise NotImplementedError(f"native backend unavailable: {e}") from None
-    except (native.NativeError, ValueError) as e:
-        # NativeError: beyond the C model's capacities; ValueError: a value the ctypes
-        # call cannot carry (load_entry rejects those, an Entry built in code may not)
-        return BackendRun(NOT_APPLICABLE, "", f"outside the C slice ({e})")
-    detail = ""
-    if viol is not None:
-        vid, step, thread, fn, msg = viol
-        detail = f"{vid} at step {step} (thread {thread}, {fn}): {msg}"
-    return BackendRun(outcome, trace.digest(events), detail)
-
-
-BACKENDS: dict[str, Backend] = {"python": _python_backend, "native": _native_backend}
-
-
-def register_backend(name: str, run: Backend) -> None:
-    """Make ``replay(entry, backend=name)`` use ``run`` (replacing any earlier one)."""
-    BACKENDS[name] = run
 
 
 @attrs.frozen
@@ -157,10 +110,12 @@ def judge(entry: Entry, got: BackendRun) -> Replayed:
 
 def replay(entry: Entry, backend: str = "python") -> Replayed:
     """Re-run ``entry`` on ``backend`` and compare with what it recorded (``judge``)."""
-    run = BACKENDS.get(backend)
-    if run is None:
-        raise ValueError(f"unknown backend {backend!r}; known: {', '.join(sorted(BACKENDS))}")
-    return judge(entry, run(entry))
+    from fuzzlock import backends
+
+    if backend not in backends.names():
+        known = ", ".join(sorted(backends.names()))
+        raise ValueError(f"unknown backend {backend!r}; known: {known}")
+    return judge(entry, backends.get(backend).replay(entry))
 
 
 def rerecord(path: str | os.PathLike[str], entry: Entry, replayed: Replayed) -> list[str]:

@@ -24,6 +24,12 @@ from fuzzlock.detection.runner import choose_backend, from_json, merge_json, run
 # --------------------------------------------------------------------------- command line
 
 
+def _backend_names() -> tuple[str, ...]:
+    from fuzzlock import backends
+
+    return backends.names()
+
+
 def add_arguments(parser: Any) -> None:
     from fuzzlock import argtypes
 
@@ -42,7 +48,7 @@ def add_arguments(parser: Any) -> None:
     )
     parser.add_argument(
         "--backend",
-        choices=("python", "native"),
+        choices=_backend_names(),
         default=None,
         help="model to hunt on (default: native where it is built)",
     )

@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from fuzzlock import campaign, protocol
+from fuzzlock import protocol
 from fuzzlock.detection import BASES, FIX, Setting, Task, run_task, settings
 from fuzzlock.detection.table import Cell, Detection, Row
 
@@ -24,14 +24,14 @@ def choose_backend(backend: str | None) -> tuple[str, str]:
     """(backend, a note saying why): native where the C model is built, else python."""
     if backend == "python":
         return "python", "chosen with --backend python"
-    if campaign.native_model_available():
+    from fuzzlock import backends
+
+    if backends.default_name() == "native":
         return "native", (
             "C model built; every strategy and every scenario op runs on it (hypothesis "
             "through the C chooser callback, exhaustive on the footprint build)"
         )
-    from fuzzlock import native
-
-    why = native.unavailable_reason() or "the C library has no model"
+    why = backends.get("native").unavailable_reason()
     if backend == "native":
         raise ValueError(f"--backend native: the C model is not available: {why}")
     return "python", f"FALLBACK: the native backend is not built ({why}); every run on Python"

@@ -7,8 +7,9 @@ text: the C side writes the text into a reused buffer and hashes it, no Python o
 event) and number of decisions, and, for a violating run only, the whole run (events,
 decisions, outcome) so that the campaign can replay it on the Python model.
 
-The decision rules are those ``fuzzlock.campaign`` used to pre-draw for one ctypes call
-per schedule (``predraw_random``, ``predraw_pct``), drawn in C at each decision point:
+The decision rules are those the seeded strategies pre-draw for one ctypes call per
+schedule (``fuzzlock.search.random.predraw_random``, ``fuzzlock.search.pct.predraw_pct``),
+drawn in C at each decision point:
 
 * ``STRATEGY_RANDOM``: per run a ``preempt`` out of ``preempts``; each decision is 0
   ("stay") with probability ``1 - preempt``, else uniform among the enabled threads;

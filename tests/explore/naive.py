@@ -34,7 +34,6 @@ import attrs
 
 from fuzzlock import explore, native
 from fuzzlock.explore import Execution, Runner
-from fuzzlock.model.world import World
 from fuzzlock.sched import Replay
 from fuzzlock.sched.footprint import Recorder
 from tests import native_toy
@@ -213,71 +212,13 @@ class Model(Target):
 
     @contextmanager
     def session(self) -> Iterator[tuple[Runner, EndState]]:
-        with explore.scenario_runner(self.sc, self.proto, self.backend) as (runner, session):
+        with explore.scenario_runner(self.sc, self.proto, self.backend) as (runner, state):
 
             def end(ex: Execution) -> Any:
                 if ex.outcome not in FINAL:
                     return (ex.outcome,)
-                r = ex.payload
-                results = tuple(map(tuple, r.results))
-                if session is not None:  # the C model: its digest of the final world
-                    return (ex.outcome, results, session.state_digest())
-                return (ex.outcome, results, world_state(r.world))
+                results = tuple(map(tuple, ex.payload.results))
+                # the backend's dump of the final world (the C model: its digest)
+                return (ex.outcome, results, state(ex))
 
             yield runner, end
-
-
-def world_state(w: World) -> Any:
-    """What a Python model run left behind, ghost mapping ids renamed in order of first
-    appearance (two runs that take ids in another order are the same up to renaming)."""
-    mids: dict[int, int] = {}
-
-    def mid(m: int) -> int:
-        return mids.setdefault(m, len(mids))
-
-    mms = []
-    for mm in sorted(w.mms.values(), key=lambda m: m.id):
-        raw = sorted((a, p.key(), p.mid) for t in mm.tables.values() for a, p in t.ptes.items())
-        ptes = [(a, k, mid(m)) for a, k, m in raw]
-        vmas = tuple(
-            (
-                v.name,
-                v.start,
-                v.end,
-                v.pgoff,
-                v.detached,
-                v.anon_vma.trace_repr() if v.anon_vma else None,
-                tuple(c.anon_vma.trace_repr() for c in v.chain),
-            )
-            for v in mm.vmas
-        )
-        mms.append((mm.id, mm.alive, mm.uffd.mmap_changing, vmas, tuple(ptes)))
-    folios = tuple(
-        (
-            f.id,
-            f.refcount,
-            f.mapcount,
-            f.mapping.trace_repr() if f.mapping else None,
-            f.index,
-            f.pae,
-            f.lru,
-            f.isolated,
-            f.swap,
-            f.pincount,
-            f.dirty,
-            f.value,
-            f.freed,
-        )
-        for f in w.folios
-    )
-    avs = tuple(
-        (s.gen, s.live, s.obj.refcount if s.obj else None, len(s.obj.tree) if s.obj else None)
-        for s in w.anon_vmas.slots.values()
-    )
-    swap = (
-        sorted(w.swap.count.items()),
-        sorted((e, f.id) for e, f in w.swap.cache.items()),
-        sorted(w.swap.content.items()),
-        w.swap.next_entry,
-    )
-    return (tuple(mms), folios, avs, repr(swap), tuple(sorted(w.pinned_mms)))

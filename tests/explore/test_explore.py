@@ -14,6 +14,7 @@ import pytest
 from fuzzlock import explore, model, protocol, scenario
 from fuzzlock.sched import Replay, RWSem, Scheduler, ops
 from fuzzlock.sched.footprint import Recorder, independent, tracking
+from fuzzlock.search import exhaustive as search_exhaustive
 from tests.explore.naive import (
     Model,
     PyToy,
@@ -329,7 +330,8 @@ def test_generated_exhaustive_hunt_raises_the_bound_per_scenario_and_caps_each_o
     for c in certs:
         assert c["verdict"] == "clean"
         cap = max(
-            campaign.EXHAUSTIVE_SCENARIO_MIN_SECONDS, 3.0 * campaign.EXHAUSTIVE_SCENARIO_SHARE
+            search_exhaustive.EXHAUSTIVE_SCENARIO_MIN_SECONDS,
+            3.0 * search_exhaustive.EXHAUSTIVE_SCENARIO_SHARE,
         )
         assert c["seconds"] <= cap + 0.5
         if not c["complete"]:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from fuzzlock import campaign, native, protocol, scenario, strategies
+from fuzzlock import model, native, protocol, scenario, scenarios
 from tests.explore.naive import (
     Model,
     NativeToy,
@@ -159,15 +159,15 @@ def test_generated_scenarios_reach_the_end_states_of_naive_enumeration_on_both_b
     compared = 0
     checked: dict[str, int] = {"native": 0, "python": 0}
     for i in range(12):
-        fam = strategies.FAMILIES[i % len(strategies.FAMILIES)]
-        sc = strategies.gen_scenario(strategies.RandomSource(random.Random(100 + i)), fam)
+        fam = scenarios.FAMILIES[i % len(scenarios.FAMILIES)]
+        sc = scenarios.gen_scenario(scenarios.RandomSource(random.Random(100 + i)), fam)
         proto = protocol.get(rng.choice(["v6.18", "v6.19", "patch2-only"]), FIX)
         results = []
         for backend, cap in (("native", 400), ("python", 120)):
             target = Model(sc, proto, backend, f"{fam} {i} {proto.name} {backend}")
             try:
                 naive = explored(target, 1, False, cap)
-            except campaign.model.SetupError:
+            except model.SetupError:
                 break
             if naive.cert.complete:
                 same_as_naive(naive, explored(target, 1, True, None), target.name)

@@ -15,7 +15,7 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
-from fuzzlock import model, protocol, strategies
+from fuzzlock import model, protocol, scenarios
 from fuzzlock.sched import Scheduler
 from fuzzlock.sched.footprint import Recorder, independent, tracking
 
@@ -69,8 +69,8 @@ def test_independent_adjacent_steps_commute_in_the_model() -> None:
     rec = Recorder()
     with tracking(rec):
         for i in range(70):
-            fam = strategies.FAMILIES[i % len(strategies.FAMILIES)]
-            sc = strategies.gen_scenario(strategies.RandomSource(random.Random(i)), fam)
+            fam = scenarios.FAMILIES[i % len(scenarios.FAMILIES)]
+            sc = scenarios.gen_scenario(scenarios.RandomSource(random.Random(i)), fam)
             proto = protocol.get(
                 rng.choice(["v6.18", "v6.19", "patch2-only"]), {"move.reset_err_on_retry": True}
             )

@@ -487,7 +487,7 @@ def test_r9_without_src_recheck_after_sleep_the_mover_moves_another_folios_pte(
 
     docs/protocol.md#r9's own shape (MADV_DONTNEED src, then a write fault maps a new folio there
     while the mover sleeps on F's lock held by reclaim) is found by the ``move_refault``
-    scenario family of fuzzlock.strategies."""
+    scenario family of fuzzlock.scenarios."""
     r = replay(SRC_REFILLED, proto(base, {"move.recheck_src_after_sleep": False}), D_R9, want)
     assert "folio:0" in r.violation.message
 

@@ -23,10 +23,14 @@ from typing import Any
 
 import pytest
 
-from fuzzlock import campaign, model, native, protocol, scenario, strategies, trace
+from fuzzlock import campaign, model, native, protocol, scenario, scenarios, trace
 from fuzzlock.native import _schema as native_schema
 from fuzzlock.native import hunt as native_hunt
 from fuzzlock.sched import PCTChooser
+from fuzzlock.search import hypothesis as search_hypothesis
+from fuzzlock.search import pct as search_pct
+from fuzzlock.search import random as search_random
+from fuzzlock.search import seeded
 
 pytestmark = pytest.mark.native
 
@@ -62,7 +66,7 @@ def _need_native() -> None:
 def _scenarios(seed: int) -> Any:
     rng = random.Random(seed)
     while True:
-        yield strategies.gen_scenario(strategies.RandomSource(random.Random(rng.randrange(2**32))))
+        yield scenarios.gen_scenario(scenarios.RandomSource(random.Random(rng.randrange(2**32))))
 
 
 def _batch(
@@ -74,8 +78,8 @@ def _batch(
                 seed,
                 RULES[rule],
                 runs,
-                preempts=campaign.RANDOM_PREEMPTS,
-                depths=campaign.PCT_DEPTHS,
+                preempts=search_random.RANDOM_PREEMPTS,
+                depths=search_pct.PCT_DEPTHS,
                 pct_k=40,
             )
     except native.NativeSetupError:
@@ -144,7 +148,7 @@ def test_pct_runs_are_pctchooser_runs() -> None:
             b = _batch(sc, proto, "pct", seed=1000 + i, runs=1)
             if b is None:
                 continue
-            assert b.pct_seed is not None and b.depth in campaign.PCT_DEPTHS
+            assert b.pct_seed is not None and b.depth in search_pct.PCT_DEPTHS
             ch = PCTChooser(b.pct_seed, len(sc.threads), depth=b.depth, k=40)
             py = model.run(sc, proto, chooser=ch)
             assert trace.hash64(py.result.events) == b.hashes[0], (base, i)
@@ -201,12 +205,12 @@ def test_a_reloaded_model_runs_like_a_new_one() -> None:
             fresh: Any
             try:
                 with native_hunt.NativeScenario(sc, proto.knobs) as f:
-                    fresh = f.hunt(i, i % 3, 16, campaign.RANDOM_PREEMPTS, (2, 3), 30)
+                    fresh = f.hunt(i, i % 3, 16, search_random.RANDOM_PREEMPTS, (2, 3), 30)
             except native.NativeError as e:
                 fresh = type(e)
             try:
                 ns = native_hunt.NativeScenario(sc, proto.knobs, reuse=ns)
-                got: Any = ns.hunt(i, i % 3, 16, campaign.RANDOM_PREEMPTS, (2, 3), 30)
+                got: Any = ns.hunt(i, i % 3, 16, search_random.RANDOM_PREEMPTS, (2, 3), 30)
             except native.NativeError as e:
                 got = type(e)
             if isinstance(fresh, native_hunt.HuntBatch):
@@ -427,7 +431,7 @@ def test_hunt_finds_patch2_only_on_c(strategy: str) -> None:
 
 
 @pytest.mark.parametrize(
-    ("budget", "per"), [(None, campaign.NATIVE_BATCH), (300, 1), (4000, 4), (10**6, 32)]
+    ("budget", "per"), [(None, seeded.NATIVE_BATCH), (300, 1), (4000, 4), (10**6, 32)]
 )
 def test_a_schedule_budget_bounds_the_batch(
     monkeypatch: pytest.MonkeyPatch, budget: int | None, per: int
@@ -464,10 +468,10 @@ def test_a_batch_stopped_by_an_error_goes_on_on_python(monkeypatch: pytest.Monke
         return native_hunt.HuntBatch(3, 30, [1, 2, 3], [1, 1, 1], None, 1.0, None, None, "x: cap")
 
     monkeypatch.setattr(native_hunt.NativeScenario, "hunt", fake)
-    monkeypatch.setattr(campaign, "BUDGET_SCENARIOS", 1)  # full batches under this budget
+    monkeypatch.setattr(seeded, "BUDGET_SCENARIOS", 1)  # full batches under this budget
     proto = protocol.get("v6.19", RESET)
     res = campaign.hunt(proto, "native", "random", max_seconds=60, max_schedules=80)
-    assert calls[0] == campaign.NATIVE_BATCH and len(calls) >= 2
+    assert calls[0] == seeded.NATIVE_BATCH and len(calls) >= 2
     assert res.native_runs == 3 * len(calls)
     assert res.python_runs == res.schedules - res.native_runs > 0
     assert res.schedules == 80
@@ -483,12 +487,12 @@ def test_hypothesis_on_native_runs_a_c_batch_after_each_example(
     example dominates otherwise)."""
     proto = protocol.get("v6.19", RESET)
     runs = {}
-    for batch in (0, campaign.HYPOTHESIS_NATIVE_BATCH):
-        monkeypatch.setattr(campaign, "HYPOTHESIS_NATIVE_BATCH", batch)
+    for batch in (0, search_hypothesis.HYPOTHESIS_NATIVE_BATCH):
+        monkeypatch.setattr(search_hypothesis, "HYPOTHESIS_NATIVE_BATCH", batch)
         res = campaign.hunt(proto, "native", "hypothesis", 1.5, None, 1, minimize_found=False)
         assert res.verdict == "clean"
         runs[batch] = res.schedules
-    assert runs[campaign.HYPOTHESIS_NATIVE_BATCH] > 4 * runs[0], runs
+    assert runs[search_hypothesis.HYPOTHESIS_NATIVE_BATCH] > 4 * runs[0], runs
 
 
 def test_hypothesis_on_native_reports_a_violation_found_by_a_batch() -> None:

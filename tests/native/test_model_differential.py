@@ -21,8 +21,8 @@ FUZZLOCK_REQUIRE_NATIVE=1 to make a missing library a failure.
   and without a swap-cache folio; knobs move.swap_moves_rmap, reclaim.unmap_lock and the
   CoW, move and walker knobs these paths read): test_reclaim_racing_moves_and_walkers,
   test_swapped_pages_moved_faulted_forked_zapped, test_swap_moves_rmap_off_breaks_swap_rmap;
-* every scenario family of fuzzlock.strategies, unfiltered (test_strategy_families), and
-  the whole corpus (test_whole_corpus_replays_identically).
+* every scenario family of fuzzlock.scenarios and the whole corpus: moved to the backend
+  conformance suite, tests/conformance (through the ``Backend`` interface).
 """
 
 from __future__ import annotations
@@ -38,7 +38,6 @@ import pytest
 from fuzzlock import model, native, protocol, scenario
 from fuzzlock.native import encoding as native_encoding
 from fuzzlock.native import runners as native_runners
-from fuzzlock.strategies import FAMILIES
 
 pytestmark = pytest.mark.native
 
@@ -518,42 +517,6 @@ def test_walkers_vs_unmap() -> None:
         uaf["python"] += model.run(sc, proto, decisions=decisions).outcome == "uaf"
         uaf["C"] += native.run_model(sc.dumps(), proto.knobs, decisions)[0] == "uaf"
     assert uaf["python"] > 0 and uaf["C"] > 0, uaf
-
-
-@pytest.mark.parametrize("family", FAMILIES)
-@pytest.mark.parametrize("base", WALK_BASES)
-def test_strategy_families(family: str, base: str) -> None:
-    """Every scenario family of fuzzlock.strategies, as the campaigns generate it (nothing
-    filtered out: no scenario falls back to Python), on every base protocol."""
-    from fuzzlock import strategies
-
-    rng = random.Random(f"{SEED}-{family}-{base}")
-    for _ in range(40):
-        sc = strategies.gen_scenario(strategies.RandomSource(rng), family)
-        knobs = {"move.reset_err_on_retry": rng.random() < 0.5}
-        proto = protocol.get(base, knobs)
-        native.encode_model_scenario(sc, proto.knobs)  # NativeError would mean a fallback
-        decisions = random_decisions(rng)
-        diff = difference(sc, proto, decisions)
-        assert not diff, f"{diff}\nprotocol {proto.name}\ndecisions {decisions}\n{sc.dumps()}"
-
-
-def test_whole_corpus_replays_identically() -> None:
-    """Every corpus entry runs on C (none outside the native model) and replays exactly
-    as on Python: trace, outcome, results and violation."""
-    from pathlib import Path
-
-    from fuzzlock import corpus
-
-    root = Path(__file__).resolve().parents[2] / "corpora"
-    n = 0
-    for path, entry in corpus.iter_entries([root]):
-        assert not isinstance(entry, corpus.CorpusError), entry
-        native.encode_model_scenario(entry.scenario, entry.protocol.knobs)
-        diff = difference(entry.scenario, entry.protocol, list(entry.decisions))
-        assert not diff, f"{path}: {diff}"
-        n += 1
-    assert n > 0
 
 
 # --------------------------------------------------------------------------- fork

@@ -21,7 +21,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from fuzzlock import model, native, protocol, scenario, strategies, trace
+from fuzzlock import model, native, protocol, scenario, scenarios, trace
 from fuzzlock.native import _schema as native_schema
 from fuzzlock.native import hunt as native_hunt
 from fuzzlock.native import runners as native_runners
@@ -45,7 +45,7 @@ def _need_native() -> None:
 def _scenarios(seed: int) -> Iterator[scenario.Scenario]:
     rng = random.Random(seed)
     while True:
-        yield strategies.gen_scenario(strategies.RandomSource(random.Random(rng.randrange(2**32))))
+        yield scenarios.gen_scenario(scenarios.RandomSource(random.Random(rng.randrange(2**32))))
 
 
 def _c_text(sc: scenario.Scenario, knobs: object, decisions: list[int]) -> bytes | None:

@@ -1,4 +1,4 @@
-"""Scenario families of fuzzlock.strategies: each family reaches the race it is for.
+"""Scenario families of fuzzlock.scenarios: each family reaches the race it is for.
 
 ``fork_teardown`` exists for R5 (``anon_vma.free_handshake=false``), which no other family
 reached (docs/detection.md, "Never caught"): a seeded random search over the family finds
@@ -12,7 +12,7 @@ import random
 
 import pytest
 
-from fuzzlock import model, protocol, strategies
+from fuzzlock import model, protocol, scenarios
 from fuzzlock.sched import RandomChooser
 
 REAL = ("v6.18", "v6.19")
@@ -25,7 +25,7 @@ def family_runs(base: str, knobs: dict[str, object], n: int) -> list[model.Model
     p = protocol.get(base, {"move.reset_err_on_retry": True, **knobs})
     runs = []
     for i in range(n):
-        sc = strategies.gen_scenario(strategies.RandomSource(random.Random(i)), "fork_teardown")
+        sc = scenarios.gen_scenario(scenarios.RandomSource(random.Random(i)), "fork_teardown")
         r = model.run(sc, p, chooser=RandomChooser(i, preempt=0.3))
         runs.append(r)
         if r.violation is not None:
@@ -36,18 +36,18 @@ def family_runs(base: str, knobs: dict[str, object], n: int) -> list[model.Model
 def test_fork_teardown_shape() -> None:
     rng = random.Random(0)
     for _ in range(50):
-        sc = strategies.gen_scenario(strategies.RandomSource(rng), "fork_teardown")
+        sc = scenarios.gen_scenario(scenarios.RandomSource(rng), "fork_teardown")
         assert sc.setup[-1] == {"op": "fork", "mm": 0, "child": 1}
         names = sc.thread_names
         assert names[:2] == ["child", "parent"] and "mover" not in names
         assert sc.threads[0][1][0]["mm"] == 1 and sc.threads[1][1][0]["mm"] == 0
         walkers = [ops[0]["op"] for _, ops in sc.threads[2:]]
         assert walkers[0] == "memory_failure" and 1 <= len(walkers) <= 2
-        assert set(walkers) <= set(strategies.BLOCKING_WALKERS)
+        assert set(walkers) <= set(scenarios.BLOCKING_WALKERS)
 
 
 def test_fork_teardown_is_one_of_the_families_every_strategy_draws() -> None:
-    assert "fork_teardown" in strategies.FAMILIES
+    assert "fork_teardown" in scenarios.FAMILIES
 
 
 @pytest.mark.parametrize("base", REAL)
