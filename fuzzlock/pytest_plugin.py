@@ -148,10 +148,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(
         "--fuzzlock-backend",
         dest="fuzzlock_backend",
-        choices=backends.names(),
         default=DEFAULT_BACKEND,
-        help="backend for campaigns and corpus replay (default: native where the C model "
-        "is built, else python).",
+        # no argparse choices: a backend a conftest.py registers exists only after the
+        # plugin's options are parsed (checked in pytest_configure)
+        help="backend for campaigns and corpus replay: "
+        f"{', '.join(backends.names())} or one a conftest.py registers "
+        "(default: native where the C model is built, else python).",
     )
     group.addoption(
         "--fuzzlock-budget",
@@ -235,6 +237,13 @@ def pytest_configure(config: pytest.Config) -> None:
         parse_protocol(config.getoption("fuzzlock_protocol"))
     except ProtocolError as e:
         raise pytest.UsageError(f"--fuzzlock-protocol: {e}") from None
+    chosen = config.getoption("fuzzlock_backend")
+    if chosen and chosen not in backends.names():
+        raise pytest.UsageError(
+            f"--fuzzlock-backend: unknown backend {chosen!r} (registered: "
+            f"{', '.join(backends.names())}; a conftest.py adds one with "
+            "fuzzlock.backends.register)"
+        )
 
 
 def pytest_report_header(config: pytest.Config) -> str:

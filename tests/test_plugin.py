@@ -284,7 +284,7 @@ def test_time_budget_and_report(pytester: pytest.Pytester) -> None:
         (["--fuzzlock-seconds", "0"], "expected a positive number"),
         (["--fuzzlock-seconds", "nan"], "expected a positive number"),
         (["--fuzzlock-seed", "x"], "--fuzzlock-seed"),
-        (["--fuzzlock-backend", "rust"], "--fuzzlock-backend"),
+        (["--fuzzlock-backend", "rust"], "--fuzzlock-backend: unknown backend 'rust'"),
     ],
 )
 def test_bad_options_are_usage_errors(
@@ -293,6 +293,33 @@ def test_bad_options_are_usage_errors(
     res = pytester.runpytest(*args)
     assert res.ret == pytest.ExitCode.USAGE_ERROR
     assert text in res.stderr.str()
+
+
+def test_a_backend_registered_by_a_conftest_is_accepted_by_fuzzlock_backend(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A third backend registers itself in a conftest.py and is chosen by name, as
+    docs/design.md#backends tells its author (the conformance suite runs it so)."""
+    monkeypatch.setattr(backends, "_REGISTRY", dict(backends._REGISTRY))
+    monkeypatch.setattr(backends, "_INSTANCES", dict(backends._INSTANCES))
+    pytester.makeconftest(
+        """
+        from fuzzlock import backends
+
+        backends.register("mirror", "fuzzlock.backends.python:PythonBackend")
+        """
+    )
+    pytester.makepyfile(
+        """
+        from fuzzlock import backends, pytest_plugin
+
+        def test_chosen(request):
+            assert pytest_plugin.resolve_backend(request.config) == "mirror"
+            assert backends.get("mirror").available()
+        """
+    )
+    res = pytester.runpytest("--fuzzlock-backend", "mirror", "-p", "no:cacheprovider")
+    res.assert_outcomes(passed=1)
 
 
 def test_seed_for_is_distinct_per_worker_and_repetition() -> None:
