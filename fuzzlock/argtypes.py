@@ -69,6 +69,16 @@ def preemptions(raw: str) -> int | None:
     return k
 
 
+def input_path(raw: str) -> str:
+    """A file or directory to read: not empty (an empty path would be read as the current
+    directory) and without a NUL byte; whether it exists is the command's to say."""
+    if not raw:
+        raise argparse.ArgumentTypeError("an empty path")
+    if "\0" in raw:
+        raise argparse.ArgumentTypeError(f"{raw!r}: a path with a NUL byte")
+    return raw
+
+
 def output_file(raw: str) -> str:
     """A file to write: not a directory, in an existing directory we may write to.
 

@@ -315,3 +315,24 @@ def test_every_option_has_help_and_its_default_and_every_command_its_exit_status
             and not isinstance(action, argparse._VersionAction)
         ):
             assert "default" in help_text, f"{what}: the help does not give the default"
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["replay", ""],
+        ["replay", str(ENTRY), ""],
+        ["show", ""],
+        ["minimize", ""],
+        [*_HUNT, "exhaustive", "--scenario", ""],
+        ["replay", "a\0b"],
+    ],
+)
+def test_an_empty_or_nul_path_is_one_line_not_the_current_directory(
+    argv: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An empty PATH reads as the current directory to pathlib: replay would have replayed
+    whatever corpus lies there and reported on it."""
+    assert main(argv) == 2
+    line = _one_error_line(capsys)
+    assert "an empty path" in line or "NUL byte" in line, line

@@ -12,7 +12,7 @@ from fuzzlock.cli.common import BAD_INPUT, _bad, register
 
 
 def _minimize_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("path", metavar="PATH", help="a corpus entry")
+    parser.add_argument("path", metavar="PATH", type=argtypes.input_path, help="a corpus entry")
     parser.add_argument(
         "-o",
         "--output",
@@ -78,7 +78,7 @@ register(
 
 
 def _show_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("path", metavar="PATH", help="a corpus entry")
+    parser.add_argument("path", metavar="PATH", type=argtypes.input_path, help="a corpus entry")
     parser.add_argument(
         "--html",
         metavar="OUT",

@@ -87,6 +87,7 @@ def _hunt_args(parser: argparse.ArgumentParser) -> None:
         "--scenario",
         action="append",
         metavar="PATH",
+        type=argtypes.input_path,
         help="explore this scenario (JSON scenario or corpus entry; repeatable); "
         "default: seeded generated scenarios until the budget ends",
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from fuzzlock import argtypes
 from fuzzlock.cli.common import (
     _backend_names,
     _bad,
@@ -17,7 +18,13 @@ from fuzzlock.cli.common import (
 
 
 def _replay_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("paths", nargs="+", metavar="PATH", help="corpus files or directories")
+    parser.add_argument(
+        "paths",
+        nargs="+",
+        metavar="PATH",
+        type=argtypes.input_path,
+        help="corpus files or directories",
+    )
     parser.add_argument(
         "--backend",
         choices=_backend_names(),
