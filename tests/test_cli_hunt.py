@@ -97,3 +97,34 @@ def test_an_unsaved_hunt_prints_a_command_that_reproduces_it_and_says_how_to_sav
     e = json.loads(again.stdout)["entry"]
     assert e["trace_digest"] == d["entry"]["trace_digest"]
     assert e["scenario"] == d["entry"]["scenario"] and e["decisions"] == d["entry"]["decisions"]
+
+
+def test_the_naive_comparison_stays_within_the_hunts_budget(tmp_path: Path) -> None:
+    """--compare-naive enumerates naively after a certificate; unbounded, that can outlast
+    any budget by hours, so it gets what is left of --max-schedules/--max-seconds (the
+    source-DPOR certificate takes 43 of the 60 schedules here, naive needs far more)."""
+    root = Path(__file__).resolve().parents[1]
+    res = fuzzlock(
+        "hunt",
+        "--strategy",
+        "exhaustive",
+        "--preemptions",
+        "none",
+        "--compare-naive",
+        "--scenario",
+        str(root / "docs" / "scenarios" / "mover-walker.json"),
+        "--protocol",
+        "v6.19",
+        "--knob",
+        "move.reset_err_on_retry=true",
+        "--backend",
+        "python",
+        "--max-schedules",
+        "60",
+        cwd=tmp_path,
+    )
+    assert res.returncode == 0, res.stderr
+    assert "explored 43 schedules (43 Mazurkiewicz classes)" in res.stdout, res.stdout
+    (naive,) = [ln for ln in res.stdout.splitlines() if "(naive): explored" in ln]
+    assert "explored 17 schedules" in naive, naive
+    assert "budget exhausted before the search finished" in naive, naive

@@ -122,6 +122,14 @@ class ExhaustiveStrategy(Strategy):
                 yield Found(sc, list(ex.decisions), ex.outcome, ctx.seed, ctx.backend.name)
                 return
             if self.compare_naive and not self.naive and cert is not None and cert.complete:
+                # the comparison spends what is left of the hunt's budgets, not more: an
+                # unbounded naive enumeration can outlast any budget by hours
+                left_s = max_seconds - stats.seconds
+                left_n = budget - stats.schedules
+                if left_s <= 0 or left_n <= 0:
+                    ctx.notes.append(f"{name}: naive comparison not run: the budget is spent")
+                    yield None
+                    continue
                 try:
                     base = explore.explore_scenario(
                         sc,
@@ -129,6 +137,8 @@ class ExhaustiveStrategy(Strategy):
                         ctx.backend.name,
                         cert.preemptions,
                         por=False,
+                        max_seconds=left_s,
+                        max_schedules=left_n,
                         name=name + " (naive)",
                         on_execution=check_stop,
                     )
