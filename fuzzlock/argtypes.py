@@ -70,12 +70,10 @@ def preemptions(raw: str) -> int | None:
 
 
 def input_path(raw: str) -> str:
-    """A file or directory to read: not empty (an empty path would be read as the current
-    directory) and without a NUL byte; whether it exists is the command's to say."""
+    """A file or directory to read: not empty (pathlib would read it as the current
+    directory); whether it exists or can be read is the command's to say, in its words."""
     if not raw:
         raise argparse.ArgumentTypeError("an empty path")
-    if "\0" in raw:
-        raise argparse.ArgumentTypeError(f"{raw!r}: a path with a NUL byte")
     return raw
 
 
